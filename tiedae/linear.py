@@ -1,0 +1,122 @@
+r"""`LinearAE`: a linear autoencoder x_hat = V W x whose decoder V is tied to W or free.
+
+The encoder W (k, d) is the module's one parameter for tied decoders: `decode` recomputes V
+from the same `W` variable, so an optimizer step moves encoder and decoder together and the
+two can never drift apart. `decoder="untied"` adds a free decoder parameter `V` (d, k).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from tiedae import decoders
+from tiedae._validation import check_rank
+
+__all__ = ["DECODER_CHOICES", "LinearAE"]
+
+DECODER_CHOICES = (*decoders.DECODERS, "untied")
+
+
+def _add_bias(x: jax.Array, b: jax.Array) -> jax.Array:
+    return x + b.reshape((1,) * (x.ndim - 1) + b.shape)
+
+
+class LinearAE(nnx.Module):
+    """Linear autoencoder with encoder W (k, d) and a tied or untied decoder.
+
+    Args:
+      d: input dimension.
+      k: code dimension, 1 <= k <= d.
+      decoder: "transpose" (V = W^T), "pinv" (V = W^+), "right_inverse"
+        (V = W^T (W W^T)^{-1}) or "untied" (a free parameter V).
+      use_bias: adds an encoder bias (k,) and a decoder bias (d,); otherwise the data are
+        expected centred (`tiedae.fit` centres them).
+      init_scale: entries of W are N(0, init_scale^2 / d), so each row has norm about
+        `init_scale`; entries of V (untied) are N(0, init_scale^2 / k). Small values start near
+        the origin, where the linear-AE dynamics are best understood (Saxe et al. 2014).
+      param_dtype: float32 or float64 (float64 needs `jax.config.update("jax_enable_x64",
+        True)`).
+      decoder_eps: ridge for `right_inverse` (0 = exact right inverse).
+      rngs: `nnx.Rngs` for the initial weights.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from flax import nnx
+      >>> import tiedae
+      >>> model = tiedae.LinearAE(6, 2, rngs=nnx.Rngs(0))
+      >>> model(jnp.ones((3, 6))).shape
+      (3, 6)
+    """
+
+    def __init__(
+        self,
+        d: int,
+        k: int,
+        *,
+        decoder: str = "transpose",
+        use_bias: bool = False,
+        init_scale: float = 1.0,
+        param_dtype=jnp.float32,
+        decoder_eps: float = 0.0,
+        rngs: nnx.Rngs,
+    ):
+        d = check_rank(d, 2**62, "d")
+        k = check_rank(k, d, "k")
+        if decoder not in DECODER_CHOICES:
+            raise ValueError(f"unknown decoder {decoder!r}; choose one of {DECODER_CHOICES}")
+        param_dtype = jnp.dtype(param_dtype)
+        if not jnp.issubdtype(param_dtype, jnp.floating):
+            raise TypeError(f"param_dtype must be a floating dtype; got {param_dtype}")
+        if param_dtype == jnp.float64 and not jax.config.read("jax_enable_x64"):
+            raise ValueError(
+                "param_dtype=float64 needs jax.config.update('jax_enable_x64', True) first"
+            )
+        if not init_scale > 0:
+            raise ValueError(f"init_scale must be > 0; got {init_scale}")
+        self.d, self.k, self.decoder, self.use_bias = d, k, decoder, use_bias
+        self.decoder_eps = float(decoder_eps)
+        std_w = float(init_scale) / float(d) ** 0.5
+        self.W = nnx.Param(std_w * jax.random.normal(rngs.params(), (k, d), param_dtype))
+        if decoder == "untied":
+            std_v = float(init_scale) / float(k) ** 0.5
+            self.V = nnx.Param(std_v * jax.random.normal(rngs.params(), (d, k), param_dtype))
+        if use_bias:
+            self.encoder_bias = nnx.Param(jnp.zeros((k,), param_dtype))
+            self.decoder_bias = nnx.Param(jnp.zeros((d,), param_dtype))
+
+    @property
+    def dtype(self):
+        return self.W[...].dtype
+
+    def encoder_matrix(self) -> jax.Array:
+        """W, shape (k, d)."""
+        return self.W[...]
+
+    def decoder_matrix(self) -> jax.Array:
+        """V, shape (d, k): a function of W for tied decoders, the parameter V when untied."""
+        if self.decoder == "untied":
+            return self.V[...]
+        if self.decoder == "right_inverse":
+            return decoders.right_inverse(self.W[...], self.decoder_eps)
+        return decoders.get(self.decoder)(self.W[...])
+
+    def weight_matrices(self) -> list[jax.Array]:
+        """The weight matrices an L2 penalty acts on: [W] when tied, [W, V] when untied."""
+        if self.decoder == "untied":
+            return [self.W[...], self.V[...]]
+        return [self.W[...]]
+
+    def encode(self, x: jax.Array) -> jax.Array:
+        """z = W x for x of shape (..., d); returns (..., k)."""
+        z = x @ self.W[...].T
+        return _add_bias(z, self.encoder_bias[...]) if self.use_bias else z
+
+    def decode(self, z: jax.Array) -> jax.Array:
+        """x_hat = V z for z of shape (..., k); returns (..., d)."""
+        x = z @ self.decoder_matrix().T
+        return _add_bias(x, self.decoder_bias[...]) if self.use_bias else x
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return self.decode(self.encode(x))
