@@ -1,0 +1,176 @@
+"""A tiny, complete results set for testing the paper generator without running the suites.
+
+Configurations come from each suite's own `configs(Options(quick=True))` (so run ids and config
+keys are the real ones); the outputs are small synthetic numbers with exactly the keys each
+suite's `run` returns. The generator is tested on the real results by
+`test_committed_results_regenerate` when `paper/results/` holds them.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+
+from tiedae.bench.records import ResultStore, make_record
+from tiedae.bench.suite import Options
+
+STEPS = np.arange(0, 101, 10)
+
+
+def _decay(start, end):
+    return np.geomspace(start, end, STEPS.size)
+
+
+def _decoders(cfg, rng):
+    ortho_end = 1e-7 if cfg["decoder"] == "transpose" else 1.3
+    traj = {"step": STEPS, "wall_time": STEPS * 1e-3, "loss_gap": _decay(10.0, 1e-6),
+            "orthonormality": _decay(1.5, ortho_end), "subspace_distance": _decay(0.9, 1e-12),
+            "condition_number": _decay(1.4, 1.0)}
+    final = {"orthonormality_start": 1.5, "orthonormality": ortho_end,
+             "loss_gap": 1e-6, "relative_loss_gap": 1e-7, "subspace_distance": 1e-12,
+             "condition_number": 1.0, "steps_to_subspace_1e-3": 50.0, "ms_per_step": 0.5}
+    return {"final": final, "trajectory": traj,
+            "extra": {"eigenvalues_top": [5.0, 4.0, 3.0, 2.0, 1.0], "optimal_loss": 10.0}}
+
+
+def _conservation(cfg, rng):
+    if cfg["kind"] == "drift":
+        eta = np.array([1e-4, 3e-4, 1e-3, 3e-3, 1e-2])
+        p = 2.0 if cfg["optimizer"] == "gd" else 1.0
+        drift = eta**p * (1 + 0.01 * rng.standard_normal(eta.size))
+        return {"final": {"drift_slope": p, "drift_at_largest_eta": drift[-1],
+                          "drift_at_smallest_eta": drift[0], "movement_at_largest_eta": 0.1},
+                "trajectory": {}, "extra": {"eta": eta, "drift": drift, "movement": drift,
+                                            "lambda1": 5.0}}
+    lam = cfg["lambda_over_lambda1"] * 5.0
+    eta = cfg["lr_times_lambda1"] / 5.0
+    norms = 2.0 * np.exp(-4 * lam * eta * STEPS)
+    final = {"D_start": norms[0], "D_end": norms[-1]}
+    if lam > 0:
+        final.update(rate_per_time=4 * lam, theory_rate=4 * lam, discrete_theory_rate=4 * lam,
+                     rate_ratio=1.0 + 0.01 * rng.standard_normal())
+    else:
+        final.update(max_relative_change=1e-3)
+    return {"final": final, "trajectory": {"step": STEPS, "D_norm": norms},
+            "extra": {"lambda": lam, "eta": eta, "lambda1": 5.0}}
+
+
+def _regularized(cfg, rng):
+    if cfg["kind"] == "l2":
+        e = np.array([5.0, 4.0, 3.0, 2.0])
+        lam = cfg["lambda_over_lambda1"] * e[0]
+        theory = np.sqrt(np.clip(1 - lam / e, 0, None))
+        return {"final": {"max_sv_error": 1e-6, "max_sv_error_if_constant_were_n_e": 0.3,
+                          "V_minus_W_T": 1e-6, "n_alive": int((theory > 0).sum()),
+                          "subspace_distance_alive": 1e-12},
+                "trajectory": {"step": STEPS, "objective": _decay(10, 1)},
+                "extra": {"singular_values": theory + 1e-6, "theory": theory, "eigenvalues": e,
+                          "lambda": lam}}
+    return {"final": {"tied_gradient_eta_max_times_e1": 0.5, "tied_gradient_local_theory": 0.5,
+                      "oja_eta_max_times_e1": 1.0, "oja_local_theory": 1.0,
+                      "ratio_oja_over_gradient": 2.0}, "trajectory": {}, "extra": {}}
+
+
+def _exact_pcs(cfg, rng):
+    traj = {"step": STEPS, "wall_time": STEPS * 1e-3, "loss": _decay(10, 1),
+            "axis_distance": _decay(0.9, 0.01 if cfg["method"] == "rag" else 0.5),
+            "axis_alignment": 1 - _decay(0.9, 0.01), "subspace_distance": _decay(0.9, 1e-9)}
+    return {"final": {"iterations_to_axis_0.3": 40.0 if cfg["method"] == "rag" else None,
+                      "iterations_to_subspace_1e-3": 60.0, "axis_distance": 0.01,
+                      "axis_alignment": 0.99, "subspace_distance": 1e-9, "loss_gap": 1e-6,
+                      "lr": 1e-3},
+            "trajectory": traj, "extra": {"top_eigenvalues": [10.0, 9.0]}}
+
+
+def _optimal_decoder(cfg, rng):
+    final = {}
+    encs = ("random", "random_orthonormal", "pca_optimum", "pca_subspace_skewed",
+            "pinv_trained_10", "pinv_trained_100", "transpose_trained_10", "transpose_trained_100")
+    for enc in encs:
+        exact = enc.startswith("pca")
+        for dec, gap in (("least_squares", 0.2), ("pinv", 0.3), ("transpose", 0.4)):
+            final[f"{enc}.{dec}_gap"] = 1e-17 if exact and dec != "transpose" else gap
+        final[f"{enc}.invariance"] = 1e-16 if exact else 0.2
+        final[f"{enc}.orthonormality"] = 0.5
+    return {"final": final, "trajectory": {}, "extra": {"optimal_loss": 10.0}}
+
+
+def _step_cost(cfg, rng):
+    final = {"numpy_gflops": 50.0}
+    for dec, ratio in (("transpose", 1.0), ("pinv", 1.5), ("right_inverse", 1.2), ("untied", 1.1)):
+        final.update({f"{dec}_ms": ratio, f"{dec}_ratio": ratio, f"{dec}_gflops": 40 / ratio,
+                      f"{dec}_vs_numpy": 0.8 / ratio})
+    return {"final": final, "trajectory": {}, "extra": {"flops_per_step": 1e9}}
+
+
+PEERS = ("scipy_eigh", "sklearn_pca_full", "sklearn_pca_randomized", "sklearn_incremental_pca",
+         "oja_minibatch", "tiedae_tied_gd", "tiedae_tied_gd_covariance", "tiedae_untied_rag")
+
+
+def _peers(cfg, rng):
+    final = {}
+    for i, m in enumerate(PEERS):
+        final.update({f"{m}.time_to_target": 0.01 * (i + 1), f"{m}.total_time": 0.02 * (i + 1),
+                      f"{m}.subspace_distance": 1e-6, f"{m}.loss_gap": 1e-8})
+    return {"final": final, "trajectory": {}, "extra": {"methods": list(PEERS)}}
+
+
+def _symmetry(cfg, rng):
+    err = {"tied": 2.0, "linear": 2.5}.get(cfg["variant"], 1.8) + 0.01 * rng.standard_normal()
+    return {"final": {"test_error": err, "test_error_relative": err / 20, "train_loss": err,
+                      "pca_loss": 3.0, "pca_test_error": 3.1, "steps_to_pca_loss": 200.0,
+                      "params_total": 20000,
+                      "params_encoder": 9000, "params_decoder": 11000},
+            "trajectory": {"step": STEPS, "loss": _decay(20, 2), "eval_loss": _decay(20, 2)},
+            "extra": {"decoder_widths": [25, 100]}}
+
+
+def _features(cfg, rng):
+    final = {"probe_accuracy": 0.8 + 0.01 * rng.standard_normal()}
+    if cfg["decoder"] != "pixels":
+        final.update(test_error=2.0, knn_accuracy=0.85)
+    extra = {}
+    if cfg["code_dim"] == 2:
+        extra = {"codes_2d": rng.standard_normal((30, 2)).round(4).tolist(),
+                 "labels": (np.arange(30) % 10).tolist()}
+    return {"final": final, "trajectory": {}, "extra": extra}
+
+
+def _conv(cfg, rng):
+    final = {"params": 5000, "test_error": 1.0 + 0.01 * rng.standard_normal()}
+    for m in ("input", "out_init", "out", "grad"):
+        for p in (2, 4):
+            final[f"checker_{m}_p{p}"] = 0.01 * p * (2.0 if cfg["decoder"] == "transposed" else 1)
+    return {"final": final, "trajectory": {"step": STEPS, "loss": _decay(5, 1),
+                                           "eval_loss": _decay(5, 1)},
+            "extra": {"code_shape": [2, 2, 16]}}
+
+
+def _graph(cfg, rng):
+    auc = (0.9 if cfg["decoder"] == "inner_product" else 0.8) + 0.01 * rng.standard_normal()
+    final = {"test_auc": auc, "test_ap": auc, "oracle_auc": 0.95, "oracle_ap": 0.95,
+             "node_probe_accuracy": 0.9, "train_loss": 0.5, "params": 1000, "edges": 500.0,
+             "test_edges": 50.0, "val_auc": auc, "val_ap": auc}
+    return {"final": final, "trajectory": {"epoch": list(range(1, 11)),
+                                           "loss": _decay(1, 0.5)[:10].tolist()}, "extra": {}}
+
+
+FAKE_RUNS = {"decoders": _decoders, "conservation": _conservation, "regularized": _regularized,
+             "exact-pcs": _exact_pcs, "optimal-decoder": _optimal_decoder,
+             "step-cost": _step_cost, "peers": _peers, "symmetry": _symmetry,
+             "features": _features, "conv-decoders": _conv, "graph": _graph}
+
+
+def suite_module(name: str):
+    return importlib.import_module(f"tiedae.bench.suites.{name.replace('-', '_')}")
+
+
+def write_tiny_results(out_dir, suites=None, max_runs: int = 40) -> None:
+    """Writes `<suite>.jsonl` for every suite (or `suites`) with synthetic outputs."""
+    rng = np.random.default_rng(0)
+    for name in suites or FAKE_RUNS:
+        configs = suite_module(name).SUITE.configs(Options(quick=True))[:max_runs]
+        store = ResultStore(out_dir, name)
+        for cfg in configs:
+            store.append(make_record(name, cfg, FAKE_RUNS[name](cfg, rng), 0.01))

@@ -1,0 +1,153 @@
+"""`python -m tiedae.bench` end to end on tiny suites: records, summaries, --resume, a kill."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import jax
+import pytest
+
+from tiedae.bench import cli
+from tiedae.bench.suite import Suite, Summary
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _tiny_suite(calls=None, fail_on=None):
+    def configs(options):
+        n = 3 if options.quick else 4
+        return [{"run_id": f"r{i}", "seed": options.seed + i, "i": i} for i in range(n)]
+
+    def run(config):
+        if calls is not None:
+            calls.append(config["run_id"])
+        if config["run_id"] == fail_on:
+            raise RuntimeError("boom")
+        return {"final": {"square": float(config["i"] ** 2)},
+                "trajectory": {"step": [0, 1], "value": [0.0, config["i"]]}, "extra": {}}
+
+    def summarize(recs):
+        total = sum(r["final"]["square"] for r in recs)
+        return Summary("tiny", ["run", "square"],
+                       [[r["run_id"], r["final"]["square"]] for r in recs],
+                       [f"sum of squares {total:g}"])
+
+    return Suite("tiny", "a test suite", "instant", configs, run, summarize)
+
+
+def _lines(path):
+    return [json.loads(line) for line in Path(path).read_text().splitlines()]
+
+
+def test_cli_end_to_end_writes_records_and_prints_findings(tmp_path, capsys):
+    assert cli.main(["--suite", "tiny", "--out", str(tmp_path), "--seed", "5"],
+                    suites=[_tiny_suite()]) == 0
+    recs = _lines(tmp_path / "tiny.jsonl")
+    assert [r["run_id"] for r in recs] == ["r0", "r1", "r2"]
+    assert [r["final"]["square"] for r in recs] == [0.0, 1.0, 4.0]
+    assert [r["config"]["seed"] for r in recs] == [5, 6, 7]
+    assert all(r["suite"] == "tiny" and r["wall_time_s"] >= 0 for r in recs)
+    assert (tmp_path / "tiny.csv").read_text().count("\n") == 4
+    out = capsys.readouterr().out
+    assert "sum of squares 5" in out and "tiny.jsonl" in out
+
+
+def test_full_flag_uses_full_configs(tmp_path):
+    cli.main(["--suite", "tiny", "--full", "--out", str(tmp_path)], suites=[_tiny_suite()])
+    assert len(_lines(tmp_path / "tiny.jsonl")) == 4
+
+
+def test_default_runs_quick_suites_only(tmp_path):
+    calls = []
+    skipped = Suite("slow", "not in quick", "slow", lambda o: [{"run_id": "x", "seed": 0}],
+                    lambda c: pytest.fail("must not run"), lambda r: None, in_quick=False)
+    assert cli.main(["--out", str(tmp_path)], suites=[_tiny_suite(calls), skipped]) == 0
+    assert calls == ["r0", "r1", "r2"] and not (tmp_path / "slow.jsonl").exists()
+
+
+def test_list_and_unknown_suite(capsys, tmp_path):
+    assert cli.main(["--list"], suites=[_tiny_suite()]) == 0
+    assert "a test suite" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="unknown suite"):
+        cli.main(["--suite", "nope", "--out", str(tmp_path)], suites=[_tiny_suite()])
+    with pytest.raises(SystemExit, match="no such file"):
+        cli.main(["--suite", "tiny", "--data", str(tmp_path / "missing.npz")],
+                 suites=[_tiny_suite()])
+
+
+def test_resume_skips_saved_runs_and_failures_are_retried(tmp_path):
+    calls = []
+    code = cli.main(["--suite", "tiny", "--out", str(tmp_path)],
+                    suites=[_tiny_suite(calls, fail_on="r1")])
+    assert code == 1 and [r["run_id"] for r in _lines(tmp_path / "tiny.jsonl")] == ["r0", "r2"]
+    calls.clear()
+    assert cli.main(["--suite", "tiny", "--out", str(tmp_path), "--resume"],
+                    suites=[_tiny_suite(calls)]) == 0
+    assert calls == ["r1"]
+    assert sorted(r["run_id"] for r in _lines(tmp_path / "tiny.jsonl")) == ["r0", "r1", "r2"]
+    calls.clear()  # without --resume everything reruns from an empty file
+    cli.main(["--suite", "tiny", "--out", str(tmp_path)], suites=[_tiny_suite(calls)])
+    assert calls == ["r0", "r1", "r2"] and len(_lines(tmp_path / "tiny.jsonl")) == 3
+
+
+SLOW_SCRIPT = textwrap.dedent('''
+    import sys, time
+    from tiedae.bench import cli
+    from tiedae.bench.suite import Suite, Summary
+
+    def configs(options):
+        return [{"run_id": f"r{i}", "seed": i} for i in range(8)]
+
+    def run(config):
+        time.sleep(0.3)
+        return {"final": {"i": float(config["seed"])}, "trajectory": {"x": list(range(500))}}
+
+    suite = Suite("slow", "sleeps", "8 x 0.3 s", configs, run,
+                  lambda recs: Summary("slow", ["n"], [[len(recs)]], []))
+    sys.exit(cli.main(sys.argv[1:], suites=[suite]))
+''')
+
+
+def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path):
+    script = tmp_path / "slow_bench.py"
+    script.write_text(SLOW_SCRIPT)
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, str(script), "--suite", "slow", "--out", str(out)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    jsonl = out / "slow.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if jsonl.exists() and len(jsonl.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = _lines(jsonl)  # every line parses after the kill
+    assert 2 <= len(before) < 8
+    stamps = {r["run_id"]: r["env"]["timestamp"] for r in before}
+    done = subprocess.run(cmd + ["--resume"], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    after = _lines(jsonl)
+    ids = [r["run_id"] for r in after]
+    assert sorted(ids) == [f"r{i}" for i in range(8)]  # none lost, none duplicated
+    assert all(stamps[r["run_id"]] == r["env"]["timestamp"] for r in after
+               if r["run_id"] in stamps)  # saved runs were not redone
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.skipif(any(d.platform == "gpu" for d in jax.devices()) or
+                    os.environ.get("JAX_PLATFORMS", "").startswith("cuda"),
+                    reason="a GPU is present")
+def test_device_gpu_without_gpu_is_a_clear_error():
+    proc = subprocess.run([sys.executable, "-m", "tiedae.bench", "--device", "gpu", "--list"],
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "--device gpu" in proc.stderr and "GPU" in proc.stderr

@@ -1,0 +1,117 @@
+"""MLPAE: shapes, tied sharing, the linear decoder, widths, and the training loop."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+
+import tiedae
+from tiedae.deep import MLPAE, count_params, steps_to_loss, train_autoencoder
+
+
+@pytest.mark.parametrize("decoder", ["mirror", "tied", "linear", (7, 5)])
+def test_shapes(decoder):
+    model = MLPAE(12, (10, 6, 3), decoder=decoder, rngs=nnx.Rngs(0))
+    x = jnp.ones((4, 12), jnp.float32)
+    assert model.encode(x).shape == (4, 3)
+    assert model.decode(jnp.ones((4, 3), jnp.float32)).shape == (4, 12)
+    assert model(x).shape == (4, 12)
+    assert model.decoder_widths[-1] == 12
+
+
+def test_mirror_widths_and_multiplier():
+    assert MLPAE(20, (16, 8, 2), rngs=nnx.Rngs(0)).decoder_widths == (8, 16, 20)
+    half = MLPAE(20, (16, 8, 2), decoder_width_multiplier=0.5, rngs=nnx.Rngs(0))
+    double = MLPAE(20, (16, 8, 2), decoder_width_multiplier=2.0, rngs=nnx.Rngs(0))
+    assert half.decoder_widths == (4, 8, 20)
+    assert double.decoder_widths == (16, 32, 20)
+
+
+def test_tied_parameter_count_and_identity():
+    d, widths = 12, (10, 6, 3)
+    mirror = MLPAE(d, widths, decoder="mirror", rngs=nnx.Rngs(0))
+    tied = MLPAE(d, widths, decoder="tied", rngs=nnx.Rngs(0))
+    enc = 12 * 10 + 10 + 10 * 6 + 6 + 6 * 3 + 3
+    dec_biases = 6 + 10 + 12
+    assert count_params(tied) == enc + dec_biases
+    assert count_params(mirror) == enc + 3 * 6 + 6 * 10 + 10 * 12 + dec_biases
+    assert len(tied.weight_matrices()) == 3
+    # the decoder's matrices are the encoder's own Params read transposed
+    for W_dec, W_enc in zip(tied._decoder_matrices(), reversed(tied.encoder_weights),
+                            strict=True):
+        assert W_dec.shape == W_enc[...].T.shape
+        np.testing.assert_array_equal(W_dec, W_enc[...].T)
+
+
+def test_tied_gradient_step_moves_encoder_and_decoder_together():
+    model = MLPAE(8, (6, 2), decoder="tied", activation="tanh", rngs=nnx.Rngs(1))
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(16, 8)), jnp.float32)
+
+    def loss(m, x):
+        return jnp.mean(jnp.sum((m(x) - x) ** 2, axis=1))
+
+    def decoder_only(m, x):  # gradient through the decoder path alone
+        z = jax.lax.stop_gradient(m.encode(x))
+        return jnp.mean(jnp.sum((m.decode(z) - x) ** 2, axis=1))
+
+    g_dec = nnx.jit(nnx.grad(decoder_only))(model, x)
+    assert float(jnp.abs(g_dec["encoder_weights"][0][...]).max()) > 0  # decoder uses W_1^T
+    opt = nnx.Optimizer(model, optax.sgd(0.1), wrt=nnx.Param)
+    W_before = model.encoder_weights[0][...]
+    dec_before = model._decoder_matrices()[-1]
+    nnx.jit(lambda m, o: o.update(m, nnx.grad(loss)(m, x)))(model, opt)
+    W_after = model.encoder_weights[0][...]
+    assert not np.allclose(W_before, W_after)
+    np.testing.assert_array_equal(model._decoder_matrices()[-1], W_after.T)
+    assert not np.allclose(dec_before, model._decoder_matrices()[-1])
+
+
+def test_linear_decoder_has_exactly_one_weight_matrix():
+    model = MLPAE(12, (10, 6, 3), decoder="linear", rngs=nnx.Rngs(0))
+    assert len(model.decoder_weights) == 1
+    assert model.decoder_weights[0][...].shape == (3, 12)
+    assert model.decoder_widths == (12,)
+    # the decoder is affine in the code: decode(a z1 + b z2) = a dec(z1) + b dec(z2) + (1-a-b) c
+    z1, z2 = jnp.ones((1, 3)), jnp.arange(3.0)[None, :]
+    c = model.decode(jnp.zeros((1, 3)))
+    lhs = model.decode(2.0 * z1 - 3.0 * z2)
+    np.testing.assert_allclose(lhs, 2.0 * model.decode(z1) - 3.0 * model.decode(z2) + 2.0 * c,
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="decoder"):
+        MLPAE(8, (4, 2), decoder="inverse", rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="multiplier"):
+        MLPAE(8, (4, 2), decoder="tied", decoder_width_multiplier=2.0, rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="activation"):
+        MLPAE(8, (4, 2), activation="swishy", rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="encoder_widths"):
+        MLPAE(8, (4, 0), rngs=nnx.Rngs(0))
+    model = MLPAE(8, (4, 2), rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="shape"):
+        model(jnp.ones((3, 7)))
+
+
+def test_train_autoencoder_reduces_loss_and_reports_steps():
+    X = np.random.default_rng(0).normal(size=(64, 6)).astype(np.float32)
+    model = MLPAE(6, (8, 3), decoder="tied", rngs=nnx.Rngs(0))
+    model, hist = train_autoencoder(model, X, X_eval=X[:16], steps=60, batch_size=16,
+                                    learning_rate=1e-2, eval_every=20)
+    assert list(hist["step"]) == [0, 20, 40, 60]
+    assert hist["loss"][-1] < 0.8 * hist["loss"][0]
+    assert len(hist["eval_loss"]) == 4
+    assert steps_to_loss(hist, hist["loss"][0] + 1.0) == 0.0
+    assert steps_to_loss(hist, -1.0) == float("inf")
+    np.testing.assert_allclose(  # the model was updated in place
+        float(jnp.mean(jnp.sum((model(jnp.asarray(X)) - X) ** 2, axis=1))), hist["loss"][-1],
+        rtol=1e-4)
+
+
+def test_fit_trains_mlpae():
+    X = np.random.default_rng(1).normal(size=(48, 5)).astype(np.float32)
+    model = MLPAE(5, (4, 2), decoder="linear", rngs=nnx.Rngs(0))
+    model, hist = tiedae.fit(model, X, steps=30, center=False)
+    assert np.isfinite(hist["loss"]).all()

@@ -1,0 +1,117 @@
+"""MNIST / Fashion-MNIST loaders on tiny files written here: IDX (plain and gzip) and .npz."""
+
+import gzip
+import struct
+
+import numpy as np
+import pytest
+
+from tiedae import mnist
+
+
+def _idx_bytes(arr: np.ndarray, code: int = 0x08) -> bytes:
+    header = struct.pack(">BBBB", 0, 0, code, arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape)
+    return header + arr.tobytes()
+
+
+def _write(path, arr, gz=False, code=0x08):
+    data = _idx_bytes(arr, code)
+    if gz:
+        with gzip.open(path, "wb") as f:
+            f.write(data)
+    else:
+        path.write_bytes(data)
+
+
+@pytest.fixture
+def tiny(rng):
+    return {
+        "x_train": rng.integers(0, 256, size=(5, 4, 3), dtype=np.uint8),
+        "y_train": rng.integers(0, 10, size=5).astype(np.uint8),
+        "x_test": rng.integers(0, 256, size=(2, 4, 3), dtype=np.uint8),
+        "y_test": rng.integers(0, 10, size=2).astype(np.uint8),
+    }
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_load_idx_roundtrip(tmp_path, rng, gz):
+    arr = rng.integers(0, 256, size=(3, 4, 5), dtype=np.uint8)
+    path = tmp_path / ("a.idx.gz" if gz else "a.idx")
+    _write(path, arr, gz=gz)
+    np.testing.assert_array_equal(mnist.load_idx(path), arr)
+    ints = rng.integers(-1000, 1000, size=(6,)).astype(">i4")
+    _write(tmp_path / "b.idx", ints, code=0x0C)
+    out = mnist.load_idx(tmp_path / "b.idx")
+    np.testing.assert_array_equal(out, ints.astype(np.int32))
+    assert out.dtype.byteorder in ("=", "|", "<")
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_load_directory(tmp_path, tiny, gz):
+    names = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
+             "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte"}
+    for key, name in names.items():
+        _write(tmp_path / (name + (".gz" if gz else "")), tiny[key], gz=gz)
+    data = mnist.load(tmp_path)
+    assert data.x_train.shape == (5, 4, 3) and data.x_train.dtype == np.float32
+    np.testing.assert_allclose(data.x_train, tiny["x_train"] / 255.0, rtol=1e-6)
+    assert 0.0 <= data.x_test.min() and data.x_test.max() <= 1.0
+    np.testing.assert_array_equal(data.y_test, tiny["y_test"])
+    assert data.y_train.dtype == np.int64
+
+
+def test_load_directory_dotted_names(tmp_path, tiny):
+    names = {"x_train": "train-images.idx3-ubyte", "y_train": "train-labels.idx1-ubyte",
+             "x_test": "t10k-images.idx3-ubyte", "y_test": "t10k-labels.idx1-ubyte"}
+    for key, name in names.items():
+        _write(tmp_path / name, tiny[key])
+    assert mnist.load(tmp_path).x_test.shape == (2, 4, 3)
+
+
+def test_load_npz(tmp_path, tiny):
+    path = tmp_path / "mnist.npz"
+    np.savez(path, **tiny)
+    for data in (mnist.load(path), mnist.load_npz(path)):
+        np.testing.assert_allclose(data.x_test, tiny["x_test"] / 255.0, rtol=1e-6)
+        np.testing.assert_array_equal(data.y_train, tiny["y_train"])
+    floats = {**tiny, "x_train": tiny["x_train"] / 255.0, "x_test": tiny["x_test"] / 255.0}
+    np.savez(tmp_path / "f.npz", **floats)
+    np.testing.assert_allclose(mnist.load(tmp_path / "f.npz").x_train, floats["x_train"],
+                               rtol=1e-6)
+
+
+def test_missing_and_malformed_files(tmp_path, tiny):
+    with pytest.raises(ValueError, match="no such"):
+        mnist.load(tmp_path / "nope")
+    with pytest.raises(ValueError, match="no such file"):
+        mnist.load_idx(tmp_path / "nope.idx")
+    with pytest.raises(ValueError, match="train-images"):
+        mnist.load(tmp_path)  # empty directory
+    (tmp_path / "bad.idx").write_bytes(b"\x01\x02\x08\x01\x00")
+    with pytest.raises(ValueError, match="magic"):
+        mnist.load_idx(tmp_path / "bad.idx")
+    (tmp_path / "code.idx").write_bytes(b"\x00\x00\x07\x01\x00\x00\x00\x01\x00")
+    with pytest.raises(ValueError, match="type code"):
+        mnist.load_idx(tmp_path / "code.idx")
+    truncated = _idx_bytes(np.zeros((3, 4), np.uint8))[:-2]
+    (tmp_path / "short.idx").write_bytes(truncated)
+    with pytest.raises(ValueError, match="header says"):
+        mnist.load_idx(tmp_path / "short.idx")
+    (tmp_path / "bad.gz").write_bytes(b"\x1f\x8b\x00garbage")
+    with pytest.raises(ValueError, match="cannot read"):
+        mnist.load_idx(tmp_path / "bad.gz")
+    (tmp_path / "x.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="npz"):
+        mnist.load(tmp_path / "x.npz")
+    np.savez(tmp_path / "partial.npz", x_train=tiny["x_train"])
+    with pytest.raises(ValueError, match="lacks"):
+        mnist.load(tmp_path / "partial.npz")
+    np.savez(tmp_path / "obj.npz", **{**tiny, "y_test": np.array([{"a": 1}], dtype=object)})
+    with pytest.raises(ValueError, match="unpickle"):
+        mnist.load(tmp_path / "obj.npz")
+    np.savez(tmp_path / "mismatch.npz", **{**tiny, "y_test": tiny["y_train"]})
+    with pytest.raises(ValueError, match="labels"):
+        mnist.load(tmp_path / "mismatch.npz")
+    (tmp_path / "file.txt").write_text("hi")
+    with pytest.raises(ValueError, match="expected a directory"):
+        mnist.load(tmp_path / "file.txt")

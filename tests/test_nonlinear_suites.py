@@ -1,0 +1,96 @@
+"""The symmetry / features / conv-decoders / graph suites: configs, one shrunken run each, CLI."""
+
+import doctest
+import importlib
+import json
+
+import numpy as np
+import pytest
+
+from tiedae.bench import cli
+from tiedae.bench.records import make_record
+from tiedae.bench.suite import Options, Suite, Summary
+from tiedae.bench.suites import SUITES
+
+BY_NAME = {s.name: s for s in SUITES}
+NAMES = ("symmetry", "features", "conv-decoders", "graph")
+
+
+def _run(name, config):
+    result = BY_NAME[name].run(config)
+    record = make_record(name, config, result, 0.0)
+    json.dumps(record, allow_nan=False)
+    summary = BY_NAME[name].summarize([record])
+    assert isinstance(summary, Summary) and summary.rows
+    assert all(len(row) == len(summary.columns) for row in summary.rows)
+    return record
+
+
+@pytest.mark.parametrize("name", ["tiedae.deep", "tiedae.conv", "tiedae.graph",
+                                  "tiedae.features", "tiedae.mnist"])
+def test_docstring_examples(name):
+    result = doctest.testmod(importlib.import_module(name),
+                             optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_configs_have_three_seeds_and_stable_ids(name):
+    for quick in (True, False):
+        configs = BY_NAME[name].configs(Options(quick=quick))
+        assert len({c["run_id"] for c in configs}) == len(configs)
+        assert len({c["seed"] for c in configs}) >= 3
+        assert configs == BY_NAME[name].configs(Options(quick=quick))
+        json.dumps(configs, allow_nan=False)
+
+
+def test_symmetry_shrunken_runs():
+    configs = BY_NAME["symmetry"].configs(Options(quick=True))
+    recs = []
+    for variant in ("tied", "linear"):
+        config = next(c for c in configs if c.get("variant") == variant)
+        recs.append(_run("symmetry", {**config, "steps": 100}))
+    tied, linear = (r["final"] for r in recs)
+    assert tied["params_decoder"] == 25 + 100 + 64  # biases only
+    assert linear["params_decoder"] == 8 * 64 + 64
+    # a linear decoder's output lies in a k-dim affine subspace: it cannot beat PCA (train set)
+    assert linear["train_loss"] >= linear["pca_loss"] * (1 - 1e-4)
+    assert 0 < tied["test_error_relative"] < 1.2
+    summary = BY_NAME["symmetry"].summarize(recs)
+    assert any("tied" in f for f in summary.findings)
+
+
+def test_features_shrunken_runs():
+    configs = BY_NAME["features"].configs(Options(quick=True))
+    pick = {c["decoder"]: c for c in configs if c["code_dim"] == 2}
+    tied = _run("features", {**pick["tied"], "steps": 100})
+    pca = _run("features", pick["pca"])
+    assert len(tied["extra"]["codes_2d"]) == len(tied["extra"]["labels"]) == 360
+    assert np.asarray(tied["extra"]["codes_2d"]).shape == (360, 2)
+    for rec in (tied, pca):
+        assert 0.1 < rec["final"]["probe_accuracy"] <= 1.0
+        assert 0.1 < rec["final"]["knn_accuracy"] <= 1.0
+
+
+def test_conv_decoders_shrunken_run():
+    configs = BY_NAME["conv-decoders"].configs(Options(quick=True))
+    config = next(c for c in configs if c["decoder"] == "tied" and c["kernel_size"] == 3)
+    final = _run("conv-decoders", {**config, "steps": 20, "eval_every": 10,
+                                   "n_measure": 50})["final"]
+    for key in ("checker_input_p2", "checker_out_p4", "checker_grad_p2", "checker_out_init_p4"):
+        assert 0.0 <= final[key] <= 1.0
+    assert final["test_error"] > 0
+
+
+def test_graph_cli_end_to_end(tmp_path):
+    base = BY_NAME["graph"]
+    small = Suite(name="graph", description=base.description, cost=base.cost,
+                  configs=lambda o: [{**c, "epochs": 30, "blocks": [15, 15]}
+                                     for c in base.configs(o)[:2]],
+                  run=base.run, summarize=base.summarize)
+    assert cli.main(["--suite", "graph", "--out", str(tmp_path)], suites=[small]) == 0
+    records = [json.loads(line) for line in (tmp_path / "graph.jsonl").read_text().splitlines()]
+    assert {r["config"]["decoder"] for r in records} == {"inner_product", "mlp"}
+    for r in records:
+        assert 0.0 <= r["final"]["test_auc"] <= 1.0 and 0.0 <= r["final"]["oracle_auc"] <= 1.0
+        assert len(r["trajectory"]["loss"]) == 30

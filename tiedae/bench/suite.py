@@ -1,0 +1,131 @@
+"""The suite interface of `python -m tiedae.bench`, and small helpers the suites share.
+
+A `Suite` is a named list of runs: `configs(options)` lists them (each config a JSON-serialisable
+dict with a stable `run_id` and a `seed`), `run(config)` performs one and returns its numbers,
+`summarize(records)` turns the saved records into a table and plain-language findings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+
+__all__ = [
+    "Options",
+    "Suite",
+    "Summary",
+    "fmt",
+    "group_by",
+    "loglog_slope",
+    "mean_of",
+    "mean_std",
+    "seeds",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """What the command line passes to `Suite.configs`.
+
+    Attributes:
+      quick: small but meaningful sizes (the default command); False for the full runs.
+      seed: base seed; suites with several seeds use seed, seed + 1, ...
+      data: path of a user's MNIST / Fashion-MNIST file (IDX or .npz), or None.
+    """
+
+    quick: bool = True
+    seed: int = 0
+    data: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Summary:
+    """A suite's terminal table and its findings (one plain sentence each, numbers from records)."""
+
+    title: str
+    columns: list[str]
+    rows: list[list]
+    findings: list[str]
+
+
+@dataclasses.dataclass(frozen=True)
+class Suite:
+    """One experiment family.
+
+    Attributes:
+      name: command-line name, e.g. "decoders".
+      description: one line for `--list`.
+      cost: measured wall time on 2 CPU cores, e.g. "quick ~15 s, full ~3 min (2 CPU cores)".
+      configs: Options -> list of config dicts, each with "run_id" (unique, stable) and "seed".
+      run: config -> {"final": {...}, "trajectory": {...}, "extra": {...}}.
+      summarize: list of records -> Summary.
+      in_quick: whether the default command (no --suite) includes this suite.
+    """
+
+    name: str
+    description: str
+    cost: str
+    configs: Callable[[Options], list[dict]]
+    run: Callable[[dict], dict]
+    summarize: Callable[[list[dict]], Summary]
+    in_quick: bool = True
+
+
+def seeds(options: Options, quick: int = 3, full: int = 3) -> list[int]:
+    """The seeds a suite repeats each setting with."""
+    return [options.seed + i for i in range(quick if options.quick else full)]
+
+
+def fmt(x, digits: int = 3) -> str:
+    """Compact number for tables: 3 significant digits, scientific when tiny or huge."""
+    if x is None:
+        return "-"
+    if isinstance(x, str):
+        return x
+    x = float(x)
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if x == 0:
+        return "0"
+    if 1e-3 <= abs(x) < 1e4:
+        return f"{x:.{digits}g}"
+    return f"{x:.{max(digits - 1, 1)}e}"
+
+
+def mean_std(values: Iterable, digits: int = 3) -> str:
+    """'mean ± std' over seeds (just the value for one seed); None entries count as missing."""
+    vals = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+    vals = vals[~np.isnan(vals)]
+    if vals.size == 0:
+        return "-"
+    if vals.size == 1:
+        return fmt(vals[0], digits)
+    return f"{fmt(vals.mean(), digits)} ± {fmt(vals.std(ddof=1), 2)}"
+
+
+def mean_of(values: Iterable) -> float:
+    """Mean ignoring None (a non-finite value stored as null); nan when nothing is left."""
+    vals = [float(v) for v in values if v is not None]
+    return float(np.mean(vals)) if vals else float("nan")
+
+
+def group_by(records: Sequence[dict], *keys: str) -> dict[tuple, list[dict]]:
+    """Groups records by config values, keeping first-seen order."""
+    groups: dict[tuple, list[dict]] = {}
+    for rec in records:
+        groups.setdefault(tuple(rec["config"].get(k) for k in keys), []).append(rec)
+    return groups
+
+
+def loglog_slope(x, y) -> float:
+    """Least-squares slope of log(y) against log(x) (the exponent p in y ~ x^p)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ok = (x > 0) & (y > 0) & np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < 2:
+        return float("nan")
+    return float(np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)[0])

@@ -1,0 +1,34 @@
+"""The ordered registry of suites behind `python -m tiedae.bench` (also the --list order)."""
+
+from tiedae.bench.suite import Suite
+from tiedae.bench.suites import (
+    conservation,
+    conv_decoders,
+    decoders,
+    exact_pcs,
+    features,
+    graph,
+    optimal_decoder,
+    peers,
+    regularized,
+    step_cost,
+    symmetry,
+)
+
+# The linear theory first, then the questions on symmetric / simple / conv / graph decoders.
+# A new suite: import its module above and append its SUITE.
+SUITES: list[Suite] = [
+    decoders.SUITE,
+    conservation.SUITE,
+    regularized.SUITE,
+    exact_pcs.SUITE,
+    optimal_decoder.SUITE,
+    step_cost.SUITE,
+    peers.SUITE,
+    symmetry.SUITE,
+    features.SUITE,
+    conv_decoders.SUITE,
+    graph.SUITE,
+]
+
+__all__ = ["SUITES"]

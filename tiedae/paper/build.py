@@ -1,0 +1,173 @@
+r"""Regenerates every figure, table and number of the paper from saved bench records.
+
+`generate(results_dir, out_dir)` reads `<suite>.jsonl` files, calls each suite's figure and
+table makers, and writes into `out_dir`:
+
+* `<figure>.pdf` for every ``\includegraphics`` of the manuscript;
+* `tables/<name>.tex` for every ``\input{figures/tables/<name>}``;
+* `numbers.tex`: one ``\newcommand{\RName}{...}`` per number or generated sentence.
+
+It then scans the manuscript (`paper_dir`/tiedae.tex and sections/) and checks that every file
+it includes exists and every ``\R...`` macro it uses is defined. A suite missing from the
+results is an error naming it, unless `allow_missing=True`: then its figures, tables and macros
+become visible "not run" placeholders so a partial draft still builds.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+from tiedae.paper import figures, figures_deep, tables, tables_algorithms, tables_deep
+from tiedae.paper import results as R
+from tiedae.paper.style import stub
+
+__all__ = ["MAKERS", "Manuscript", "generate", "manuscript_refs"]
+
+# suite -> functions of (records, out_dir). A figure maker writes PDFs; a table maker returns
+# (macros: {name: tex}, tables: {name: tex}).
+MAKERS: dict[str, tuple[list[Callable], list[Callable]]] = {
+    "decoders": ([figures.fig_decoders], [tables.decoders]),
+    "conservation": ([figures.fig_conservation], [tables.conservation]),
+    "regularized": ([figures.fig_regularized], [tables.regularized]),
+    "exact-pcs": ([figures.fig_exact_pcs], [tables_algorithms.exact_pcs]),
+    "optimal-decoder": ([], [tables.optimal_decoder]),
+    "step-cost": ([figures.fig_step_cost], [tables_algorithms.step_cost]),
+    "peers": ([], [tables_algorithms.peers]),
+    "symmetry": ([], [tables_deep.symmetry]),
+    "features": ([figures_deep.fig_codes2d], [tables_deep.features]),
+    "conv-decoders": ([figures_deep.fig_checkerboard], [tables_deep.conv]),
+    "graph": ([], [tables_deep.graph]),
+}
+
+_GRAPHICS = re.compile(r"\\includegraphics(?:\[[^\]]*\])?\{([^}]+)\}")
+_INPUT = re.compile(r"\\input\{([^}]+)\}")
+_MACRO = re.compile(r"\\(R[A-Z][A-Za-z]*)")
+_TESTREF = re.compile(r"\\testref\{([^}]+)\}")
+
+
+class Manuscript:
+    """What the LaTeX sources under `paper_dir` include and use."""
+
+    def __init__(self, paper_dir):
+        self.dir = Path(paper_dir)
+        main = self.dir / "tiedae.tex"
+        if not main.exists():
+            raise FileNotFoundError(f"no manuscript at {main}")
+        self.sources = [main, *sorted((self.dir / "sections").glob("*.tex"))]
+        text = "\n".join(_strip_comments(p.read_text(encoding="utf-8")) for p in self.sources)
+        self.graphics = sorted(set(_GRAPHICS.findall(text)))
+        self.inputs = sorted(set(_INPUT.findall(text)))
+        self.macros = sorted(set(_MACRO.findall(text)))
+        self.testrefs = sorted(set(_TESTREF.findall(text)))
+
+    def generated_tables(self) -> list[str]:
+        """Names of the `figures/tables/<name>` fragments the manuscript inputs."""
+        return sorted(p.split("/")[-1].removesuffix(".tex") for p in self.inputs
+                      if p.startswith("figures/tables/"))
+
+
+def _strip_comments(text: str) -> str:
+    return "\n".join(re.sub(r"(?<!\\)%.*", "", line) for line in text.splitlines())
+
+
+def manuscript_refs(paper_dir) -> Manuscript:
+    """The figures, fragments, macros and test references of the manuscript in `paper_dir`."""
+    return Manuscript(paper_dir)
+
+
+def _newcommand(name: str, body: str) -> str:
+    return f"\\newcommand{{\\{name}}}{{{body}}}\n"
+
+
+def generate(results_dir, out_dir, *, paper_dir=None, allow_missing: bool = False,
+             log: Callable[[str], None] = print) -> dict:
+    """Writes all figures, tables and numbers.tex; returns {"figures", "tables", "macros"}.
+
+    Args:
+      results_dir: folder with the bench's `<suite>.jsonl` files.
+      out_dir: where to write (the manuscript expects `paper/figures`).
+      paper_dir: the manuscript folder (default: the parent of `out_dir`).
+      allow_missing: write "not run" placeholders for suites absent from the results instead
+        of raising.
+      log: progress messages.
+
+    Raises:
+      ValueError: a suite is missing (without allow_missing), or the manuscript includes a file
+        or uses a macro that nothing generated (names them).
+    """
+    out = Path(out_dir)
+    (out / "tables").mkdir(parents=True, exist_ok=True)
+    paper = Manuscript(Path(paper_dir) if paper_dir is not None else out.parent)
+    records = R.load(results_dir)
+    missing = [s for s in MAKERS if s not in records]
+    if missing and not allow_missing:
+        raise ValueError(
+            f"results in {results_dir} lack the suites {missing}: run "
+            f"`python -m tiedae.bench --suite {' '.join(missing)} --out {results_dir}` "
+            "(or pass --allow-missing for a draft with placeholders)"
+        )
+    for suite in missing:
+        warnings.warn(f"suite {suite!r} is not in {results_dir}: placeholders", stacklevel=2)
+    macros: dict[str, str] = dict(tables.global_macros(records))
+    table_tex: dict[str, str] = {"configs": tables.configs_table(records)}
+    made_figures: list[Path] = []
+    for suite, (fig_makers, table_makers) in MAKERS.items():
+        if suite not in records:
+            continue
+        recs = records[suite]
+        log(f"{suite}: {len(recs)} records")
+        for maker in fig_makers:
+            made_figures.append(maker(recs, out))
+        for maker in table_makers:
+            new_macros, new_tables = maker(recs)
+            clash = (set(new_macros) & set(macros)) | (set(new_tables) & set(table_tex))
+            if clash:
+                raise ValueError(f"{suite}: generated names defined twice: {sorted(clash)}")
+            macros.update(new_macros)
+            table_tex.update(new_tables)
+    for name, tex in table_tex.items():
+        (out / "tables" / f"{name}.tex").write_text(tex, encoding="utf-8")
+    _fill_gaps(paper, out, macros, allow_missing, missing)
+    empty = sorted(name for name in paper.macros if R.NA in macros.get(name, ""))
+    if empty:
+        warnings.warn("these numbers are n/a (a setting or metric absent from the results): "
+                      + ", ".join(empty), stacklevel=2)
+    numbers = "% Generated by `python -m tiedae.paper`; do not edit.\n" + "".join(
+        _newcommand(name, body) for name, body in sorted(macros.items()))
+    (out / "numbers.tex").write_text(numbers, encoding="utf-8")
+    log(f"wrote {len(made_figures)} figures, {len(table_tex)} tables, {len(macros)} numbers "
+        f"into {out}")
+    return {"figures": made_figures, "tables": sorted(table_tex), "macros": sorted(macros)}
+
+
+def _fill_gaps(paper: Manuscript, out: Path, macros: dict, allow_missing: bool,
+               missing_suites: list[str]) -> None:
+    """Checks the manuscript's includes and macros; placeholders when allowed."""
+    why = "suite not run: " + ", ".join(missing_suites) if missing_suites else "not generated"
+    lacking = []
+    for name in paper.graphics:
+        if not (out / f"{name}.pdf").exists():
+            if not allow_missing:
+                lacking.append(f"figure {name}.pdf")
+            else:
+                stub(out, name, f"{name}: {why}")
+    for name in paper.generated_tables():
+        path = out / "tables" / f"{name}.tex"
+        if not path.exists():
+            if not allow_missing:
+                lacking.append(f"table tables/{name}.tex")
+            else:
+                path.write_text("\\begin{tabular}{l}\\toprule\n\\textit{(" + R.tex_escape(why)
+                                + ")}\\\\\n\\bottomrule\\end{tabular}\n", encoding="utf-8")
+    for name in paper.macros:
+        if name not in macros:
+            if not allow_missing:
+                lacking.append(f"macro \\{name}")
+            else:
+                macros[name] = r"\textit{(n/a)}"
+    if lacking:
+        raise ValueError("the manuscript uses generated items that were not produced: "
+                         + ", ".join(lacking))
