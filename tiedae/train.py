@@ -16,6 +16,8 @@ Three ways to feed the data, all giving the same full-batch iterates where they 
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -32,7 +34,52 @@ from tiedae import metrics, pca
 from tiedae._validation import check_data
 from tiedae.linear import LinearAE
 
-__all__ = ["TrainState", "TrainingDiverged", "fit", "make_train_step", "reconstruction_error"]
+__all__ = [
+    "TrainState",
+    "TrainingDiverged",
+    "blas_threads",
+    "fit",
+    "make_train_step",
+    "reconstruction_error",
+]
+
+
+@functools.cache
+def _threadpool_controller():
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # optional: without it the pools are left as they are
+        return None
+    import scipy.linalg  # noqa: F401  (load the LAPACK that XLA's CPU solvers call into)
+
+    return ThreadpoolController()
+
+
+@contextlib.contextmanager
+def blas_threads(limit: int | None = 1):
+    """Limits the BLAS/LAPACK thread pools of the process to `limit` threads inside the block.
+
+    On CPU, XLA runs matrix products on its own threads, while its linear-algebra calls
+    (Cholesky, triangular solves, SVD: the `pinv` and `right_inverse` decoders) go to the
+    OpenBLAS that numpy and scipy load. After each call OpenBLAS's idle workers keep spinning
+    for a while and take cores from XLA's products; with one BLAS thread they do not. Measured
+    here (`python benchmarks/step_throughput.py`), this makes the `right_inverse` step about
+    as fast as the `transpose` one instead of close to twice as slow. numpy's own matmuls are
+    slower with one thread, which is why the limit is scoped to a block rather than set through
+    an environment variable. A no-op when `limit` is None, when JAX does not run on the CPU,
+    or when `threadpoolctl` is not installed.
+
+    Example:
+      >>> from tiedae.train import blas_threads
+      >>> with blas_threads(1):
+      ...     pass
+    """
+    controller = _threadpool_controller()
+    if limit is None or controller is None or jax.default_backend() != "cpu":
+        yield
+        return
+    with controller.limit(limits=int(limit), user_api="blas"):
+        yield
 
 
 class TrainingDiverged(ValueError):
@@ -191,6 +238,24 @@ def _mesh(devices) -> Mesh | None:
     return Mesh(np.asarray(list(devices)), ("batch",))
 
 
+def _feeder(data, mode: str, n: int, batch_size, seed: int) -> Callable:
+    """The step's `data` argument, call after call: X, C, or (X, permutation, offset)."""
+    if mode != "minibatch":
+        return lambda: data
+    rng = np.random.default_rng(seed)
+    perm, offset = None, 0
+
+    def feed():
+        nonlocal perm, offset
+        if perm is None or offset + batch_size > n:
+            perm, offset = jnp.asarray(rng.permutation(n).astype(np.int32)), 0
+        out = (data, perm, jnp.int32(offset))
+        offset += batch_size
+        return out
+
+    return feed
+
+
 def _check_steps(steps, log_every) -> tuple[int, int]:
     if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 0:
         raise ValueError(f"steps must be a non-negative integer; got {steps!r}")
@@ -216,6 +281,7 @@ def fit(
     center: bool | None = None,
     chunk_size: int = 65536,
     callback: Callable[[int, dict[str, float]], None] | None = None,
+    blas_threads_limit: int | None = 1,
 ) -> tuple[nnx.Module, dict[str, np.ndarray]]:
     r"""Trains `model` to reconstruct the rows of X; returns `(model, history)`.
 
@@ -244,6 +310,8 @@ def fit(
         False for other models.
       chunk_size: rows per chunk when computing the covariance.
       callback: called as `callback(step, metrics)` at every log point (e.g. a progress bar).
+      blas_threads_limit: BLAS threads while training on the CPU (see `blas_threads`); None
+        leaves the pools alone.
 
     Returns:
       `(model, history)`: history maps `step`, `loss`, `objective`, `wall_time` (seconds
@@ -331,21 +399,14 @@ def fit(
                               batch_size=None if mode != "minibatch" else int(batch_size),
                               reference=reference)
 
-    rng = np.random.default_rng(seed)
-    perm, offset = None, 0
+    with blas_threads(blas_threads_limit):
+        first = _feeder(data, mode, n, batch_size, seed)()
+        compiled = step_fn.lower(state, first, True).compile()
+        feed = _feeder(data, mode, n, batch_size, seed)
+        return _train(model, compiled, state, feed, steps, log_every, callback)
 
-    def feed():
-        nonlocal perm, offset
-        if mode != "minibatch":
-            return data
-        if perm is None or offset + batch_size > n:
-            perm, offset = jnp.asarray(rng.permutation(n).astype(np.int32)), 0
-        out = (data, perm, jnp.int32(offset))
-        offset += batch_size
-        return out
 
-    compiled = step_fn.lower(state, feed(), True).compile()
-    perm, offset = None, 0
+def _train(model, compiled, state, feed, steps, log_every, callback):
     history: dict[str, list] = {"step": [], "wall_time": []}
     start = time.perf_counter()
 

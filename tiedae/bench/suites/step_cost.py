@@ -23,7 +23,7 @@ from flax import nnx
 
 import tiedae
 from tiedae.bench.suite import Options, Suite, Summary, fmt, group_by, mean_std
-from tiedae.train import TrainState, make_train_step
+from tiedae.train import TrainState, blas_threads, make_train_step
 
 DECODERS = ("transpose", "pinv", "right_inverse", "untied")
 
@@ -68,10 +68,12 @@ def best_time(fn, repeats: int, min_time: float = 0.05) -> float:
     return best_times({"fn": fn}, repeats, min_time)["fn"]
 
 
-def step_function(decoder: str, X: jax.Array, k: int, seed: int = 0, mode: str = "full"):
+def step_function(decoder: str, X: jax.Array, k: int, seed: int = 0, mode: str = "full",
+                  blas_limit: int | None = 1):
     """A no-argument function running one jitted full-batch SGD step of a float32 LinearAE
     (built with `tiedae.train.make_train_step`) and waiting for its result. X is the (n, d)
-    data, or the (d, d) covariance with mode="covariance"."""
+    data, or the (d, d) covariance with mode="covariance". The step runs with the BLAS pools
+    limited to `blas_limit` threads, as `tiedae.fit` runs it (None: the pools as they are)."""
     model = tiedae.LinearAE(X.shape[1], k, decoder=decoder, rngs=nnx.Rngs(seed))
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     opt = optax.sgd(1e-4)
@@ -80,8 +82,9 @@ def step_function(decoder: str, X: jax.Array, k: int, seed: int = 0, mode: str =
                       jnp.array(-1, jnp.int32))]
 
     def one():
-        box[0], _ = step(box[0], X, False)
-        jax.block_until_ready(box[0].params)
+        with blas_threads(blas_limit):
+            box[0], _ = step(box[0], X, False)
+            jax.block_until_ready(box[0].params)
 
     return one
 
@@ -112,6 +115,8 @@ def run(config: dict) -> dict:
     flops = 10.0 * n * d * k
     matmul = matmul_function(n, d, k, config["seed"])
     fns = {dec: step_function(dec, X, k, config["seed"]) for dec in DECODERS}
+    for dec in DECODERS[1:3]:  # the decoders that call LAPACK, with the BLAS pools as they are
+        fns[f"{dec}_default_pool"] = step_function(dec, X, k, config["seed"], blas_limit=None)
     fns["numpy"] = matmul
     fns["numpy_one_thread"] = one_blas_thread(matmul)
     times = best_times(fns, config["repeats"])
@@ -124,6 +129,8 @@ def run(config: dict) -> dict:
         final[f"{dec}_ratio"] = t / times["transpose"]
         final[f"{dec}_gflops"] = flops / t / 1e9
         final[f"{dec}_vs_numpy"] = final[f"{dec}_gflops"] / final["numpy_gflops"]
+    for dec in DECODERS[1:3]:
+        final[f"{dec}_default_pool_ratio"] = times[f"{dec}_default_pool"] / times["transpose"]
     return {"final": final, "trajectory": {}, "extra": {"flops_per_step": flops}}
 
 
@@ -143,6 +150,13 @@ def summarize(records: list[dict]) -> Summary:
             f"(largest at d={worst['config']['d']}, k={worst['config']['k']})"
             + (": the (pseudo-)inverse costs extra O(dk^2) work per step." if dec != "untied"
                else ": untied has the same matmuls plus a second parameter.")
+        )
+    for dec in DECODERS[1:3]:
+        pooled = [r["final"][f"{dec}_default_pool_ratio"] for r in records]
+        findings.append(
+            f"{dec} with the BLAS pools left at their default size: {fmt(min(pooled))} .. "
+            f"{fmt(max(pooled))} x transpose (OpenBLAS's idle threads spin after each LAPACK "
+            "call and take cores from XLA's matmuls; tiedae.fit limits them to one thread)."
         )
     vs = [r["final"]["transpose_vs_numpy"] for r in records]
     findings.append(
