@@ -151,3 +151,36 @@ def test_device_gpu_without_gpu_is_a_clear_error():
                           text=True, timeout=120)
     assert proc.returncode != 0
     assert "--device gpu" in proc.stderr and "GPU" in proc.stderr
+
+
+def test_report_prints_saved_results_and_rewrites_the_readme_section(tmp_path, capsys):
+    from tiedae.bench.report import BEGIN, END
+
+    suite = _tiny_suite()
+    assert cli.main(["--suite", "tiny", "--out", str(tmp_path)], suites=[suite]) == 0
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\nbefore\n{BEGIN}\nstale 123\n{END}\nafter\n")
+    capsys.readouterr()
+    calls = []
+    assert cli.main(["--report", "--out", str(tmp_path), "--readme", str(readme)],
+                    suites=[_tiny_suite(calls)]) == 0
+    assert calls == []  # nothing re-ran
+    text = readme.read_text()
+    assert "stale 123" not in text and text.startswith("# x\n\nbefore\n") and "after" in text
+    assert "- sum of squares 5" in text and "| r2 | 4.0 |" not in text  # findings only
+    assert "| r2 | 4.0 |" in capsys.readouterr().out  # the printed report has the tables
+    readme.write_text("no markers here\n")
+    with pytest.raises(SystemExit, match="needs exactly one"):
+        cli.main(["--report", "--out", str(tmp_path), "--readme", str(readme)], suites=[suite])
+    with pytest.raises(SystemExit, match="no saved results"):
+        cli.main(["--report", "--out", str(tmp_path / "empty")], suites=[suite])
+
+
+def test_readme_findings_are_regenerated_from_the_committed_results():
+    """The README's numbers come from paper/results: regenerating its section changes nothing."""
+    from tiedae.bench.report import BEGIN, END, markdown_report
+    from tiedae.bench.suites import SUITES
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split(BEGIN, 1)[1].split(END, 1)[0].strip()
+    assert section == markdown_report(REPO / "paper" / "results", SUITES, tables=False).strip()

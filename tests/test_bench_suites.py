@@ -4,12 +4,11 @@ import json
 
 import numpy as np
 import pytest
+from suite_runs import BY_NAME, run_once
 
-from tiedae.bench.records import make_record
-from tiedae.bench.suite import Options, Summary, fmt, loglog_slope, mean_std
+from tiedae.bench.suite import Options, fmt, loglog_slope, mean_std
 from tiedae.bench.suites import SUITES
 
-BY_NAME = {s.name: s for s in SUITES}
 MINE = ("decoders", "conservation", "regularized", "exact-pcs", "optimal-decoder",
         "step-cost", "peers")
 
@@ -22,13 +21,8 @@ def _config(name, quick=True, **where):
 
 
 def _run(name, config):
-    result = BY_NAME[name].run(config)
-    record = make_record(name, config, result, 0.0)
-    json.dumps(record, allow_nan=False)
-    summary = BY_NAME[name].summarize([record])
-    assert isinstance(summary, Summary) and summary.rows
-    assert all(len(row) == len(summary.columns) for row in summary.rows)
-    return record["final"], summary
+    record = run_once(name, config)
+    return record["final"], BY_NAME[name].summarize([record])
 
 
 def test_registry_and_configs_are_well_formed():

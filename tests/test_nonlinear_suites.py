@@ -6,24 +6,13 @@ import json
 
 import numpy as np
 import pytest
+from suite_runs import BY_NAME
+from suite_runs import run_once as _run
 
 from tiedae.bench import cli
-from tiedae.bench.records import make_record
-from tiedae.bench.suite import Options, Suite, Summary
-from tiedae.bench.suites import SUITES
+from tiedae.bench.suite import Options, Suite
 
-BY_NAME = {s.name: s for s in SUITES}
 NAMES = ("symmetry", "features", "conv-decoders", "graph")
-
-
-def _run(name, config):
-    result = BY_NAME[name].run(config)
-    record = make_record(name, config, result, 0.0)
-    json.dumps(record, allow_nan=False)
-    summary = BY_NAME[name].summarize([record])
-    assert isinstance(summary, Summary) and summary.rows
-    assert all(len(row) == len(summary.columns) for row in summary.rows)
-    return record
 
 
 @pytest.mark.parametrize("name", ["tiedae.deep", "tiedae.conv", "tiedae.graph",

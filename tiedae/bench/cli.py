@@ -5,6 +5,7 @@ Examples:
   python -m tiedae.bench --list
   python -m tiedae.bench --suite decoders conservation --full --out results/
   python -m tiedae.bench --suite all --full --resume   # finish an interrupted full run
+  python -m tiedae.bench --report --out paper/results --readme README.md   # no runs
 """
 
 from __future__ import annotations
@@ -43,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="keep saved records and skip their run_ids")
     parser.add_argument("--device", choices=("cpu", "gpu"),
                         help="JAX platform (default: JAX's own choice)")
+    parser.add_argument("--report", action="store_true",
+                        help="run nothing: print the tables and findings of the results saved "
+                        "in --out (Markdown)")
+    parser.add_argument("--readme", metavar="FILE",
+                        help="with --report: rewrite FILE's section between the bench-report "
+                        "markers with the report's findings")
     parser.add_argument("--data", metavar="PATH",
                         help="a user's MNIST / Fashion-MNIST data (folder of IDX files or "
                         ".npz) used next to the bundled digits")
@@ -138,6 +145,20 @@ def main(argv: Sequence[str] | None = None, suites: Sequence[Suite] | None = Non
         from tiedae.bench.suites import SUITES as suites
     if args.list:
         _print_list(console, suites)
+        return 0
+    if args.readme and not args.report:
+        raise SystemExit("--readme needs --report")
+    if args.report:
+        from tiedae.bench.report import markdown_report, replace_section
+
+        selected = _resolve(args.suite or ["all"], suites)
+        try:
+            text = markdown_report(args.out, selected)
+            if args.readme:
+                replace_section(args.readme, markdown_report(args.out, selected, tables=False))
+        except (FileNotFoundError, ValueError) as err:
+            raise SystemExit(f"--report: {err}") from None
+        print(text)
         return 0
     if args.data is not None and not os.path.exists(args.data):
         raise SystemExit(f"--data {args.data}: no such file or folder")
