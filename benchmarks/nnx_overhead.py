@@ -55,7 +55,7 @@ def measure(d: int, k: int, batch: int, steps: int) -> dict:
     model = tiedae.LinearAE(d, k, rngs=nnx.Rngs(0))
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     step = make_train_step(graphdef, rest, tx)
-    state = [TrainState(params, tx.init(params), jnp.array(0), jnp.array(-1))]
+    state = [TrainState.create(params, tx)]
 
     def split_step():
         state[0], logged = step(state[0], X, False)

@@ -104,7 +104,7 @@ def test_step_is_traced_once(spiked):
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     tx = optax.adam(1e-2)
     step = make_train_step(graphdef, rest, tx, reference=ref)
-    state = TrainState(params, tx.init(params), jnp.array(0, jnp.int32), jnp.array(-1, jnp.int32))
+    state = TrainState.create(params, tx)
     Xc = jnp.asarray(X - ref.mean)
     for t in range(6):
         state, logged = step(state, Xc, t % 2 == 0)

@@ -105,6 +105,12 @@ class TrainState(NamedTuple):
     step: jax.Array
     first_bad_step: jax.Array
 
+    @classmethod
+    def create(cls, params, optimizer: optax.GradientTransformation) -> TrainState:
+        """The state before the first step."""
+        return cls(params, optimizer.init(params), jnp.array(0, jnp.int32),
+                   jnp.array(-1, jnp.int32))
+
 
 def reconstruction_error(model: nnx.Module, x: jax.Array) -> jax.Array:
     """Mean over the rows of x of the squared error summed over features."""
@@ -165,7 +171,7 @@ def make_train_step(
       >>> graphdef, params, rest = nnx.split(model, nnx.Param, ...)
       >>> tx = optax.sgd(0.1)
       >>> step = make_train_step(graphdef, rest, tx)
-      >>> state = TrainState(params, tx.init(params), jnp.array(0), jnp.array(-1))
+      >>> state = TrainState.create(params, tx)
       >>> X = jax.random.normal(jax.random.key(0), (64, 8))
       >>> state, logged = step(state, X, True)
       >>> sorted(logged)
@@ -391,8 +397,7 @@ def fit(
             )
 
     optimizer = optax.adam(1e-2) if optimizer is None else optimizer
-    state = TrainState(params, optimizer.init(params), jnp.array(0, jnp.int32),
-                       jnp.array(-1, jnp.int32))
+    state = TrainState.create(params, optimizer)
     if mesh is not None:
         state = jax.device_put(state, NamedSharding(mesh, P()))
     step_fn = make_train_step(graphdef, rest, optimizer, l2=float(l2), mode=mode,

@@ -49,8 +49,7 @@ def train_trace(model, data, optimizer, *, steps: int, every: int, observe: Call
     """
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     step_fn = make_train_step(graphdef, rest, optimizer, l2=float(l2), mode=mode)
-    state = TrainState(params, optimizer.init(params), jnp.array(0, jnp.int32),
-                       jnp.array(-1, jnp.int32))
+    state = TrainState.create(params, optimizer)
     seen, obs = [0], [observe(model)]
     for t in range(1, steps + 1):
         state, _ = step_fn(state, data, False)

@@ -78,8 +78,7 @@ def step_function(decoder: str, X: jax.Array, k: int, seed: int = 0, mode: str =
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     opt = optax.sgd(1e-4)
     step = make_train_step(graphdef, rest, opt, mode=mode)
-    box = [TrainState(params, opt.init(params), jnp.array(0, jnp.int32),
-                      jnp.array(-1, jnp.int32))]
+    box = [TrainState.create(params, opt)]
 
     def one():
         with blas_threads(blas_limit):
