@@ -37,7 +37,7 @@ def _tiny_suite(calls=None, fail_on=None):
                        [[r["run_id"], r["final"]["square"]] for r in recs],
                        [f"sum of squares {total:g}"])
 
-    return Suite("tiny", "a test suite", "instant", configs, run, summarize)
+    return Suite("tiny", "a test suite", configs, run, summarize)
 
 
 def _lines(path):
@@ -64,7 +64,7 @@ def test_full_flag_uses_full_configs(tmp_path):
 
 def test_default_runs_quick_suites_only(tmp_path):
     calls = []
-    skipped = Suite("slow", "not in quick", "slow", lambda o: [{"run_id": "x", "seed": 0}],
+    skipped = Suite("slow", "not in quick", lambda o: [{"run_id": "x", "seed": 0}],
                     lambda c: pytest.fail("must not run"), lambda r: None, in_quick=False)
     assert cli.main(["--out", str(tmp_path)], suites=[_tiny_suite(calls), skipped]) == 0
     assert calls == ["r0", "r1", "r2"] and not (tmp_path / "slow.jsonl").exists()
@@ -107,7 +107,7 @@ SLOW_SCRIPT = textwrap.dedent('''
         time.sleep(0.3)
         return {"final": {"i": float(config["seed"])}, "trajectory": {"x": list(range(500))}}
 
-    suite = Suite("slow", "sleeps", "8 x 0.3 s", configs, run,
+    suite = Suite("slow", "sleeps", configs, run,
                   lambda recs: Summary("slow", ["n"], [[len(recs)]], []))
     sys.exit(cli.main(sys.argv[1:], suites=[suite]))
 ''')

@@ -29,7 +29,7 @@ def test_registry_and_configs_are_well_formed():
     names = [s.name for s in SUITES]
     assert len(set(names)) == len(names) and set(MINE) <= set(names)
     for suite in SUITES:
-        assert suite.description and suite.cost
+        assert suite.description
         for quick in (True, False):
             configs = suite.configs(Options(quick=quick, seed=3))
             ids = [c["run_id"] for c in configs]
@@ -126,7 +126,6 @@ def test_exact_pcs_rag_aligns_axes():
 def test_step_cost_reports_ratios():
     config = {**_config("step-cost"), "n": 256, "d": 32, "k": 4, "repeats": 1}
     final, _ = _run("step-cost", config)
-    assert final["transpose_ratio"] == 1.0
     assert all(final[f"{d}_ms"] > 0 for d in ("transpose", "pinv", "right_inverse", "untied"))
     assert final["numpy_gflops"] > 0
 

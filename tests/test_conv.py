@@ -50,9 +50,18 @@ def test_tied_decoder_is_the_exact_adjoint(k, s, shape):
     lhs = jnp.vdot(conv2d(x, K, s), y)
     rhs = jnp.vdot(x, conv2d_adjoint(y, K, s, x.shape))
     assert abs(float(lhs - rhs)) <= 1e-5 * max(1.0, abs(float(lhs)))
-    # and it is what the tied model's decoder computes (bias zero at init)
-    jitted = jax.jit(lambda y: conv2d_adjoint(y, K, s, x.shape))
-    np.testing.assert_allclose(jitted(y), conv2d_adjoint(y, K, s, x.shape), rtol=1e-12)
+    # and it is what the tied model's decoder computes: with zero biases (as at init) and the
+    # identity activation, decode(z) is the chain of the encoder convolutions' adjoints
+    model = ConvAE(shape[1:], (4, 3), kernel_size=k, stride=s, decoder="tied",
+                   activation="identity", param_dtype=jnp.float64, rngs=nnx.Rngs(k))
+    for b in model.decoder_biases:
+        assert not np.any(b[...])
+    z = jnp.asarray(rng.normal(size=(shape[0], *model.code_shape)))
+    n = shape[0]
+    K0, K1 = model.kernels[0][...], model.kernels[1][...]
+    h = conv2d_adjoint(z, K1, s, (n, *model.feature_shapes[1]))
+    expected = conv2d_adjoint(h, K0, s, (n, *model.feature_shapes[0]))
+    np.testing.assert_allclose(model.decode(z), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_tied_model_shares_kernels():

@@ -110,6 +110,24 @@ def test_train_autoencoder_reduces_loss_and_reports_steps():
         rtol=1e-4)
 
 
+def test_train_autoencoder_rejects_non_finite_data_up_front():
+    X = np.random.default_rng(0).normal(size=(16, 4)).astype(np.float32)
+    bad = X.copy()
+    bad[3, 1] = np.nan
+    model = MLPAE(4, (3, 2), rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match=r"^X contains 1 non-finite"):
+        train_autoencoder(model, bad, steps=2, eval_every=1)
+    bad[3, 1] = np.inf
+    with pytest.raises(ValueError, match=r"^X_eval contains 1 non-finite"):
+        train_autoencoder(model, X, X_eval=bad, steps=2, eval_every=1)
+    images = np.zeros((2, 3, 3, 1), np.float32)
+    images[1, 2, 0, 0] = -np.inf  # (n, ...) data are checked too
+    with pytest.raises(ValueError, match=r"^X contains 1 non-finite"):
+        train_autoencoder(model, images, steps=2, eval_every=1)
+    with pytest.raises(ValueError, match="X_eval must have shape"):
+        train_autoencoder(model, X, X_eval=np.zeros((0, 4)), steps=2, eval_every=1)
+
+
 def test_fit_trains_mlpae():
     X = np.random.default_rng(1).normal(size=(48, 5)).astype(np.float32)
     model = MLPAE(5, (4, 2), decoder="linear", rngs=nnx.Rngs(0))

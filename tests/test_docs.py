@@ -6,7 +6,7 @@ import importlib
 import pytest
 
 MODULES = ["tiedae.decoders", "tiedae.pca", "tiedae.metrics", "tiedae.linear", "tiedae.data",
-           "tiedae.train"]
+           "tiedae.train", "tiedae.blas"]
 
 
 @pytest.mark.parametrize("name", MODULES)

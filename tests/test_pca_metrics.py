@@ -110,3 +110,23 @@ def test_orthonormality_condition_and_alignment():
 def test_pca_fit_rejects_bad_input(X, k, error, match):
     with pytest.raises(error, match=match):
         pca.fit(X, k)
+
+
+def test_covariance_keeps_its_digits_under_a_large_mean(rng):
+    X = rng.standard_normal((1000, 3)) * [0.9, 2.0, 0.1]
+    mean, C = pca.covariance(X + 1e8, chunk_size=128)
+    np.testing.assert_allclose(C, np.cov(X, rowvar=False, bias=True), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(mean, X.mean(0) + 1e8, rtol=1e-15)
+
+
+def test_more_bad_input_is_named():
+    with pytest.raises(ValueError, match="chunk_size must be >= 1"):
+        pca.covariance(np.ones((5, 2)), chunk_size=-1)
+    with pytest.raises(ValueError, match="k must be <= n"):
+        pca.fit(np.random.default_rng(0).random((5, 10)), 8)
+    with pytest.raises(ValueError, match="W C W\\^T is singular"):
+        pca.optimal_decoder(jnp.ones((2, 4)), jnp.eye(4))
+    with pytest.raises(ValueError, match="gap must be finite"):
+        data.spiked_covariance(10, 4, k=1, gap=np.inf)
+    with pytest.raises(ValueError, match="same shape"):
+        metrics.subspace_distance(jnp.ones((3, 4)), jnp.eye(2, 4))

@@ -70,8 +70,8 @@ def spiked_covariance(
         if k is None or gap is None:
             raise ValueError("give either eigenvalues or both k and gap")
         k = check_rank(k, d)
-        if not gap > 0:
-            raise ValueError(f"gap must be > 0; got {gap}")
+        if not (np.isfinite(gap) and gap > 0):
+            raise ValueError(f"gap must be finite and > 0; got {gap}")
         spikes = 1.0 + gap * (1.0 + np.arange(k - 1, -1, -1) / k)
         lam = np.concatenate([spikes, np.ones(d - k)])
     else:

@@ -10,9 +10,11 @@ symmetric?"):
 
 * ``"mirror"``: widths h_{L-1}, ..., h_1, d with their own weights (Hinton & Salakhutdinov 2006
   after fine-tuning);
-* ``"tied"``: layer N-L+1 of the decoder uses W_L^T, i.e. the *same* `nnx.Param` as encoder
-  layer L read transposed (one parameter per pair, its own decoder bias), as in the stacked-RBM
-  initialisation of Hinton & Salakhutdinov (2006);
+* ``"tied"``: with N = 2L weight layers in all (encoder layers 1..L, decoder layers L+1..N),
+  layer N-l+1 uses W_l^T for l = 1..L, i.e. decoder layer j (counted from the code, j = 1..L)
+  uses W_{L+1-j}^T: the *same* `nnx.Param` as encoder layer L+1-j read transposed (one
+  parameter per pair, its own decoder bias), as in the stacked-RBM initialisation of Hinton &
+  Salakhutdinov (2006);
 * ``"linear"``: one weight matrix from the code to the output, x_hat = z F + c (the "simple
   decoder FW");
 * a tuple of widths: an asymmetric decoder with those hidden widths, then d.
@@ -46,6 +48,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+
+from tiedae._validation import check_data
+from tiedae.train import reconstruction_error
 
 __all__ = ["ACTIVATIONS", "MLPAE", "count_params", "steps_to_loss", "train_autoencoder"]
 
@@ -231,10 +236,6 @@ class MLPAE(nnx.Module):
         return count_params(self)
 
 
-def _reconstruction_loss(model, x):
-    return jnp.mean(jnp.sum(jnp.square(model(x) - x), axis=tuple(range(1, x.ndim))))
-
-
 @functools.lru_cache(maxsize=64)
 def _compiled(graphdef, learning_rate, loss_fn):
     """One jitted chunk runner per model structure (shared by seeds): `len(batches)` Adam steps
@@ -265,6 +266,16 @@ def _compiled(graphdef, learning_rate, loss_fn):
         return p, s, before, after
 
     return run_chunk, tx
+
+
+def _check_samples(X, name: str) -> np.ndarray:
+    """`X` as a finite float32 array of shape (n, ...) with n >= 1, or a ValueError/TypeError
+    naming `name` (the sample axis is checked by `check_data` on the flattened rows)."""
+    arr = np.asarray(X)
+    if arr.ndim < 2 or arr.shape[0] < 1:
+        raise ValueError(f"{name} must have shape (n, ...) with n >= 1; got {arr.shape}")
+    check_data(arr.reshape(arr.shape[0], -1), name, min_samples=1, dtype=np.float32)
+    return arr.astype(np.float32, copy=False)
 
 
 def train_autoencoder(
@@ -302,14 +313,14 @@ def train_autoencoder(
       "wall_time" and, with X_eval, "eval_loss"; step 0 is the initial model.
 
     Raises:
-      ValueError: for empty data, non-positive steps/batch size, or a non-finite loss.
+      TypeError: if X or X_eval is not real-valued.
+      ValueError: for empty data or data with NaN/inf (X or X_eval, named in the message),
+        non-positive steps/batch size, or a non-finite loss.
     """
-    X = np.asarray(X, np.float32)
-    if X.ndim < 2 or X.shape[0] < 1:
-        raise ValueError(f"X must have shape (n, ...) with n >= 1; got {X.shape}")
+    X = _check_samples(X, "X")
     if steps < 1 or batch_size < 1 or eval_every < 1:
         raise ValueError("steps, batch_size and eval_every must be >= 1")
-    loss_fn = loss_fn or _reconstruction_loss
+    loss_fn = loss_fn or reconstruction_error
     n = X.shape[0]
     batch_size = min(int(batch_size), n)
     n_chunks = -(-int(steps) // int(eval_every))
@@ -320,7 +331,7 @@ def train_autoencoder(
     per_epoch = n // batch_size
     order: list[int] = []
     Xj = jnp.asarray(X)
-    Xe = Xj[:1] if X_eval is None else jnp.asarray(np.asarray(X_eval, np.float32))
+    Xe = Xj[:1] if X_eval is None else jnp.asarray(_check_samples(X_eval, "X_eval"))
     hist = {"step": [0], "loss": [], "wall_time": [0.0], "eval_loss": []}
     start = time.perf_counter()
     for c in range(n_chunks):

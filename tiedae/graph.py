@@ -3,7 +3,9 @@ r"""Graph autoencoders: a GCN encoder with the inner-product decoder sigma(Z Z^T
 The encoder is the two-layer graph convolutional network of the (non-variational) graph
 autoencoder GAE of Kipf & Welling (2016):
 
-    A_norm = D^{-1/2} (A + I) D^{-1/2},    Z = A_norm relu(A_norm X W_0) W_1   (n, k).
+    A_norm = D^{-1/2} (A + I) D^{-1/2},    Z = A_norm relu(A_norm X W_0) W_1   (n, k),
+
+here featureless: X = I (one-hot node identities), so A_norm X W_0 = A_norm W_0.
 
 Decoders of the adjacency logits (the reconstruction is sigma(logits)):
 
@@ -153,8 +155,8 @@ class GraphAE(nnx.Module):
     """GCN encoder (Kipf & Welling 2016 GAE) with an inner-product or MLP adjacency decoder.
 
     Args:
-      n_nodes: number of nodes n (the MLP decoder outputs n logits per node).
-      in_features: node-feature dimension; None means featureless (X = I, in_features = n).
+      n_nodes: number of nodes n (the first GCN weight is (n, hidden), as the node features
+        are the identity X = I; the MLP decoder outputs n logits per node).
       hidden: width of the first GCN layer.
       code_dim: k, the embedding dimension.
       decoder: "inner_product" or "mlp".
@@ -162,7 +164,7 @@ class GraphAE(nnx.Module):
       rngs: `nnx.Rngs`.
     """
 
-    def __init__(self, n_nodes: int, in_features: int | None = None, *, hidden: int = 32,
+    def __init__(self, n_nodes: int, *, hidden: int = 32,
                  code_dim: int = 16, decoder: str = "inner_product", mlp_hidden=(64,),
                  rngs: nnx.Rngs):
         if decoder not in GRAPH_DECODERS:
@@ -170,9 +172,8 @@ class GraphAE(nnx.Module):
         if n_nodes < 2 or hidden < 1 or code_dim < 1:
             raise ValueError("need n_nodes >= 2, hidden >= 1 and code_dim >= 1")
         self.n_nodes, self.decoder = int(n_nodes), decoder
-        self.in_features = self.n_nodes if in_features is None else int(in_features)
         keys = iter(rngs.params() for _ in range(3 + len(mlp_hidden)))
-        self.W0 = nnx.Param(_init_weight(next(keys), (self.in_features, hidden), jnp.float32))
+        self.W0 = nnx.Param(_init_weight(next(keys), (self.n_nodes, hidden), jnp.float32))
         self.W1 = nnx.Param(_init_weight(next(keys), (hidden, code_dim), jnp.float32))
         if decoder == "mlp":
             widths = (code_dim, *mlp_hidden, self.n_nodes)
@@ -184,10 +185,9 @@ class GraphAE(nnx.Module):
                 [nnx.Param(jnp.zeros((b,), jnp.float32)) for b in widths[1:]]
             )
 
-    def encode(self, A_norm: jax.Array, X: jax.Array | None = None) -> jax.Array:
-        """Z = A_norm relu(A_norm X W0) W1, shape (n, k); X = None means X = I."""
-        XW = self.W0[...] if X is None else X @ self.W0[...]
-        return A_norm @ (jax.nn.relu(A_norm @ XW) @ self.W1[...])
+    def encode(self, A_norm: jax.Array) -> jax.Array:
+        """Z = A_norm relu(A_norm W0) W1, shape (n, k) (featureless: X = I)."""
+        return A_norm @ (jax.nn.relu(A_norm @ self.W0[...]) @ self.W1[...])
 
     def decode(self, Z: jax.Array) -> jax.Array:
         """Adjacency logits (n, n)."""
@@ -200,8 +200,8 @@ class GraphAE(nnx.Module):
                 h = jax.nn.relu(h)
         return h
 
-    def __call__(self, A_norm: jax.Array, X: jax.Array | None = None) -> jax.Array:
-        return self.decode(self.encode(A_norm, X))
+    def __call__(self, A_norm: jax.Array) -> jax.Array:
+        return self.decode(self.encode(A_norm))
 
 
 def _weighted_bce(logits, target, pos_weight, norm):

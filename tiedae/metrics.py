@@ -50,9 +50,9 @@ def _row_basis(W: jax.Array) -> jax.Array:
 
 
 def _cos_sin(W: jax.Array, components: jax.Array) -> tuple[jax.Array, jax.Array]:
-    if W.shape[1] != components.shape[1]:
+    if W.shape != components.shape:
         raise ValueError(
-            f"W and components must have the same number of columns d; got {W.shape} and "
+            f"W and components must have the same shape (k, d); got {W.shape} and "
             f"{components.shape}"
         )
     qw = _row_basis(W)

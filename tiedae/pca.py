@@ -61,7 +61,8 @@ def covariance(X, *, chunk_size: int = 65536) -> tuple[np.ndarray, np.ndarray]:
     """Mean and covariance C = (X - mean)^T (X - mean) / n in float64, read in row chunks.
 
     Works on a `numpy.memmap` larger than memory: only `chunk_size` rows are in memory at once.
-    Non-finite values raise ValueError naming the chunk.
+    The sums are taken around the first chunk's mean, so a large mean does not cancel the
+    variance's digits. Non-finite values raise ValueError naming the chunk.
 
     Returns:
       (mean (d,), C (d, d)).
@@ -72,15 +73,20 @@ def covariance(X, *, chunk_size: int = 65536) -> tuple[np.ndarray, np.ndarray]:
     n, d = X.shape
     if n < 2:
         raise ValueError(f"X needs at least 2 samples (rows); got n={n}")
+    chunk_size = check_rank(chunk_size, 2**62, "chunk_size")
+    shift = None
     total = np.zeros(d)
     gram = np.zeros((d, d))
     for start in range(0, n, chunk_size):
         block = check_data(X[start : start + chunk_size], f"X[{start}:]", min_samples=1,
                            dtype=np.float64)
+        if shift is None:
+            shift = block.mean(axis=0)
+        block = block - shift
         total += block.sum(axis=0)
         gram += block.T @ block
-    mean = total / n
-    return mean, gram / n - np.outer(mean, mean)
+    offset = total / n
+    return shift + offset, gram / n - np.outer(offset, offset)
 
 
 def fit(X, k: int) -> PCAResult:
@@ -91,7 +97,7 @@ def fit(X, k: int) -> PCAResult:
 
     Args:
       X: data, shape (n, d), samples as rows; any real dtype.
-      k: number of components, 1 <= k <= d.
+      k: number of components, 1 <= k <= min(n, d).
 
     Returns:
       A `PCAResult`.
@@ -107,6 +113,8 @@ def fit(X, k: int) -> PCAResult:
     X = check_data(X, dtype=np.float64)
     n, d = X.shape
     k = check_rank(k, d)
+    if k > n:
+        raise ValueError(f"k must be <= n (the number of samples); got k={k} > n={n}")
     mean = X.mean(axis=0)
     Xc = X - mean
     if n >= d:
@@ -156,10 +164,18 @@ def optimal_decoder(W: jax.Array, C: jax.Array) -> jax.Array:
 
     Returns:
       V*, shape (d, k).
+
+    Raises:
+      ValueError: (outside `jax.jit`) when W C W^T is singular, i.e. W is rank-deficient or
+        its rows reach directions of zero variance, so no unique least-squares decoder exists.
     """
     W = check_matrix(W, "W")
     C = check_matrix(C, "C")
     if C.shape != (W.shape[1], W.shape[1]):
         raise ValueError(f"C must have shape (d, d) = {(W.shape[1],) * 2}; got {C.shape}")
     CWt = C @ W.T
-    return jnp.linalg.solve(W @ CWt, CWt.T).T
+    V = jnp.linalg.solve(W @ CWt, CWt.T).T
+    if not isinstance(V, jax.core.Tracer) and not bool(jnp.isfinite(V).all()):
+        raise ValueError("W C W^T is singular (W is rank-deficient or its rows reach directions "
+                         "of zero variance): the least-squares decoder is not unique")
+    return V

@@ -16,8 +16,6 @@ Three ways to feed the data, all giving the same full-batch iterates where they 
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -32,6 +30,7 @@ from jax.sharding import PartitionSpec as P
 
 from tiedae import metrics, pca
 from tiedae._validation import check_data
+from tiedae.blas import blas_threads
 from tiedae.linear import LinearAE
 
 __all__ = [
@@ -42,44 +41,6 @@ __all__ = [
     "make_train_step",
     "reconstruction_error",
 ]
-
-
-@functools.cache
-def _threadpool_controller():
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # optional: without it the pools are left as they are
-        return None
-    import scipy.linalg  # noqa: F401  (load the LAPACK that XLA's CPU solvers call into)
-
-    return ThreadpoolController()
-
-
-@contextlib.contextmanager
-def blas_threads(limit: int | None = 1):
-    """Limits the BLAS/LAPACK thread pools of the process to `limit` threads inside the block.
-
-    On CPU, XLA runs matrix products on its own threads, while its linear-algebra calls
-    (Cholesky, triangular solves, SVD: the `pinv` and `right_inverse` decoders) go to the
-    OpenBLAS that numpy and scipy load. After each call OpenBLAS's idle workers keep spinning
-    for a while and take cores from XLA's products; with one BLAS thread they do not. Measured
-    here (`python benchmarks/step_throughput.py`), this makes the `right_inverse` step about
-    as fast as the `transpose` one instead of close to twice as slow. numpy's own matmuls are
-    slower with one thread, which is why the limit is scoped to a block rather than set through
-    an environment variable. A no-op when `limit` is None, when JAX does not run on the CPU,
-    or when `threadpoolctl` is not installed.
-
-    Example:
-      >>> from tiedae.train import blas_threads
-      >>> with blas_threads(1):
-      ...     pass
-    """
-    controller = _threadpool_controller()
-    if limit is None or controller is None or jax.default_backend() != "cpu":
-        yield
-        return
-    with controller.limit(limits=int(limit), user_api="blas"):
-        yield
 
 
 class TrainingDiverged(ValueError):
@@ -266,7 +227,7 @@ def _check_steps(steps, log_every) -> tuple[int, int]:
     if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 0:
         raise ValueError(f"steps must be a non-negative integer; got {steps!r}")
     if log_every is None:
-        log_every = max(1, int(steps) // 100)
+        log_every = max(1, -(-int(steps) // 100))  # ceil: at most about 100 log points
     if isinstance(log_every, bool) or not isinstance(log_every, int | np.integer) or log_every < 1:
         raise ValueError(f"log_every must be a positive integer; got {log_every!r}")
     return int(steps), int(log_every)
@@ -321,7 +282,8 @@ def fit(
 
     Returns:
       `(model, history)`: history maps `step`, `loss`, `objective`, `wall_time` (seconds
-      since training started, compilation excluded) and, for a `LinearAE`,
+      from the start of training until that entry's metrics were on the host, compilation
+      excluded; it includes the metric evaluations at earlier log points) and, for a `LinearAE`,
       `orthonormality` and `condition_number` (and `loss_gap`, `subspace_distance` with a
       reference) to numpy arrays, one entry per log point. Entry i holds the metrics of the
       parameters after `step[i]` updates.

@@ -1,7 +1,7 @@
 """`python -m tiedae.bench`: run experiment suites, save one record per run, print findings.
 
 Examples:
-  python -m tiedae.bench                      # the quick suite (< 2 min on 2 CPU cores)
+  python -m tiedae.bench                      # the quick suite
   python -m tiedae.bench --list
   python -m tiedae.bench --suite decoders conservation --full --out results/
   python -m tiedae.bench --suite all --full --resume   # finish an interrupted full run
@@ -105,14 +105,29 @@ def _resolve(names: Sequence[str] | None, registry: Sequence[Suite]) -> list[Sui
     return [by_name[n] for n in dict.fromkeys(names)]
 
 
-def _print_list(console, registry: Sequence[Suite]) -> None:
+def _measured_time(suite: Suite, folders: Sequence[Path]) -> str:
+    """Run time of the suite's saved records (quick and full), from their wall_time_s."""
+    seen = []
+    for folder in folders:
+        records = ResultStore(folder, suite.name).load() if folder.is_dir() else []
+        for mode in ("quick", "full"):
+            times = [r["wall_time_s"] for r in records if r["run_id"].startswith(mode + "-")]
+            if times:
+                seen.append(f"{mode} {sum(times):.0f} s ({folder})")
+    return "; ".join(seen) or "-"
+
+
+def _print_list(console, registry: Sequence[Suite], folders: Sequence[Path]) -> None:
     from rich.table import Table
 
     table = Table(title="tiedae.bench suites")
-    for col in ("name", "in quick", "what it measures", "cost"):
+    for col in ("name", "in quick", "what it measures", "runs quick / full",
+                "measured run time (saved records)"):
         table.add_column(col)
     for s in registry:
-        table.add_row(s.name, "yes" if s.in_quick else "no", s.description, s.cost)
+        runs = f"{len(s.configs(Options(quick=True)))} / {len(s.configs(Options(quick=False)))}"
+        table.add_row(s.name, "yes" if s.in_quick else "no", s.description, runs,
+                      _measured_time(s, folders))
     console.print(table)
 
 
@@ -144,7 +159,8 @@ def main(argv: Sequence[str] | None = None, suites: Sequence[Suite] | None = Non
     if suites is None:
         from tiedae.bench.suites import SUITES as suites
     if args.list:
-        _print_list(console, suites)
+        paper_results = Path(__file__).resolve().parents[2] / "paper" / "results"
+        _print_list(console, suites, list(dict.fromkeys([Path(args.out), paper_results])))
         return 0
     if args.readme and not args.report:
         raise SystemExit("--readme needs --report")

@@ -37,10 +37,7 @@ def _load(name: str, n: int, d: int, k: int, gap: float, seed: int, path: str | 
         from tiedae import mnist  # optional module, imported only when asked for
 
         X = mnist.load(path).x_train  # the training images; labels are not used here
-        X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
-        if X.max() > 1.0:
-            X = X / 255.0
-        return X
+        return np.asarray(X, dtype=np.float64).reshape(len(X), -1)  # in [0, 1] already
     raise ValueError(f"unknown data set {name!r}")
 
 

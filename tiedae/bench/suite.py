@@ -58,7 +58,6 @@ class Suite:
     Attributes:
       name: command-line name, e.g. "decoders".
       description: one line for `--list`.
-      cost: measured wall time on 2 CPU cores, e.g. "quick ~15 s, full ~3 min (2 CPU cores)".
       configs: Options -> list of config dicts, each with "run_id" (unique, stable) and "seed".
       run: config -> {"final": {...}, "trajectory": {...}, "extra": {...}}.
       summarize: list of records -> Summary.
@@ -67,7 +66,6 @@ class Suite:
 
     name: str
     description: str
-    cost: str
     configs: Callable[[Options], list[dict]]
     run: Callable[[dict], dict]
     summarize: Callable[[list[dict]], Summary]

@@ -238,6 +238,11 @@ def _encoder_label(enc: str) -> str:
     return names.get(enc, R.tex_escape(enc.replace("_", " ")))
 
 
+def _data_name(ds: str | None) -> str:
+    """'<name> data' for the headline data set; a note when there is none."""
+    return "spiked data (not run)" if ds is None else rf"{R.tex_escape(ds)} data"
+
+
 def optimal_decoder(records: list[dict]) -> tuple[dict, dict]:
     """Relative loss gaps of the least-squares decoder, W^+ and W^T for several encoders."""
     settings = R.group(records, "dataset", "d", "k")
@@ -267,7 +272,8 @@ def optimal_decoder(records: list[dict]) -> tuple[dict, dict]:
             rows.append(cells)
     table = tabular(["encoder", r"$V^\star$", r"$W^{+}$", r"$W^\top$",
                      r"$\|(I-P)CP\|_F/\|C\|_F$"], rows)
-    head = chosen.get("spiked", next(iter(chosen.values()), (None, [])))[1]
+    head_name = "spiked" if "spiked" in chosen else next(iter(chosen), None)
+    head = chosen[head_name][1] if head_name is not None else []
     macros = {}
     if head:
         opt_loss = np.array([float(r["extra"]["optimal_loss"]) for r in head])
@@ -281,7 +287,7 @@ def optimal_decoder(records: list[dict]) -> tuple[dict, dict]:
                 macros[f"ROpt{camel(enc)}{camel(dec)}"] = R.num(None)
     macros["RRoundingFloor"] = R.num(ROUNDING)
     macros["RFindOptimalDecoder"] = (
-        rf"On the spiked data, for a random encoder the relative excess loss is "
+        rf"On the {_data_name(head_name)}, for a random encoder the relative excess loss is "
         rf"{macros['ROptRandomLeastSquares']} with the least-squares decoder against "
         rf"{macros['ROptRandomPinv']} with the right inverse and {macros['ROptRandomTranspose']} "
         rf"with $W^\top$; for a skewed basis of the optimal subspace the right inverse is optimal "

@@ -182,6 +182,5 @@ SUITE = Suite(
     name="conservation",
     description="invariants: pinv/right_inverse keep WW^T (drift ~ eta^2, Adam ~ eta); untied "
                 "WW^T - V^TV conserved, decays like exp(-4 lam eta t) with L2",
-    cost="quick ~10 s, full ~1 min (2 CPU cores)",
     configs=configs, run=run, summarize=summarize,
 )

@@ -116,6 +116,5 @@ SUITE = Suite(
     name="conv-decoders",
     description="conv AE decoders: transposed vs upsample+conv vs tied adjoint, kernel 3 vs 4 at "
                 "stride 2; checkerboard spectral energy (posts 001, 003)",
-    cost="quick ~19 s, full ~3 min (2 CPU cores)",
     configs=configs, run=run, summarize=summarize,
 )

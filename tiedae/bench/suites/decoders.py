@@ -135,7 +135,7 @@ def summarize(records: list[dict]) -> Summary:
         title="decoders: same init, same optimizer (mean ± std over seeds)",
         columns=["data", "k", "opt", "decoder", "||WW^T-I|| start", "||WW^T-I|| end",
                  "rel. loss gap",
-                 "subspace dist", "cond(W)", "ms/step"],
+                 "subspace dist", "cond(W)", "ms/step (with logging)"],
         rows=rows, findings=findings,
     )
 
@@ -144,6 +144,5 @@ SUITE = Suite(
     name="decoders",
     description="transpose vs pinv vs right_inverse vs untied: loss gap, ||WW^T-I||, subspace, "
                 "cond(W) against steps and time",
-    cost="quick ~15 s, full ~2 min (2 CPU cores)",
     configs=configs, run=run, summarize=summarize,
 )

@@ -120,6 +120,5 @@ SUITE = Suite(
     name="features",
     description="linear-probe / k-NN accuracy of frozen codes vs reconstruction error per "
                 "decoder (mirror, tied, linear); 2-D codes saved (posts 000, 002)",
-    cost="quick ~9 s, full ~2.5 min (2 CPU cores)",
     configs=configs, run=run, summarize=summarize,
 )

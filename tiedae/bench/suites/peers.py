@@ -48,9 +48,9 @@ def configs(options: Options) -> list[dict]:
 
 
 def _distance(rows, U) -> float:
-    """Subspace distance sum(sin^2) / k in numpy: ||(I - U^T U) Q||_F^2 / k, Q a basis of rows."""
-    Q = np.linalg.qr(np.asarray(rows, np.float64).T)[0]
-    return float(np.sum((Q - U.T @ (U @ Q)) ** 2) / U.shape[0])
+    """`tiedae.metrics.subspace_distance` of the rows (k, d) to the components U (k, d)."""
+    return float(metrics.subspace_distance(jnp.asarray(rows, jnp.float64),
+                                           jnp.asarray(U, jnp.float64)))
 
 
 def _subspace_and_gap(components, ref, C):
@@ -65,8 +65,8 @@ def _small(X, k) -> bool:
 
 def _one_shot(fn, X, ref, C, k):
     """Small problems: best of two calls with one BLAS thread (the first call also pays one-off
-    set-up costs; on a busy 2-core machine OpenBLAS's spinning threads make them up to 10x
-    slower). Large ones: one call with the default pool and one with one thread, the faster
+    set-up costs, and OpenBLAS's spinning threads slow small calls down on a busy machine). Large
+    ones: one call with the default pool and one with one thread, the faster
     counts. blas_threads in the result: 0 = default pool, 1 = one thread."""
     from threadpoolctl import threadpool_limits
 
@@ -327,6 +327,5 @@ SUITE = Suite(
     name="peers",
     description="tiedae training vs eigh, sklearn PCA (full/randomized/incremental), Oja, and "
                 "PyTorch (optional): time to subspace distance 1e-3, loss gap",
-    cost="quick ~10 s, full ~2 min (2 CPU cores)",
     configs=configs, run=run, summarize=summarize,
 )

@@ -197,6 +197,5 @@ SUITE = Suite(
     name="regularized",
     description="untied + L2 vs the closed form sqrt(1 - lam/e_i), V = W^T; tied gradient vs "
                 "Oja's rule: largest stable step",
-    cost="quick ~10 s, full ~1 min (2 CPU cores)",
     configs=configs, run=run, summarize=summarize,
 )
