@@ -75,9 +75,8 @@ def sweep_learning_rates(model, C, optimizer, etas, *, steps: int) -> list[np.nd
     C = jnp.asarray(C)
     out = []
     for eta in etas:
-        opt_state = optimizer.init(params)
-        opt_state.hyperparams["learning_rate"] = jnp.asarray(eta, jnp.float64)
-        state = TrainState(params, opt_state, jnp.array(0, jnp.int32), jnp.array(-1, jnp.int32))
+        state = TrainState.create(params, optimizer)
+        state.opt_state.hyperparams["learning_rate"] = jnp.asarray(eta, jnp.float64)
         for _ in range(steps):
             state, _ = step_fn(state, C, False)
         if int(state.first_bad_step) >= 0:
