@@ -6,7 +6,7 @@ the plain full-batch step costs O(n d k). At d=784, k=64 (float32, transpose dec
 table gives ms per step of each path for n in 1e3 .. 3e5 (add 1e6 with --max-n 1000000; it needs
 about 10 GB of memory), the one-off cost of computing C, and the ratio plain / covariance. The
 headline is the ratio at n = 60000, MNIST's size. Both steps are built with
-`tiedae.train.make_train_step` and timed in the same process (best of repeats).
+`tiedae.training.make_train_step` and timed in the same process (best of repeats).
 
     python benchmarks/covariance_path.py [--max-n 300000] [--out results/covariance_path.json]
 """

@@ -6,7 +6,7 @@ products forward, three backward) as a ratio to numpy's float32 matmul GFLOP/s o
 right_inverse and untied steps as a ratio to the transpose step (goal <= 1.5 for the tied
 inverses). numpy's rate is measured twice: with its BLAS thread pool as it comes and limited
 to one thread (threadpoolctl). The steps are timed as `tiedae.fit` runs them (BLAS pools
-limited to one thread, see `tiedae.train.blas_threads`) and with the pools as they come: XLA's
+limited to one thread, see `tiedae.blas.blas_threads`) and with the pools as they come: XLA's
 matmuls do not use that pool, but the LAPACK calls of pinv / right_inverse do, and the idle
 pool threads then compete with XLA's. All timings are interleaved round by round (best round
 of each).

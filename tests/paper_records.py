@@ -141,7 +141,8 @@ def _conv(cfg, rng):
     final = {"params": 5000, "test_error": 1.0 + 0.01 * rng.standard_normal()}
     for m in ("input", "out_init", "out", "grad"):
         for p in (2, 4):
-            final[f"checker_{m}_p{p}"] = 0.01 * p * (2.0 if cfg["decoder"] == "transposed" else 1)
+            boost = 2.0 if cfg["decoder"] == "transposed_conv" else 1.0
+            final[f"checker_{m}_p{p}"] = 0.01 * p * boost
     return {"final": final, "trajectory": {"step": STEPS, "loss": _decay(5, 1),
                                            "eval_loss": _decay(5, 1)},
             "extra": {"code_shape": [2, 2, 16]}}

@@ -61,7 +61,7 @@ def test_store_append_load_replace_and_csv(tmp_path):
     assert [r["run_id"] for r in rows] == ["b", "a"]
     assert rows[1]["final.x"] == "3.0" and rows[0]["config.nested.a"] == "1"
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-    assert store.jsonl.stat().st_mode & 0o777 == records._file_mode()  # not mkstemp's 0o600
+    assert store.jsonl.stat().st_mode & 0o777 == records.FILE_MODE  # not mkstemp's 0o600
 
 
 def test_store_reset_and_corrupt_line(tmp_path):

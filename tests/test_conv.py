@@ -8,7 +8,7 @@ import pytest
 from flax import nnx
 
 import tiedae
-from tiedae.conv import (
+from tiedae.nonlinear.conv import (
     ConvAE,
     checkerboard_energy,
     conv2d,
@@ -16,10 +16,10 @@ from tiedae.conv import (
     input_gradient,
     zero_insert,
 )
-from tiedae.deep import count_params
+from tiedae.nonlinear.layers import count_params
 
 
-@pytest.mark.parametrize("decoder", ["transposed", "upsample_conv", "tied"])
+@pytest.mark.parametrize("decoder", ["transposed_conv", "upsample_conv", "tied"])
 @pytest.mark.parametrize("kernel_size", [3, 4])
 def test_shapes_images_and_flat(decoder, kernel_size):
     model = ConvAE((8, 8, 1), (3, 5), kernel_size=kernel_size, decoder=decoder,
@@ -33,7 +33,7 @@ def test_shapes_images_and_flat(decoder, kernel_size):
 
 
 def test_uneven_image_size_is_cropped_back():
-    model = ConvAE((7, 9, 2), (4,), kernel_size=3, stride=2, decoder="transposed",
+    model = ConvAE((7, 9, 2), (4,), kernel_size=3, stride=2, decoder="transposed_conv",
                    rngs=nnx.Rngs(0))
     assert model.code_shape == (4, 5, 4)
     assert model(jnp.ones((3, 7, 9, 2), jnp.float32)).shape == (3, 7, 9, 2)
@@ -67,7 +67,7 @@ def test_tied_decoder_is_the_exact_adjoint(k, s, shape):
 def test_tied_model_shares_kernels():
     kw = dict(kernel_size=3, rngs=nnx.Rngs(0))
     tied = ConvAE((8, 8, 1), (4, 6), decoder="tied", **kw)
-    transposed = ConvAE((8, 8, 1), (4, 6), decoder="transposed", **kw)
+    transposed = ConvAE((8, 8, 1), (4, 6), decoder="transposed_conv", **kw)
     enc = 3 * 3 * 1 * 4 + 4 + 3 * 3 * 4 * 6 + 6
     assert count_params(tied) == enc + 4 + 1  # decoder biases only
     assert count_params(transposed) == 2 * enc - 4 - 6 + 4 + 1  # own kernels, same shapes
@@ -92,7 +92,7 @@ def test_tied_model_shares_kernels():
 def test_transposed_decoder_is_the_tied_one_with_its_own_kernels():
     kw = dict(kernel_size=4, rngs=nnx.Rngs(0))
     tied = ConvAE((8, 8, 2), (3, 5), decoder="tied", **kw)
-    transposed = ConvAE((8, 8, 2), (3, 5), decoder="transposed", **kw)
+    transposed = ConvAE((8, 8, 2), (3, 5), decoder="transposed_conv", **kw)
     for j, K in enumerate(reversed(tied.kernels)):
         assert transposed.decoder_kernels[j][...].shape == K[...].shape
         transposed.decoder_kernels[j][...] = K[...]

@@ -52,7 +52,7 @@ def test_pinv_of_rank_deficient_matrix_satisfies_penrose_conditions(rng):
 @pytest.mark.parametrize("name", ["transpose", "pinv", "right_inverse"])
 def test_check_grads_on_well_conditioned_w(rng, name):
     W = jnp.eye(3, 7) * 2.0 + 0.3 * _random(rng, 3, 7)
-    fn = decoders.get(name)
+    fn = decoders.tied(name)
     check_grads(lambda w: jnp.sum(jnp.sin(fn(w))), (W,), order=1, modes=["fwd", "rev"])
     check_grads(fn, (W,), order=1, modes=["fwd", "rev"], atol=1e-6, rtol=1e-6)
 
@@ -69,9 +69,9 @@ def test_pinv_gradient_finite_and_correct_with_repeated_singular_values(rng):
 
 
 def test_registry_and_errors():
-    assert set(decoders.DECODERS) == {"transpose", "pinv", "right_inverse"}
+    assert set(decoders.TIED_DECODERS) == {"transpose", "pinv", "right_inverse"}
     with pytest.raises(ValueError, match="unknown tied decoder 'inverse'"):
-        decoders.get("inverse")
+        decoders.tied("inverse")
     with pytest.raises(ValueError, match="2-D"):
         decoders.pinv(jnp.ones(3))
     with pytest.raises(ValueError, match="eps must be >= 0"):

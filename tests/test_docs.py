@@ -1,12 +1,21 @@
-"""The runnable examples in the docstrings of the public modules run and print what they say."""
+"""The runnable examples in the docstrings and in the README run, and the README's generated
+sections match what their commands produce."""
 
 import doctest
 import importlib
+import pathlib
+import re
+import subprocess
+import sys
 
 import pytest
 
-MODULES = ["tiedae.decoders", "tiedae.pca", "tiedae.metrics", "tiedae.linear", "tiedae.data",
-           "tiedae.train", "tiedae.blas"]
+REPO = pathlib.Path(__file__).resolve().parents[1]
+MODULES = ["tiedae.linear.decoders", "tiedae.linear.pca", "tiedae.linear.metrics",
+           "tiedae.linear.model", "tiedae.linear.algorithms", "tiedae.data.synthetic",
+           "tiedae.training.objectives", "tiedae.training.sources", "tiedae.training.step",
+           "tiedae.training.loop", "tiedae.training.callbacks", "tiedae.nonlinear.mlp",
+           "tiedae.nonlinear.conv", "tiedae.nonlinear.graph", "tiedae.features", "tiedae.blas"]
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -15,3 +24,31 @@ def test_docstring_examples(name):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0, f"{name} has no runnable example"
     assert result.failed == 0
+
+
+def _readme_python_blocks() -> list[str]:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+
+
+@pytest.mark.parametrize("index", range(len(_readme_python_blocks())))
+def test_readme_python_examples_run(index, capsys):
+    exec(compile(_readme_python_blocks()[index], f"README.md block {index}", "exec"), {})
+
+
+def test_readme_benchmark_section_matches_the_committed_results():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        report = importlib.import_module("report")
+    finally:
+        sys.path.pop(0)
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split(report.BEGIN, 1)[1].split(report.END, 1)[0]
+    assert section.strip() == report.markdown().strip()
+
+
+def test_benchmark_report_command_refuses_an_unknown_result_file(tmp_path):
+    (tmp_path / "mystery.json").write_text("{}")
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "report.py"), "--results",
+                          str(tmp_path)], capture_output=True, text=True)
+    assert out.returncode == 1 and "no renderer" in out.stderr and "Traceback" not in out.stderr

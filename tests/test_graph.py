@@ -2,14 +2,17 @@
 
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from flax import nnx
 
-from tiedae import graph
+import tiedae
+from tiedae.data import graphs
+from tiedae.nonlinear import graph
 
 
 def test_sbm_is_a_seeded_simple_graph_with_block_structure():
-    A, labels = graph.stochastic_block_model((30, 30, 40), 0.5, 0.02, seed=3)
+    A, labels = graphs.stochastic_block_model((30, 30, 40), 0.5, 0.02, seed=3)
     assert A.shape == (100, 100) and A.dtype == np.float32
     np.testing.assert_array_equal(A, A.T)
     assert np.all(np.diag(A) == 0) and set(np.unique(A)) <= {0.0, 1.0}
@@ -18,15 +21,15 @@ def test_sbm_is_a_seeded_simple_graph_with_block_structure():
     inside = A[same & ~np.eye(100, dtype=bool)].mean()
     across = A[~same].mean()
     assert abs(inside - 0.5) < 0.05 and abs(across - 0.02) < 0.01
-    A2, _ = graph.stochastic_block_model((30, 30, 40), 0.5, 0.02, seed=3)
+    A2, _ = graphs.stochastic_block_model((30, 30, 40), 0.5, 0.02, seed=3)
     np.testing.assert_array_equal(A, A2)
     with pytest.raises(ValueError, match="p_in"):
-        graph.stochastic_block_model((5, 5), 1.5, 0.1)
+        graphs.stochastic_block_model((5, 5), 1.5, 0.1)
 
 
 def test_split_edges_holds_out_edges_with_balanced_negatives():
-    A, _ = graph.stochastic_block_model((40, 40), 0.3, 0.05, seed=0)
-    s = graph.split_edges(A, val_fraction=0.05, test_fraction=0.1, seed=1)
+    A, _ = graphs.stochastic_block_model((40, 40), 0.3, 0.05, seed=0)
+    s = graphs.split_edges(A, val_fraction=0.05, test_fraction=0.1, seed=1)
     n_edges = int(np.triu(A, 1).sum())
     assert len(s.test_pos) == round(0.1 * n_edges) and len(s.test_neg) == len(s.test_pos)
     assert len(s.val_neg) == len(s.val_pos)
@@ -54,16 +57,17 @@ def test_normalized_adjacency():
 
 @pytest.mark.parametrize("decoder", graph.GRAPH_DECODERS)
 def test_graph_ae_learns_links(decoder):
-    A, _ = graph.stochastic_block_model((25, 25), 0.4, 0.02, seed=0)
-    s = graph.split_edges(A, seed=0)
+    A, _ = graphs.stochastic_block_model((25, 25), 0.4, 0.02, seed=0)
+    s = graphs.split_edges(A, seed=0)
     model = graph.GraphAE(50, hidden=16, code_dim=8, decoder=decoder, rngs=nnx.Rngs(0))
     logits = model(jnp.asarray(graph.normalized_adjacency(s.train_adj)))
     assert logits.shape == (50, 50)
     if decoder == "inner_product":
         np.testing.assert_allclose(logits, logits.T, rtol=1e-5, atol=1e-6)
         assert not hasattr(model, "mlp_weights")
-    model, losses = graph.train_graph_ae(model, s.train_adj, epochs=100)
-    assert losses[-1] < losses[0]
+    model, hist = tiedae.fit(model, graph.training_batch(s.train_adj),
+                             loss_fn=graph.adjacency_loss, optimizer=optax.adam(0.01), steps=100)
+    assert hist["loss"][-1] < hist["loss"][0]
     scores = graph.link_prediction(model, s.train_adj, s.test_pos, s.test_neg)
     assert scores["auc"] > 0.7 and 0.0 <= scores["ap"] <= 1.0
 
@@ -88,6 +92,6 @@ def test_link_prediction_metrics_match_a_perfect_and_a_useless_scorer():
 
 def test_karate_club():
     pytest.importorskip("networkx")
-    A, labels = graph.karate_club()
+    A, labels = graphs.karate_club()
     assert A.shape == (34, 34) and int(A.sum()) == 2 * 78
     assert set(labels) == {0, 1}

@@ -6,7 +6,7 @@ import struct
 import numpy as np
 import pytest
 
-from tiedae import mnist
+from tiedae.data import mnist
 
 
 def _idx_bytes(arr: np.ndarray, code: int = 0x08) -> bytes:

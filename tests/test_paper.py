@@ -127,7 +127,7 @@ def test_pinv_gradient_annihilates_rows_and_gd_drift_is_eta_squared(rng, name):
     d, k, eta = 9, 3, 0.05
     C, _, _ = _spd(rng, d)
     W = rng.standard_normal((k, d))
-    decoder = decoders.get(name)
+    decoder = decoders.tied(name)
 
     def loss(W):
         return pca.reconstruction_loss(W, decoder(W), jnp.asarray(C))

@@ -104,7 +104,7 @@ def test_orthonormality_condition_and_alignment():
         (np.ones((5, 3)), 0, ValueError, "k must be >= 1"),
         (np.ones((5, 3)), 4, ValueError, "k must be <= d"),
         (np.array([["a", "b"], ["c", "d"]]), 1, TypeError, "real numbers"),
-        (np.ones((5, 3)), 1.5, TypeError, "k must be an integer"),
+        (np.ones((5, 3)), 1.5, TypeError, "k must be a positive integer"),
     ],
 )
 def test_pca_fit_rejects_bad_input(X, k, error, match):

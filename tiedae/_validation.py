@@ -52,13 +52,18 @@ def check_data(X, name: str = "X", *, min_samples: int = 2, dtype=None) -> np.nd
     return arr
 
 
+def check_positive_int(value, name: str) -> int:
+    """Returns `value` as an int >= 1, or raises TypeError (not an integer) / ValueError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer; got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1; got {name}={int(value)}")
+    return int(value)
+
+
 def check_rank(k, d: int, name: str = "k") -> int:
     """Returns `k` as an int with 1 <= k <= d, or raises TypeError/ValueError."""
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-        raise TypeError(f"{name} must be an integer; got {type(k).__name__}")
-    k = int(k)
-    if k < 1:
-        raise ValueError(f"{name} must be >= 1; got {name}={k}")
+    k = check_positive_int(k, name)
     if k > d:
         raise ValueError(f"{name} must be <= d (the number of features); got {name}={k} > d={d}")
     return k

@@ -7,7 +7,7 @@ import functools
 
 import jax
 
-__all__ = ["blas_threads"]
+__all__ = ["blas_threads", "limit_blas_threads"]
 
 
 @functools.cache
@@ -39,8 +39,27 @@ def blas_threads(limit: int | None = 1):
       >>> with blas_threads(1):
       ...     pass
     """
+    if jax.default_backend() != "cpu":
+        yield
+        return
+    with limit_blas_threads(limit):
+        yield
+
+
+@contextlib.contextmanager
+def limit_blas_threads(limit: int | None = 1):
+    """Limits the BLAS/LAPACK pools to `limit` threads inside the block, whatever JAX runs on
+    (for numpy and scipy work, e.g. timing numpy's matmul with one thread). A no-op when
+    `limit` is None or `threadpoolctl` is not installed.
+
+    Example:
+      >>> import numpy as np
+      >>> from tiedae.blas import limit_blas_threads
+      >>> with limit_blas_threads(1):
+      ...     _ = np.ones((4, 4)) @ np.ones((4, 4))
+    """
     controller = _threadpool_controller()
-    if limit is None or controller is None or jax.default_backend() != "cpu":
+    if limit is None or controller is None:
         yield
         return
     with controller.limit(limits=int(limit), user_api="blas"):

@@ -57,11 +57,7 @@ def _read_umask() -> int:
     return umask
 
 
-_FILE_MODE = 0o666 & ~_read_umask()  # read once, at import, before any threads write files
-
-
-def _file_mode() -> int:
-    return _FILE_MODE
+FILE_MODE = 0o666 & ~_read_umask()  # read once, at import, before any threads write files
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -76,7 +72,7 @@ def atomic_write_text(path: Path, text: str) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, _file_mode())
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

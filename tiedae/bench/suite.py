@@ -8,21 +8,26 @@ dict with a stable `run_id` and a `seed`), `run(config)` performs one and return
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
+import optax
 
 __all__ = [
     "Options",
     "Suite",
     "Summary",
+    "adam",
+    "first_step_at_or_below",
     "fmt",
     "group_by",
     "loglog_slope",
     "mean_of",
     "mean_std",
     "seeds",
+    "train_minibatches",
 ]
 
 
@@ -127,3 +132,28 @@ def loglog_slope(x, y) -> float:
     if ok.sum() < 2:
         return float("nan")
     return float(np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)[0])
+
+
+@functools.lru_cache(maxsize=32)
+def adam(learning_rate: float) -> optax.GradientTransformation:
+    """One `optax.adam(learning_rate)` object per step size, so that runs differing only in
+    their seed share one compiled training program."""
+    return optax.adam(float(learning_rate))
+
+
+def first_step_at_or_below(steps, values, target: float) -> float:
+    """The first logged step whose value is <= target (inf if none)."""
+    hit = np.flatnonzero(np.asarray(values, float) <= target)
+    return float(np.asarray(steps)[hit[0]]) if hit.size else float("inf")
+
+
+def train_minibatches(model, X, X_test, config: dict):
+    """The deep suites' training: minibatch Adam through `tiedae.fit`, logging the full
+    training and test losses (`train_loss`, `test_loss`) every `eval_every` steps. Config keys:
+    batch_size, seed, learning_rate, steps, eval_every. Returns (model, history)."""
+    import tiedae
+
+    source = tiedae.training.Minibatches(X, config["batch_size"], seed=config["seed"])
+    return tiedae.fit(model, source, optimizer=adam(config["learning_rate"]),
+                      steps=config["steps"], log_every=config["eval_every"],
+                      eval_data={"train": X, "test": X_test})

@@ -47,8 +47,8 @@ def fig_codes2d(records: list[dict], out_dir: Path) -> Path:
     return save(fig, out_dir, "codes2d")
 
 
-LABELS = {"transposed": "transp.", "upsample_conv": "upsample\n+ conv", "tied": "tied"}
-COLORS = {"transposed": "#d62728", "upsample_conv": "#2ca02c", "tied": "#1f77b4"}
+LABELS = {"transposed_conv": "transp.", "upsample_conv": "upsample\n+ conv", "tied": "tied"}
+COLORS = {"transposed_conv": "#d62728", "upsample_conv": "#2ca02c", "tied": "#1f77b4"}
 
 
 def fig_checkerboard(records: list[dict], out_dir: Path) -> Path:

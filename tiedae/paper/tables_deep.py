@@ -207,7 +207,7 @@ def features(records: list[dict]) -> tuple[dict, dict]:
     return macros, {"features": table}
 
 
-CONV_LABELS = {"transposed": "transposed conv", "upsample_conv": "upsample + conv",
+CONV_LABELS = {"transposed_conv": "transposed conv", "upsample_conv": "upsample + conv",
                "tied": "tied (adjoint)"}
 
 
@@ -245,7 +245,7 @@ def conv(records: list[dict]) -> tuple[dict, dict]:
         rf"{init_worst[1]}, against {macros['RConvInputCTwo']} in the images themselves."
     )
     up = [v["checker_out_init_p2"] for (d, _), v in means.items() if d == "upsample_conv"]
-    tr = [v["checker_out_init_p2"] for (d, _), v in means.items() if d == "transposed"]
+    tr = [v["checker_out_init_p2"] for (d, _), v in means.items() if d == "transposed_conv"]
     calmer = bool(up and tr and max(up) < min(tr))
     macros["RAnswerConv"] = (
         "In our runs upsampling followed by convolution painted less period-2 energy at "

@@ -14,13 +14,13 @@ r"""Suite `conservation`: the invariants that separate the decoders.
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
 
 import tiedae
 from tiedae.bench import datasets
-from tiedae.bench.linear_algos import sweep_learning_rates, train_trace
 from tiedae.bench.suite import (
     Options,
     Suite,
@@ -34,6 +34,11 @@ from tiedae.bench.suite import (
 from tiedae.bench.suite import seeds as seed_list
 
 SPIKED = {"dataset": "spiked", "n": 2000, "d": 32, "k": 4, "gap": 4.0}
+INIT_SCALE = 0.5
+# One optimizer object per kind: the step size is injected per run (fit's hyperparams), so a
+# sweep over step sizes runs one compiled program.
+OPTIMIZERS = {"gd": optax.inject_hyperparams(optax.sgd)(learning_rate=1.0),
+              "adam": optax.inject_hyperparams(optax.adam)(learning_rate=1.0)}
 
 
 def configs(options: Options) -> list[dict]:
@@ -46,46 +51,43 @@ def configs(options: Options) -> list[dict]:
                 out.append({"run_id": f"{tag}-drift-{dec}-{opt}-s{seed}", "kind": "drift",
                             "decoder": dec, "optimizer": opt, "seed": seed,
                             "data_seed": options.seed, "steps": 50,
-                            "n_etas": 5 if options.quick else 9,
-                            **SPIKED})
+                            "n_etas": 5 if options.quick else 9, "init_scale": INIT_SCALE,
+                            "dtype": "float64", **SPIKED})
         for lam_rel in (0.0, 0.05, 0.1, 0.2):
             out.append({"run_id": f"{tag}-decay-l{lam_rel}-s{seed}", "kind": "decay",
                         "decoder": "untied", "lambda_over_lambda1": lam_rel,
                         "lr_times_lambda1": 0.05, "seed": seed, "data_seed": options.seed,
-                        "steps": 200 if options.quick else 1500, **SPIKED})
+                        "steps": 200 if options.quick else 1500, "init_scale": INIT_SCALE,
+                        "dtype": "float64", **SPIKED})
     return out
 
 
-def _covariance(config):
+def _data(config):
     X = datasets.load(config["dataset"], n=config["n"], d=config["d"], k=config["k"],
                       gap=config["gap"], seed=config["data_seed"])
-    ref = tiedae.pca.fit(X, config["k"])
-    return X, ref
+    return tiedae.training.Covariance(X), tiedae.pca.fit(X, config["k"])
 
 
-def _gram(model):
-    W = np.asarray(model.encoder_matrix(), np.float64)
-    return W @ W.T
+def _model(config, decoder):
+    return tiedae.LinearAE(config["d"], config["k"], decoder=decoder,
+                           init_scale=config["init_scale"], param_dtype=config["dtype"],
+                           rngs=nnx.Rngs(config["seed"]))
 
 
 def _run_drift(config):
-    X, ref = _covariance(config)
-    _, C = tiedae.pca.covariance(X)
+    source, ref = _data(config)
     lam1 = float(ref.eigenvalues[0])
     # Small steps: 50 steps at eta * e1 <= 0.01 barely move the loss, so the per-step drift
     # eta^2 G G^T is summed over nearly the same G and the eta-exponent is clean.
     grid = np.geomspace(1e-4, 1e-2, config["n_etas"])
-    if config["optimizer"] == "gd":
-        etas = grid / lam1
-        opt = optax.inject_hyperparams(optax.sgd)(learning_rate=1.0)
-    else:
-        etas = grid
-        opt = optax.inject_hyperparams(optax.adam)(learning_rate=1.0)
-    model = tiedae.LinearAE(config["d"], config["k"], decoder=config["decoder"],
-                            init_scale=0.5, param_dtype=np.float64, rngs=nnx.Rngs(config["seed"]))
-    W0 = np.asarray(model.encoder_matrix())
-    # One compiled step for the whole sweep: the step size lives in the optimizer state.
-    final_w = sweep_learning_rates(model, C, opt, etas, steps=config["steps"])
+    etas = grid / lam1 if config["optimizer"] == "gd" else grid
+    W0 = np.asarray(_model(config, config["decoder"]).encoder_matrix())
+    final_w = []
+    for eta in etas:  # the same initial W for every step size
+        model, _ = tiedae.fit(_model(config, config["decoder"]), source,
+                              optimizer=OPTIMIZERS[config["optimizer"]], steps=config["steps"],
+                              hyperparams={"learning_rate": eta}, log_every=config["steps"])
+        final_w.append(np.asarray(model.encoder_matrix()))
     drift = [np.linalg.norm(W @ W.T - W0 @ W0.T) for W in final_w]
     moved = [np.linalg.norm(W - W0) for W in final_w]
     slope = loglog_slope(etas, drift)
@@ -97,23 +99,21 @@ def _run_drift(config):
     }
 
 
+def _untied_gap(model, loss):
+    """||W W^T - V^T V||_F, logged at every step."""
+    W, V = model.W[...], model.V[...]
+    return {"D_norm": jnp.linalg.norm(W @ W.T - V.T @ V)}
+
+
 def _run_decay(config):
-    X, ref = _covariance(config)
+    source, ref = _data(config)
     lam1 = float(ref.eigenvalues[0])
     lam = config["lambda_over_lambda1"] * lam1
     eta = config["lr_times_lambda1"] / lam1
-    _, C = tiedae.pca.covariance(X)
-    model = tiedae.LinearAE(config["d"], config["k"], decoder="untied", init_scale=0.5,
-                            param_dtype=np.float64, rngs=nnx.Rngs(config["seed"]))
-
-    def d_norm(m):
-        W, V = np.asarray(m.W[...]), np.asarray(m.V[...])
-        return float(np.linalg.norm(W @ W.T - V.T @ V))
-
-    opt = optax.inject_hyperparams(optax.sgd)(learning_rate=eta)
-    steps, norms = train_trace(model, np.asarray(C), opt, steps=config["steps"], every=1,
-                               observe=d_norm, l2=lam)
-    steps, norms = np.asarray(steps), np.asarray(norms)
+    _, hist = tiedae.fit(_model(config, "untied"), source, optimizer=OPTIMIZERS["gd"],
+                         steps=config["steps"], hyperparams={"learning_rate": eta}, l2=lam,
+                         metrics=_untied_gap, log_every=1)
+    steps, norms = hist["step"], hist["D_norm"]
     final = {"D_start": norms[0], "D_end": norms[-1]}
     if lam > 0:
         window = norms > max(1e-9 * norms[0], 1e-12)

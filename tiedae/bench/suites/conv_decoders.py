@@ -1,15 +1,15 @@
 r"""Suite `conv-decoders`: transposed conv vs upsampling + conv vs tied (posts 001, 003).
 
 A two-layer strided-conv encoder (stride 2, "SAME") is paired with each decoder of
-`tiedae.ConvAE` — "transposed" (own ConvTranspose kernels), "upsample_conv" (nearest
+`tiedae.ConvAE` — "transposed_conv" (own ConvTranspose kernels), "upsample_conv" (nearest
 upsampling then a stride-1 conv, Keras's UpSampling2D + Conv2D) and "tied" (the exact adjoint of
 the encoder's convolutions) — for kernel sizes the stride divides (2, 4: even overlap) and does
 not (3: uneven overlap, the checkerboard cause of Odena et al. 2016).
 
-Checkerboard measure (`tiedae.conv.checkerboard_energy`): the share c_p of an image's spectral
-energy (mean removed) on the lattice of frequencies of period-p patterns, p = 2 (one stride) and
-p = 4 (both strides). It is reported for the reconstructions at initialisation (the pattern the
-architecture paints before training) and after training, for the input gradients
+Checkerboard measure (`tiedae.nonlinear.conv.checkerboard_energy`): the share c_p of an image's
+spectral energy (mean removed) on the lattice of frequencies of period-p patterns, p = 2 (one
+stride) and p = 4 (both strides). It is reported for the reconstructions at initialisation (the
+pattern the architecture paints before training) and after training, for the input gradients
 d||f(x) - x||^2/dx through the trained model, and for the test images themselves (reference).
 """
 
@@ -18,18 +18,27 @@ from __future__ import annotations
 import numpy as np
 from flax import nnx
 
-from tiedae.bench.suite import Options, Suite, Summary, fmt, group_by, mean_std
+from tiedae import ConvAE
+from tiedae.bench.datasets import image_config, load_images
+from tiedae.bench.suite import (
+    Options,
+    Suite,
+    Summary,
+    fmt,
+    group_by,
+    mean_std,
+    train_minibatches,
+)
 from tiedae.bench.suite import seeds as seed_list
-from tiedae.bench.suites.symmetry import data_config, load_images
-from tiedae.conv import CONV_DECODERS, ConvAE, checkerboard_energy, input_gradient
-from tiedae.deep import count_params, train_autoencoder
+from tiedae.nonlinear.conv import CONV_DECODERS, checkerboard_energy, input_gradient
+from tiedae.nonlinear.layers import count_params
 
 _outputs = nnx.jit(lambda model, x: (model(x), input_gradient(model, x)))
 
 
 def configs(options: Options) -> list[dict]:
     tag = "quick" if options.quick else "full"
-    base = {**data_config(options), "stride": 2, "batch_size": 32, "learning_rate": 3e-3,
+    base = {**image_config(options), "stride": 2, "batch_size": 32, "learning_rate": 3e-3,
             "eval_every": 100, "channels": [8, 4] if options.quick else [16, 4],
             "steps": 200 if options.quick else 2000, "n_measure": 200 if options.quick else 1000}
     kernels = (3, 4) if options.quick else (2, 3, 4)
@@ -58,17 +67,14 @@ def run(config: dict) -> dict:
     probe = X_test[: config["n_measure"]]
     final = {"params": count_params(model), **_checker(_images(probe, shape), "checker_input"),
              **_checker(_images(_outputs(model, probe)[0], shape), "checker_out_init")}
-    model, hist = train_autoencoder(
-        model, X, X_eval=X_test, steps=config["steps"], batch_size=config["batch_size"],
-        learning_rate=config["learning_rate"], eval_every=config["eval_every"],
-        seed=config["seed"])
-    final["test_error"] = float(hist["eval_loss"][-1])
+    model, hist = train_minibatches(model, X, X_test, config)
+    final["test_error"] = float(hist["test_loss"][-1])
     out, grad = _outputs(model, probe)
     final.update(_checker(_images(out, shape), "checker_out"))
     final.update(_checker(_images(grad, shape), "checker_grad"))
     return {"final": final,
-            "trajectory": {"step": hist["step"].tolist(), "loss": hist["loss"].tolist(),
-                           "eval_loss": hist["eval_loss"].tolist()},
+            "trajectory": {"step": hist["step"], "loss": hist["train_loss"],
+                           "eval_loss": hist["test_loss"]},
             "extra": {"code_shape": list(model.code_shape)}}
 
 

@@ -23,10 +23,16 @@ from __future__ import annotations
 import numpy as np
 import optax
 
+import tiedae
 from tiedae import pca
 from tiedae.bench import datasets
-from tiedae.bench.linear_algos import run_untied
 from tiedae.bench.suite import Options, Suite, Summary, fmt, group_by, mean_of, mean_std, seeds
+from tiedae.linear.algorithms import (
+    BaoMetrics,
+    bao_model,
+    bao_penalty_weights,
+    rotation_augmented_gradient,
+)
 
 METHODS = ("plain", "nonuniform_l2", "rag")
 LR_AT_E1_100 = {"plain": 1e-3, "nonuniform_l2": 1e-3, "rag": 1e-4}  # their SGD step sizes
@@ -52,11 +58,29 @@ def configs(options: Options) -> list[dict]:
             for k, opt in runs for m in METHODS for seed in seed_list]
 
 
+def train_untied(source, ref, *, method: str, optimizer, steps: int, every: int,
+                 init_scale: float, seed: int, callback=None):
+    """Bao et al.'s untied training on the covariance: plain, non-uniform L2 or RAG.
+
+    Returns fit's (model, history); the history logs `BaoMetrics` every `every` steps."""
+    d, k = ref.components.shape[1], ref.k
+    regularizer = None
+    if method == "nonuniform_l2":
+        regularizer = tiedae.training.NonuniformL2(bao_penalty_weights(k, d))
+    elif method == "rag":
+        optimizer = optax.chain(rotation_augmented_gradient(source.mean_and_covariance()[1]),
+                                optimizer)
+    elif method != "plain":
+        raise ValueError(f"unknown method {method!r}")
+    return tiedae.fit(bao_model(d, k, init_scale, seed), source, optimizer=optimizer,
+                      steps=steps, regularizer=regularizer, metrics=BaoMetrics(ref.components),
+                      log_every=every, callback=callback)
+
+
 def run(config: dict) -> dict:
     X = datasets.load("linear", n=config["n"], d=config["d"], seed=config["data_seed"])
     k = config["k"]
     ref = pca.fit(X, k)
-    _, C = pca.covariance(X)
     e1 = float(ref.eigenvalues[0])
     if config["optimizer"] == "adam":
         lr = LR_ADAM[config["method"]]
@@ -64,9 +88,9 @@ def run(config: dict) -> dict:
     else:
         lr = LR_AT_E1_100[config["method"]] * 100.0 / e1
         opt = optax.sgd(lr, momentum=0.9, nesterov=True)
-    hist, _ = run_untied(C, ref.components, method=config["method"], k=k, optimizer=opt,
-                      steps=config["steps"], every=config["every"],
-                         init_scale=config["init_scale"], seed=config["seed"])
+    _, hist = train_untied(tiedae.training.Covariance(X), ref, method=config["method"],
+                           optimizer=opt, steps=config["steps"], every=config["every"],
+                           init_scale=config["init_scale"], seed=config["seed"])
     below = np.flatnonzero(hist["axis_distance"] <= 0.3)
     sub = np.flatnonzero(hist["subspace_distance"] <= 1e-3)
     return {
@@ -79,7 +103,8 @@ def run(config: dict) -> dict:
             "loss_gap": hist["loss"][-1] - ref.optimal_loss,
             "lr": lr,
         },
-        "trajectory": hist,
+        "trajectory": {key: hist[key] for key in ("step", "wall_time", "loss", "axis_distance",
+                                                  "axis_alignment", "subspace_distance")},
         "extra": {"top_eigenvalues": ref.eigenvalues[:k]},
     }
 

@@ -14,12 +14,20 @@ from __future__ import annotations
 import numpy as np
 from flax import nnx
 
-from tiedae import pca
-from tiedae.bench.suite import Options, Suite, Summary, fmt, group_by, mean_std
+from tiedae import MLPAE, pca
+from tiedae.bench.datasets import image_config, load_images
+from tiedae.bench.suite import (
+    Options,
+    Suite,
+    Summary,
+    fmt,
+    group_by,
+    mean_std,
+    train_minibatches,
+)
 from tiedae.bench.suite import seeds as seed_list
-from tiedae.bench.suites.symmetry import ENCODER, data_config, load_images
-from tiedae.deep import MLPAE, count_params, train_autoencoder
 from tiedae.features import knn_accuracy, linear_probe_accuracy
+from tiedae.nonlinear.layers import count_params
 
 _encode = nnx.jit(lambda model, x: model.encode(x))
 TRAINED = {"mirror": ("mirror", 1.0), "tied": ("tied", 1.0), "linear": ("linear", 1.0),
@@ -28,8 +36,9 @@ TRAINED = {"mirror": ("mirror", 1.0), "tied": ("tied", 1.0), "linear": ("linear"
 
 def configs(options: Options) -> list[dict]:
     tag = "quick" if options.quick else "full"
-    base = {**data_config(options), "activation": "relu", "batch_size": 64,
-            "learning_rate": 2e-3, "eval_every": 50, "steps": 800 if options.quick else 6000}
+    base = {**image_config(options), "encoder": [100, 25], "activation": "relu",
+            "batch_size": 64, "learning_rate": 2e-3, "eval_every": 50,
+            "steps": 800 if options.quick else 6000}
     decoders = ["mirror", "tied", "linear"] + ([] if options.quick else ["mirror x2"])
     out = []
     for k in (2,) if options.quick else (2, 8):
@@ -58,17 +67,15 @@ def run(config: dict) -> dict:
         final["test_error"] = float(np.mean(np.sum((recon - X_test) ** 2, axis=1)))
     else:
         kind, mult = TRAINED[dec]
-        model = MLPAE(X.shape[1], (*ENCODER, k), activation=config["activation"], decoder=kind,
+        model = MLPAE(X.shape[1], (*config["encoder"], k), activation=config["activation"],
+                      decoder=kind,
                       decoder_width_multiplier=mult, rngs=nnx.Rngs(config["seed"]))
-        model, hist = train_autoencoder(
-            model, X, X_eval=X_test, steps=config["steps"], batch_size=config["batch_size"],
-            learning_rate=config["learning_rate"], eval_every=config["eval_every"],
-            seed=config["seed"])
+        model, hist = train_minibatches(model, X, X_test, config)
         codes = np.asarray(_encode(model, np.concatenate([X, X_test])))  # one compiled shape
         z, z_test = codes[: len(X)], codes[len(X):]
-        final["test_error"] = float(hist["eval_loss"][-1])
+        final["test_error"] = float(hist["test_loss"][-1])
         final["params"] = count_params(model)
-        trajectory = {"step": hist["step"].tolist(), "loss": hist["loss"].tolist()}
+        trajectory = {"step": hist["step"], "loss": hist["train_loss"]}
     final["probe_accuracy"] = linear_probe_accuracy(z, y, z_test, y_test)
     if dec != "pixels":
         final["knn_accuracy"] = knn_accuracy(z, y, z_test, y_test)

@@ -16,11 +16,13 @@ from __future__ import annotations
 import numpy as np
 from flax import nnx
 
-from tiedae import graph
-from tiedae.bench.suite import Options, Suite, Summary, fmt, group_by, mean_std
+import tiedae
+from tiedae.bench.suite import Options, Suite, Summary, adam, fmt, group_by, mean_std
 from tiedae.bench.suite import seeds as seed_list
-from tiedae.deep import count_params
+from tiedae.data import graphs
 from tiedae.features import linear_probe_accuracy
+from tiedae.nonlinear import graph
+from tiedae.nonlinear.layers import count_params
 
 _encode = nnx.jit(lambda model, a: model.encode(a))
 
@@ -61,15 +63,16 @@ def _block_scores(labels, pos, neg, p_in, p_out):
 def run(config: dict) -> dict:
     seed = config["seed"]
     if config["graph"] == "karate":
-        A, labels = graph.karate_club()
+        A, labels = graphs.karate_club()
     else:
-        A, labels = graph.stochastic_block_model(config["blocks"], config["p_in"],
+        A, labels = graphs.stochastic_block_model(config["blocks"], config["p_in"],
                                                  config["p_out"], seed=seed)
-    split = graph.split_edges(A, seed=seed)
+    split = graphs.split_edges(A, seed=seed)
     model = graph.GraphAE(len(A), hidden=config["hidden"], code_dim=config["code_dim"],
                           decoder=config["decoder"], rngs=nnx.Rngs(seed))
-    model, losses = graph.train_graph_ae(model, split.train_adj, epochs=config["epochs"],
-                                         learning_rate=config["learning_rate"])
+    model, hist = tiedae.fit(model, graph.training_batch(split.train_adj),
+                             loss_fn=graph.adjacency_loss, optimizer=adam(config["learning_rate"]),
+                             steps=config["epochs"], log_every=1)
     test = graph.link_prediction(model, split.train_adj, split.test_pos, split.test_neg)
     if config["graph"] == "karate":  # no true edge probabilities: the same-faction score
         ref_key, p_in, p_out = "same_faction", 1.0, 0.0
@@ -82,13 +85,13 @@ def run(config: dict) -> dict:
     final = {"test_auc": test["auc"], "test_ap": test["ap"], f"{ref_key}_auc": ref_auc,
              f"{ref_key}_ap": ref_ap,
              "node_probe_accuracy": linear_probe_accuracy(Z[tr], labels[tr], Z[te], labels[te]),
-             "train_loss": float(losses[-1]), "params": count_params(model),
+             "train_loss": float(hist["loss"][-1]), "params": count_params(model),
              "edges": float(A.sum() / 2), "test_edges": float(len(split.test_pos))}
     if len(split.val_pos):
         val = graph.link_prediction(model, split.train_adj, split.val_pos, split.val_neg)
         final.update(val_auc=val["auc"], val_ap=val["ap"])
-    return {"final": final, "trajectory": {"epoch": list(range(1, len(losses) + 1)),
-                                           "loss": losses.tolist()}, "extra": {}}
+    return {"final": final, "trajectory": {"epoch": hist["step"], "loss": hist["loss"]},
+            "extra": {}}
 
 
 def reference(name: str, finals: list[dict]) -> tuple[str, str, list[float]]:

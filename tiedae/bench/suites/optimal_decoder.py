@@ -23,7 +23,6 @@ from flax import nnx
 import tiedae
 from tiedae import decoders, metrics, pca
 from tiedae.bench import datasets
-from tiedae.bench.linear_algos import train_trace
 from tiedae.bench.suite import Options, Suite, Summary, fmt, group_by, mean_of, mean_std, seeds
 
 DECODER_FNS = {
@@ -43,7 +42,7 @@ def configs(options: Options) -> list[dict]:
         sets.append(("user", 0, 0, 16, 0.0))
     return [{"run_id": f"{tag}-{name}-d{d}-k{k}-s{seed}", "dataset": name, "n": n, "d": d,
              "k": k, "gap": gap, "seed": seed, "data_seed": options.seed, "data": options.data,
-             "lr_times_lambda1": 0.1}
+             "lr_times_lambda1": 0.1, "init_scale": 1.0}
             for name, n, d, k, gap in sets for seed in seeds(options)]
 
 
@@ -60,11 +59,12 @@ def _encoders(X, C, ref, config):
     }
     lr = config["lr_times_lambda1"] / float(ref.eigenvalues[0])
     for dec in ("pinv", "transpose"):
-        model = tiedae.LinearAE(d, k, decoder=dec, init_scale=1.0, param_dtype=np.float64,
-                                rngs=nnx.Rngs(config["seed"]))
-        steps, Ws = train_trace(model, C, optax.sgd(lr), steps=max(CHECKPOINTS), every=10,
-                                observe=lambda m: np.asarray(m.encoder_matrix()))
-        for t, W in zip(steps, Ws, strict=True):
+        model = tiedae.LinearAE(d, k, decoder=dec, init_scale=config["init_scale"],
+                                param_dtype=np.float64, rngs=nnx.Rngs(config["seed"]))
+        encoders = tiedae.training.Observe(lambda m: np.asarray(m.encoder_matrix()))
+        tiedae.fit(model, tiedae.training.Covariance(X), optimizer=optax.sgd(lr),
+                   steps=max(CHECKPOINTS), log_every=10, callback=encoders)
+        for t, W in zip(encoders.steps, encoders.values, strict=True):
             if t in CHECKPOINTS:
                 out[f"{dec}_trained_{t}"] = W
     return out

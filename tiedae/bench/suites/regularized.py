@@ -26,8 +26,8 @@ from flax import nnx
 
 import tiedae
 from tiedae.bench import datasets
-from tiedae.bench.linear_algos import oja_direction, tied_direction
 from tiedae.bench.suite import Options, Suite, Summary, fmt, group_by, mean_of, mean_std, seeds
+from tiedae.linear.algorithms import oja_direction, tied_direction
 
 SPIKED = {"dataset": "spiked", "n": 2000, "d": 32, "k": 4, "gap": 4.0}
 RULES = {"tied_gradient": tied_direction, "oja": oja_direction}
@@ -41,7 +41,8 @@ def configs(options: Options) -> list[dict]:
         for lam_rel in (0.2, 0.7) if options.quick else (0.1, 0.4, 0.7, 0.9):
             out.append({"run_id": f"{tag}-l2-{lam_rel}-s{seed}", "kind": "l2", "seed": seed,
                         "data_seed": options.seed, "lambda_over_lambda1": lam_rel,
-                        "lr_times_lambda1": 0.1, "steps": steps, **SPIKED})
+                        "lr_times_lambda1": 0.1, "steps": steps, "init_scale": 0.5,
+                        "dtype": "float64", **SPIKED})
         for start in ("near_optimum", "random_orthonormal"):
             out.append({"run_id": f"{tag}-stability-{start}-s{seed}", "kind": "stability",
                         "start": start, "seed": seed, "data_seed": options.seed,
@@ -61,9 +62,9 @@ def _run_l2(config):
     k = config["k"]
     e = ref.eigenvalues[:k]
     lam = config["lambda_over_lambda1"] * float(e[0])
-    model = tiedae.LinearAE(config["d"], k, decoder="untied", init_scale=0.5,
-                            param_dtype=np.float64, rngs=nnx.Rngs(config["seed"]))
-    opt = optax.inject_hyperparams(optax.sgd)(learning_rate=config["lr_times_lambda1"] / e[0])
+    model = tiedae.LinearAE(config["d"], k, decoder="untied", init_scale=config["init_scale"],
+                            param_dtype=config["dtype"], rngs=nnx.Rngs(config["seed"]))
+    opt = optax.sgd(config["lr_times_lambda1"] / e[0])
     model, hist = tiedae.fit(model, X, optimizer=opt, steps=config["steps"], l2=lam,
                              batch_size="covariance", log_every=max(1, config["steps"] // 50))
     W, V = np.asarray(model.W[...]), np.asarray(model.V[...])

@@ -1,6 +1,6 @@
 r"""Suite `step-cost`: time per training step of each decoder against k and d.
 
-One jitted full-batch gradient step (`tiedae.train.make_train_step`, float32, SGD) per
+One jitted full-batch gradient step (`tiedae.training.make_train_step`, float32, SGD) per
 decoder, timed as the best of several interleaved rounds (every decoder and the numpy baseline
 once per round, so a burst of load from other processes hits all alike), and reported (a) as a
 ratio to the transpose step and (b) as GFLOP/s of the nominal 10 n d k FLOPs of a
@@ -23,10 +23,9 @@ from flax import nnx
 
 import tiedae
 from tiedae.bench.suite import Options, Suite, Summary, fmt, group_by, mean_std
-from tiedae.blas import blas_threads
-from tiedae.train import TrainState, make_train_step
-
-DECODERS = ("transpose", "pinv", "right_inverse", "untied")
+from tiedae.blas import blas_threads, limit_blas_threads
+from tiedae.linear import LINEAR_DECODERS as DECODERS
+from tiedae.training import TrainState, covariance_loss, make_train_step, reconstruction_error
 
 
 def configs(options: Options) -> list[dict]:
@@ -64,26 +63,23 @@ def best_times(fns: dict, repeats: int, min_time: float = 0.05) -> dict[str, flo
     return best
 
 
-def best_time(fn, repeats: int, min_time: float = 0.05) -> float:
-    """Seconds per call of one function (see `best_times`)."""
-    return best_times({"fn": fn}, repeats, min_time)["fn"]
-
-
 def step_function(decoder: str, X: jax.Array, k: int, seed: int = 0, mode: str = "full",
                   blas_limit: int | None = 1):
     """A no-argument function running one jitted full-batch SGD step of a float32 LinearAE
-    (built with `tiedae.train.make_train_step`) and waiting for its result. X is the (n, d)
-    data, or the (d, d) covariance with mode="covariance". The step runs with the BLAS pools
-    limited to `blas_limit` threads, as `tiedae.fit` runs it (None: the pools as they are)."""
+    (`tiedae.training.make_train_step`, the step `fit` runs) and waiting for its result. X is
+    the (n, d) data, or the (d, d) covariance with mode="covariance". The step runs with the
+    BLAS pools limited to `blas_limit` threads, as `tiedae.fit` runs it (None: the pools as
+    they are)."""
     model = tiedae.LinearAE(X.shape[1], k, decoder=decoder, rngs=nnx.Rngs(seed))
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     opt = optax.sgd(1e-4)
-    step = make_train_step(graphdef, rest, opt, mode=mode)
+    loss_fn = covariance_loss if mode == "covariance" else reconstruction_error
+    step = make_train_step(graphdef, rest, opt, loss_fn=loss_fn)
     box = [TrainState.create(params, opt)]
 
     def one():
         with blas_threads(blas_limit):
-            box[0], _ = step(box[0], X, False)
+            box[0], _ = step(box[0], X)
             jax.block_until_ready(box[0].params)
 
     return one
@@ -99,10 +95,9 @@ def matmul_function(n: int, d: int, k: int, seed: int = 0):
 
 def one_blas_thread(fn):
     """`fn` run with numpy's BLAS pool limited to one thread."""
-    from threadpoolctl import threadpool_limits
 
     def limited():
-        with threadpool_limits(1, user_api="blas"):
+        with limit_blas_threads(1):
             return fn()
 
     return limited

@@ -20,10 +20,20 @@ from __future__ import annotations
 import numpy as np
 from flax import nnx
 
-from tiedae import pca
-from tiedae.bench.suite import Options, Suite, Summary, fmt, group_by, mean_std
+from tiedae import MLPAE, pca
+from tiedae.bench.datasets import image_config, load_images
+from tiedae.bench.suite import (
+    Options,
+    Suite,
+    Summary,
+    first_step_at_or_below,
+    fmt,
+    group_by,
+    mean_std,
+    train_minibatches,
+)
 from tiedae.bench.suite import seeds as seed_list
-from tiedae.deep import MLPAE, count_params, steps_to_loss, train_autoencoder
+from tiedae.nonlinear.layers import count_params
 
 ENCODER = (100, 25)
 DECODERS = {
@@ -36,46 +46,11 @@ DECODERS = {
     "one more layer": [25, 100, 100],
 }
 MULTIPLIER = {"mirror x0.5": 0.5, "mirror x2": 2.0}
-ENCODERS = {"deep-narrow 100-25": [100, 25], "half as many, 2x wide: 200": [200]}
-
-_CACHE: dict = {}
-
-
-def load_images(config: dict):
-    """(X_train, y_train, X_test, y_test, image_shape): flattened float32 in [0, 1]."""
-    key = (config.get("data"), config.get("n_train"), config.get("n_test"))
-    if key not in _CACHE:
-        if config.get("data"):
-            from tiedae import mnist
-
-            ds = mnist.load(config["data"])
-            shape = (*ds.x_train.shape[1:], 1)
-            rng = np.random.default_rng(0)
-            tr = rng.permutation(len(ds.x_train))[: config["n_train"]]
-            te = rng.permutation(len(ds.x_test))[: config["n_test"]]
-            out = (ds.x_train[tr].reshape(len(tr), -1), ds.y_train[tr],
-                   ds.x_test[te].reshape(len(te), -1), ds.y_test[te], shape)
-        else:
-            from tiedae import data
-
-            X, y = data.digits(return_labels=True)
-            perm = np.random.default_rng(0).permutation(len(X))
-            tr, te = perm[:1437], perm[1437:]
-            out = (X[tr], y[tr], X[te], y[te], (8, 8, 1))
-        _CACHE[key] = tuple(np.ascontiguousarray(a) for a in out[:4]) + (out[4],)
-    return _CACHE[key]
-
-
-def data_config(options: Options) -> dict:
-    if options.data:
-        return {"data": options.data, "n_train": 5000 if options.quick else 20000,
-                "n_test": 2000 if options.quick else 5000}
-    return {"data": None, "n_train": 1437, "n_test": 360}
 
 
 def configs(options: Options) -> list[dict]:
     tag = "quick" if options.quick else "full"
-    base = {**data_config(options), "code_dim": 8, "activation": "relu",
+    base = {**image_config(options), "code_dim": 8, "activation": "relu",
             "steps": 800 if options.quick else 6000, "batch_size": 64, "learning_rate": 2e-3,
             "eval_every": 50}
     out = []
@@ -102,29 +77,27 @@ def run(config: dict) -> dict:
                   rngs=nnx.Rngs(config["seed"]))
     n_enc = sum(int(W[...].size + b[...].size)
                 for W, b in zip(model.encoder_weights, model.encoder_biases, strict=True))
-    model, hist = train_autoencoder(
-        model, X, X_eval=X_test, steps=config["steps"], batch_size=config["batch_size"],
-        learning_rate=config["learning_rate"], eval_every=config["eval_every"],
-        seed=config["seed"])
+    model, hist = train_minibatches(model, X, X_test, config)
     ref = pca.fit(X.astype(np.float64), k)
     test_var = float(np.sum(np.var(X_test.astype(np.float64), axis=0)))
     Xt = X_test.astype(np.float64) - ref.mean[None, :]
     pca_test = float(np.mean(np.sum((Xt - Xt @ ref.components.T @ ref.components) ** 2, 1)))
-    test_err = float(hist["eval_loss"][-1])
+    test_err = float(hist["test_loss"][-1])
     return {
         "final": {
             "test_error": test_err,
             "test_error_relative": test_err / test_var,
-            "train_loss": float(hist["loss"][-1]),
+            "train_loss": float(hist["train_loss"][-1]),
             "pca_loss": float(ref.optimal_loss),
             "pca_test_error": pca_test,
-            "steps_to_pca_loss": steps_to_loss(hist, float(ref.optimal_loss)),
+            "steps_to_pca_loss": first_step_at_or_below(hist["step"], hist["train_loss"],
+                                                        float(ref.optimal_loss)),
             "params_total": count_params(model),
             "params_encoder": n_enc,
             "params_decoder": count_params(model) - n_enc,
         },
-        "trajectory": {"step": hist["step"].tolist(), "loss": hist["loss"].tolist(),
-                       "eval_loss": hist["eval_loss"].tolist()},
+        "trajectory": {"step": hist["step"], "loss": hist["train_loss"],
+                       "eval_loss": hist["test_loss"]},
         "extra": {"decoder_widths": list(model.decoder_widths)},
     }
 

@@ -1,4 +1,4 @@
-"""MLPAE: shapes, tied sharing, the linear decoder, widths, and the training loop."""
+"""MLPAE: shapes, tied sharing, the linear decoder, widths, and training through fit."""
 
 import jax
 import jax.numpy as jnp
@@ -8,7 +8,9 @@ import pytest
 from flax import nnx
 
 import tiedae
-from tiedae.deep import MLPAE, count_params, steps_to_loss, train_autoencoder
+from tiedae import MLPAE
+from tiedae.bench.suite import first_step_at_or_below
+from tiedae.nonlinear.layers import count_params
 
 
 @pytest.mark.parametrize("decoder", ["mirror", "tied", "linear", (7, 5)])
@@ -95,37 +97,39 @@ def test_bad_inputs():
         model(jnp.ones((3, 7)))
 
 
-def test_train_autoencoder_reduces_loss_and_reports_steps():
+def test_minibatch_fit_reduces_loss_and_logs_held_out_sets():
     X = np.random.default_rng(0).normal(size=(64, 6)).astype(np.float32)
     model = MLPAE(6, (8, 3), decoder="tied", rngs=nnx.Rngs(0))
-    model, hist = train_autoencoder(model, X, X_eval=X[:16], steps=60, batch_size=16,
-                                    learning_rate=1e-2, eval_every=20)
+    model, hist = tiedae.fit(model, X, batch_size=16, optimizer=optax.adam(1e-2), steps=60,
+                             log_every=20, eval_data={"train": X, "test": X[:16]})
     assert list(hist["step"]) == [0, 20, 40, 60]
-    assert hist["loss"][-1] < 0.8 * hist["loss"][0]
-    assert len(hist["eval_loss"]) == 4
-    assert steps_to_loss(hist, hist["loss"][0] + 1.0) == 0.0
-    assert steps_to_loss(hist, -1.0) == float("inf")
+    assert hist["train_loss"][-1] < 0.8 * hist["train_loss"][0]
+    assert len(hist["test_loss"]) == 4
+    assert first_step_at_or_below(hist["step"], hist["train_loss"],
+                                  hist["train_loss"][0] + 1.0) == 0.0
+    assert first_step_at_or_below(hist["step"], hist["train_loss"], -1.0) == float("inf")
     np.testing.assert_allclose(  # the model was updated in place
-        float(jnp.mean(jnp.sum((model(jnp.asarray(X)) - X) ** 2, axis=1))), hist["loss"][-1],
-        rtol=1e-4)
+        float(jnp.mean(jnp.sum((model(jnp.asarray(X)) - X) ** 2, axis=1))),
+        hist["train_loss"][-1], rtol=1e-4)
 
 
-def test_train_autoencoder_rejects_non_finite_data_up_front():
+def test_fit_rejects_non_finite_data_and_held_out_data_up_front():
     X = np.random.default_rng(0).normal(size=(16, 4)).astype(np.float32)
     bad = X.copy()
     bad[3, 1] = np.nan
     model = MLPAE(4, (3, 2), rngs=nnx.Rngs(0))
     with pytest.raises(ValueError, match=r"^X contains 1 non-finite"):
-        train_autoencoder(model, bad, steps=2, eval_every=1)
+        tiedae.fit(model, bad, batch_size=4, steps=2)
     bad[3, 1] = np.inf
-    with pytest.raises(ValueError, match=r"^X_eval contains 1 non-finite"):
-        train_autoencoder(model, X, X_eval=bad, steps=2, eval_every=1)
+    with pytest.raises(ValueError, match=r"eval_data\['test'\] contains 1 non-finite"):
+        tiedae.fit(model, X, steps=2, eval_data={"test": bad})
     images = np.zeros((2, 3, 3, 1), np.float32)
     images[1, 2, 0, 0] = -np.inf  # (n, ...) data are checked too
+    conv = tiedae.ConvAE((3, 3, 1), (2,), rngs=nnx.Rngs(0))
     with pytest.raises(ValueError, match=r"^X contains 1 non-finite"):
-        train_autoencoder(model, images, steps=2, eval_every=1)
-    with pytest.raises(ValueError, match="X_eval must have shape"):
-        train_autoencoder(model, X, X_eval=np.zeros((0, 4)), steps=2, eval_every=1)
+        tiedae.fit(conv, images, steps=2)
+    with pytest.raises(ValueError, match="at least 1 samples"):
+        tiedae.fit(model, X, steps=2, eval_data=np.zeros((0, 4)))
 
 
 def test_fit_trains_mlpae():

@@ -32,7 +32,7 @@ import jax.scipy.linalg as jsl
 
 from tiedae._validation import check_matrix
 
-__all__ = ["DECODERS", "get", "pinv", "right_inverse", "transpose"]
+__all__ = ["TIED_DECODERS", "pinv", "right_inverse", "tied", "transpose"]
 
 
 def transpose(W: jax.Array) -> jax.Array:
@@ -149,18 +149,18 @@ def right_inverse(W: jax.Array, eps: float = 0.0) -> jax.Array:
     return jsl.cho_solve(factor, W).T
 
 
-DECODERS: dict[str, Callable[[jax.Array], jax.Array]] = {
+TIED_DECODERS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "transpose": transpose,
     "pinv": pinv,
     "right_inverse": right_inverse,
 }
 
 
-def get(name: str) -> Callable[[jax.Array], jax.Array]:
-    """Returns the tied decoder function registered under `name`."""
+def tied(name: str) -> Callable[[jax.Array], jax.Array]:
+    """Returns the tied decoder function called `name` (a key of `TIED_DECODERS`)."""
     try:
-        return DECODERS[name]
+        return TIED_DECODERS[name]
     except KeyError:
         raise ValueError(
-            f"unknown tied decoder {name!r}; choose one of {sorted(DECODERS)}"
+            f"unknown tied decoder {name!r}; choose one of {sorted(TIED_DECODERS)}"
         ) from None

@@ -1,8 +1,12 @@
-r"""`LinearAE`: a linear autoencoder x_hat = V W x whose decoder V is tied to W or free.
+r"""`LinearAE`: a linear autoencoder x_hat = mu + V W (x - mu) whose decoder V is tied to W or free.
 
 The encoder W (k, d) is the module's one parameter for tied decoders: `decode` recomputes V
 from the same `W` variable, so an optimizer step moves encoder and decoder together and the
 two can never drift apart. `decoder="untied"` adds a free decoder parameter `V` (d, k).
+
+The data mean mu is part of the model, a `DataMean` variable (not a parameter) that
+`tiedae.fit` sets to the mean of the training data: after training, `model(X_raw)`
+reconstructs raw data, and the same holds for a LinearAE inside a module of one's own.
 """
 
 from __future__ import annotations
@@ -11,12 +15,20 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from tiedae import decoders
-from tiedae._validation import check_rank
+from tiedae._validation import check_positive_int, check_rank
+from tiedae.linear import decoders, metrics
 
-__all__ = ["DECODER_CHOICES", "LinearAE"]
+__all__ = ["DataMean", "LINEAR_DECODERS", "LinearAE"]
 
-DECODER_CHOICES = (*decoders.DECODERS, "untied")
+LINEAR_DECODERS = (*decoders.TIED_DECODERS, "untied")
+
+
+class DataMean(nnx.Variable):
+    """The mean a model subtracts from its inputs and adds back to its outputs (not trained).
+
+    `tiedae.fit` sets every `DataMean` of a model (including those of submodules) to the mean
+    of the training data, unless `center=False`.
+    """
 
 
 def _add_bias(x: jax.Array, b: jax.Array) -> jax.Array:
@@ -31,8 +43,7 @@ class LinearAE(nnx.Module):
       k: code dimension, 1 <= k <= d.
       decoder: "transpose" (V = W^T), "pinv" (V = W^+), "right_inverse"
         (V = W^T (W W^T)^{-1}) or "untied" (a free parameter V).
-      use_bias: adds an encoder bias (k,) and a decoder bias (d,); otherwise the data are
-        expected centred (`tiedae.fit` centres them).
+      use_bias: adds an encoder bias (k,) and a decoder bias (d,) (trained, unlike the mean).
       init_scale: entries of W are N(0, init_scale^2 / d), so each row has norm about
         `init_scale`; entries of V (untied) are N(0, init_scale^2 / k). Small values start near
         the origin, where the linear-AE dynamics are best understood (Saxe et al. 2014).
@@ -62,10 +73,10 @@ class LinearAE(nnx.Module):
         decoder_eps: float = 0.0,
         rngs: nnx.Rngs,
     ):
-        d = check_rank(d, 2**62, "d")
+        d = check_positive_int(d, "d")
         k = check_rank(k, d, "k")
-        if decoder not in DECODER_CHOICES:
-            raise ValueError(f"unknown decoder {decoder!r}; choose one of {DECODER_CHOICES}")
+        if decoder not in LINEAR_DECODERS:
+            raise ValueError(f"unknown decoder {decoder!r}; choose one of {LINEAR_DECODERS}")
         param_dtype = jnp.dtype(param_dtype)
         if not jnp.issubdtype(param_dtype, jnp.floating):
             raise TypeError(f"param_dtype must be a floating dtype; got {param_dtype}")
@@ -85,6 +96,7 @@ class LinearAE(nnx.Module):
         if use_bias:
             self.encoder_bias = nnx.Param(jnp.zeros((k,), param_dtype))
             self.decoder_bias = nnx.Param(jnp.zeros((d,), param_dtype))
+        self.mean = DataMean(jnp.zeros((d,), param_dtype))
 
     @property
     def dtype(self):
@@ -100,7 +112,7 @@ class LinearAE(nnx.Module):
             return self.V[...]
         if self.decoder == "right_inverse":
             return decoders.right_inverse(self.W[...], self.decoder_eps)
-        return decoders.get(self.decoder)(self.W[...])
+        return decoders.tied(self.decoder)(self.W[...])
 
     def weight_matrices(self) -> list[jax.Array]:
         """The weight matrices an L2 penalty acts on: [W] when tied, [W, V] when untied."""
@@ -109,14 +121,31 @@ class LinearAE(nnx.Module):
         return [self.W[...]]
 
     def encode(self, x: jax.Array) -> jax.Array:
-        """z = W x for x of shape (..., d); returns (..., k)."""
-        z = x @ self.W[...].T
+        """z = W (x - mu) for x of shape (..., d); returns (..., k)."""
+        W = self.W[...]
+        z = _add_bias(x @ W.T, -(self.mean[...] @ W.T))  # W mu: O(dk), no (n, d) copy
         return _add_bias(z, self.encoder_bias[...]) if self.use_bias else z
 
     def decode(self, z: jax.Array) -> jax.Array:
-        """x_hat = V z for z of shape (..., k); returns (..., d)."""
-        x = z @ self.decoder_matrix().T
+        """x_hat = mu + V z for z of shape (..., k); returns (..., d)."""
+        x = _add_bias(z @ self.decoder_matrix().T, self.mean[...])
         return _add_bias(x, self.decoder_bias[...]) if self.use_bias else x
+
+    def default_metrics(self, reference=None) -> metrics.LinearAEMetrics:
+        """What `tiedae.fit` logs for this model: ||W W^T - I||_F, cond(W), and with a
+        `pca.fit` reference the loss gap and the subspace distance."""
+        return metrics.LinearAEMetrics.from_reference(reference, k=self.k, d=self.d)
+
+    def divergence_hint(self) -> str | None:
+        """Why training may have diverged, from the current W (for `tiedae.fit`'s message)."""
+        if self.decoder != "right_inverse" or self.decoder_eps > 0:
+            return None
+        s = jnp.linalg.svd(self.W[...], compute_uv=False)
+        if not bool(s[-1] > s[0] * float(jnp.finfo(s.dtype).eps) ** 0.5):
+            return (f"W is (nearly) rank-deficient (singular values {float(s[0]):.3g} .. "
+                    f"{float(s[-1]):.3g}), so the right inverse's Cholesky factor of W W^T "
+                    "fails: use decoder_eps > 0 or decoder='pinv'")
+        return None
 
     def __call__(self, x: jax.Array) -> jax.Array:
         return self.decode(self.encode(x))

@@ -1,8 +1,4 @@
-"""Offline data: synthetic data with a known spectrum, and scikit-learn's bundled digits.
-
-Files a user already has (MNIST / Fashion-MNIST IDX or .npz) are read by `tiedae.mnist`.
-Nothing here downloads.
-"""
+"""Synthetic data with a known population spectrum (nothing is downloaded)."""
 
 from __future__ import annotations
 
@@ -10,9 +6,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from tiedae._validation import check_rank
+from tiedae._validation import check_positive_int, check_rank
 
-__all__ = ["SpikedData", "digits", "spiked_covariance"]
+__all__ = ["SpikedData", "linear_spectrum", "spiked_covariance"]
 
 
 class SpikedData(NamedTuple):
@@ -64,8 +60,8 @@ def spiked_covariance(
       >>> ds.X.shape, ds.eigenvalues[:4].round(2).tolist()
       ((1000, 20), [7.67, 6.33, 5.0, 1.0])
     """
-    n = check_rank(n, 2**62, "n")
-    d = check_rank(d, 2**62, "d")
+    n = check_positive_int(n, "n")
+    d = check_positive_int(d, "d")
     if eigenvalues is None:
         if k is None or gap is None:
             raise ValueError("give either eigenvalues or both k and gap")
@@ -90,21 +86,10 @@ def spiked_covariance(
     return SpikedData(X.astype(dtype), lam, q)
 
 
-def digits(return_labels: bool = False):
-    """scikit-learn's bundled 8x8 digits (offline): X float32 (1797, 64) in [0, 1].
+def linear_spectrum(d: int) -> np.ndarray:
+    """Eigenvalues linearly spaced from max(d / 10, 2) down to 1.
 
-    Args:
-      return_labels: also return the int64 labels (1797,).
-
-    Returns:
-      X, or (X, y).
+    Bao et al. (2020)'s synthetic set (their d = 1000: from 100 down to 1).
     """
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError as err:  # pragma: no cover - exercised only without the extra
-        raise ImportError(
-            "tiedae.data.digits needs scikit-learn: pip install 'tiedae[bench]'"
-        ) from err
-    bunch = load_digits()
-    X = (bunch.data / 16.0).astype(np.float32)
-    return (X, bunch.target.astype(np.int64)) if return_labels else X
+    d = check_positive_int(d, "d")
+    return np.linspace(max(d / 10.0, 2.0), 1.0, d)

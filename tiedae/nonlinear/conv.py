@@ -5,9 +5,9 @@ the stride-1 "SAME" convolution sampled every s pixels: (K *_s x)[i] = (K * x)[s
 decoder layer is an upsampling by s followed by a stride-1 "SAME" convolution; the three
 decoders differ only in the upsampling and in whose kernel is used:
 
-* ``"transposed"``: a transposed convolution with the layer's own kernel: the adjoint of a
-  strided convolution, i.e. zero insertion (s - 1 zeros between samples) followed by a stride-1
-  convolution with the flipped kernel (Keras's ``Conv2DTranspose``, MATLAB's
+* ``"transposed_conv"``: a transposed convolution with the layer's own (untied) kernel: the
+  adjoint of a strided convolution, i.e. zero insertion (s - 1 zeros between samples) followed
+  by a stride-1 convolution with the flipped kernel (Keras's ``Conv2DTranspose``, MATLAB's
   ``transposedConv2dLayer``; Dumoulin & Visin 2016, sec. 4);
 * ``"upsample_conv"``: nearest-neighbour repetition then a convolution with an own kernel
   (Keras's ``UpSampling2D`` + ``Conv2D``; Odena et al. 2016's "resize-convolution"). Repetition
@@ -39,7 +39,7 @@ References:
 Example:
   >>> import jax.numpy as jnp
   >>> from flax import nnx
-  >>> from tiedae.conv import ConvAE
+  >>> from tiedae import ConvAE
   >>> model = ConvAE((8, 8, 1), (8, 16), decoder="tied", rngs=nnx.Rngs(0))
   >>> model(jnp.ones((2, 8, 8, 1))).shape
   (2, 8, 8, 1)
@@ -49,14 +49,13 @@ Example:
 
 from __future__ import annotations
 
-import numbers
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from tiedae.deep import _activation, _check_widths, _normal, count_params
+from tiedae._validation import check_positive_int
+from tiedae.nonlinear import layers
 
 __all__ = [
     "CONV_DECODERS",
@@ -68,7 +67,7 @@ __all__ = [
     "zero_insert",
 ]
 
-CONV_DECODERS = ("transposed", "upsample_conv", "tied")
+CONV_DECODERS = ("transposed_conv", "upsample_conv", "tied")
 _DIMS = ("NHWC", "HWIO", "NHWC")
 
 
@@ -115,14 +114,14 @@ class ConvAE(nnx.Module):
         in reverse, ending with C.
       kernel_size: square kernel size k of every layer.
       stride: stride s of every encoder layer (the decoder upsamples by s per layer).
-      decoder: "transposed", "upsample_conv" or "tied" (see the module docstring).
-      activation: hidden nonlinearity (name in `tiedae.deep.ACTIVATIONS` or callable); the code
-        and the output are linear.
+      decoder: "transposed_conv", "upsample_conv" or "tied" (see the module docstring).
+      activation: hidden nonlinearity (a name in `tiedae.nonlinear.layers.ACTIVATIONS` or a
+        callable); the code and the output are linear.
       param_dtype: parameter dtype.
       rngs: `nnx.Rngs` for the initial weights.
 
     Inputs may be NHWC images (batch, H, W, C) or flattened (batch, H*W*C); the output has the
-    input's layout, so `tiedae.fit` and `tiedae.deep.train_autoencoder` can train the model.
+    input's layout, so `tiedae.fit` trains it on either.
     """
 
     def __init__(
@@ -132,25 +131,24 @@ class ConvAE(nnx.Module):
         *,
         kernel_size: int = 3,
         stride: int = 2,
-        decoder: str = "transposed",
+        decoder: str = "transposed_conv",
         activation="relu",
         param_dtype=jnp.float32,
         rngs: nnx.Rngs,
     ):
-        image_shape = _check_widths(image_shape, "image_shape")
+        image_shape = layers.check_widths(image_shape, "image_shape")
         if len(image_shape) != 3:
             raise ValueError(f"image_shape must be (H, W, C); got {image_shape}")
-        channels = _check_widths(channels, "channels")
+        channels = layers.check_widths(channels, "channels")
         if not channels:
             raise ValueError("channels must name at least one encoder layer")
-        for name, v in (("kernel_size", kernel_size), ("stride", stride)):
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-                raise ValueError(f"{name} must be a positive int; got {v!r}")
+        kernel_size = check_positive_int(kernel_size, "kernel_size")
+        stride = check_positive_int(stride, "stride")
         if decoder not in CONV_DECODERS:
             raise ValueError(f"unknown decoder {decoder!r}; choose one of {CONV_DECODERS}")
         self.image_shape, self.channels = image_shape, channels
         self.kernel_size, self.stride, self.decoder = int(kernel_size), int(stride), decoder
-        self.activation = _activation(activation)
+        self.activation = layers.activation(activation)
         H, W, C = image_shape
         shapes = [(H, W, C)]
         for c in channels:
@@ -162,13 +160,13 @@ class ConvAE(nnx.Module):
 
         def kernel(cin, cout):
             std = 1.0 / float(k * k * cin) ** 0.5
-            return nnx.Param(_normal(rngs.params(), (k, k, cin, cout), std, param_dtype))
+            return nnx.Param(layers.normal(rngs.params(), (k, k, cin, cout), std, param_dtype))
 
         self.kernels = nnx.List([kernel(a, b) for a, b in zip(ins, channels, strict=True)])
         self.encoder_biases = nnx.List([nnx.Param(jnp.zeros((c,), param_dtype)) for c in channels])
         # (c_in, c_out) of each decoder layer
         dec_io = list(zip(channels[::-1], ins[::-1], strict=True))
-        if decoder == "transposed":  # shaped like the encoder kernel it would be tied to
+        if decoder == "transposed_conv":  # shaped like the encoder kernel it would be tied to
             self.decoder_kernels = nnx.List([kernel(b, a) for a, b in dec_io])
         elif decoder == "upsample_conv":
             self.decoder_kernels = nnx.List([kernel(a, b) for a, b in dec_io])
@@ -212,7 +210,7 @@ class ConvAE(nnx.Module):
             shape = (h.shape[0], th, tw, tc)
             if self.decoder == "tied":
                 h = conv2d_adjoint(h, self.kernels[level][...], self.stride, shape)
-            elif self.decoder == "transposed":
+            elif self.decoder == "transposed_conv":
                 h = conv2d_adjoint(h, self.decoder_kernels[j][...], self.stride, shape)
             else:
                 h = _crop(_upsample(h, self.stride), th, tw)
@@ -227,12 +225,6 @@ class ConvAE(nnx.Module):
         images, flat = self._as_images(x)
         out = self.decode(self.encode(images))
         return out.reshape(x.shape) if flat else out
-
-    def num_params(self) -> int:
-        """Number of scalar parameters (a tied kernel counts once)."""
-        return count_params(self)
-
-
 def checkerboard_energy(images, period: int = 2) -> np.ndarray:
     r"""Share of each image's spectral energy on the period-`period` lattice (checkerboard).
 
@@ -267,8 +259,7 @@ def checkerboard_energy(images, period: int = 2) -> np.ndarray:
     if not np.isfinite(x).all():
         raise ValueError("images contain NaN or inf")
     n, H, W, _ = x.shape
-    if isinstance(period, bool) or not isinstance(period, numbers.Integral) or period < 1:
-        raise ValueError(f"period must be a positive int; got {period!r}")
+    period = check_positive_int(period, "period")
     if H % period or W % period:
         raise ValueError(f"period {period} must divide the image size {H}x{W}")
     x = x - x.mean(axis=(1, 2), keepdims=True)

@@ -8,6 +8,8 @@ r"""Geometry of a linear encoder W (k, d): pure `jnp` functions, safe inside `ja
 * `condition_number(W)` = s_max / s_min.
 * `axis_alignment(W, U)`: how far the individual rows match the individual (ordered)
   components, which a subspace measure cannot see.
+* `LinearAEMetrics`: what `tiedae.fit` logs for a linear autoencoder (the above, plus the loss
+  gap to the PCA optimum).
 
 References:
   Björck & Golub, "Numerical methods for computing angles between linear subspaces",
@@ -18,10 +20,14 @@ References:
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 __all__ = [
+    "LinearAEMetrics",
     "axis_alignment",
     "condition_number",
     "orthonormality_error",
@@ -109,3 +115,44 @@ def axis_alignment(W: jax.Array, components: jax.Array) -> jax.Array:
     norms = jnp.linalg.norm(W, axis=1)
     dots = jnp.abs(jnp.sum(W * components.astype(W.dtype), axis=1))
     return jnp.mean(dots / jnp.where(norms > 0, norms, 1.0))
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class LinearAEMetrics:
+    r"""The log of a linear autoencoder's training: a function `(model, loss) -> dict`.
+
+    Always `orthonormality` (||W W^T - I||_F) and `condition_number` of the encoder W; with a
+    PCA reference also `loss_gap` (loss - Eckart--Young optimum) and `subspace_distance` to
+    the top-k principal subspace. A pytree: the reference arrays are arguments of the compiled
+    step, not constants in it.
+
+    Attributes:
+      components: (k, d) reference rows, or None.
+      optimal_loss: the reference's optimal loss, or None.
+    """
+
+    components: jax.Array | None = None
+    optimal_loss: jax.Array | None = None
+
+    @classmethod
+    def from_reference(cls, reference, *, k: int, d: int) -> LinearAEMetrics:
+        """From a `tiedae.pca.PCAResult` (or None), checked against the model's (k, d)."""
+        if reference is None:
+            return cls()
+        components = getattr(reference, "components", None)
+        if components is None or not hasattr(reference, "optimal_loss"):
+            raise TypeError(f"reference must be a pca.PCAResult; got {type(reference).__name__}")
+        if components.shape != (k, d):
+            raise ValueError(
+                f"reference has components of shape {components.shape}; the model needs "
+                f"({k}, {d}): call pca.fit(X, k={k}) on the same data")
+        return cls(np.asarray(components), np.asarray(reference.optimal_loss, np.float64))
+
+    def __call__(self, model, loss: jax.Array) -> dict[str, jax.Array]:
+        W = model.encoder_matrix()
+        out = {"orthonormality": orthonormality_error(W), "condition_number": condition_number(W)}
+        if self.components is not None:
+            out["loss_gap"] = loss - self.optimal_loss.astype(loss.dtype)
+            out["subspace_distance"] = subspace_distance(W, self.components.astype(W.dtype))
+        return out

@@ -26,9 +26,18 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
-from tiedae._validation import check_data, check_matrix, check_rank
+from tiedae._validation import check_data, check_matrix, check_positive_int, check_rank
 
-__all__ = ["PCAResult", "covariance", "fit", "optimal_decoder", "reconstruction_loss"]
+__all__ = [
+    "DEFAULT_CHUNK_ROWS",
+    "PCAResult",
+    "covariance",
+    "fit",
+    "optimal_decoder",
+    "reconstruction_loss",
+]
+
+DEFAULT_CHUNK_ROWS = 65536  # rows held in memory at once by a pass over X on the host
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,7 +66,7 @@ class PCAResult:
         return self.components.shape[0]
 
 
-def covariance(X, *, chunk_size: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+def covariance(X, *, chunk_size: int = DEFAULT_CHUNK_ROWS) -> tuple[np.ndarray, np.ndarray]:
     """Mean and covariance C = (X - mean)^T (X - mean) / n in float64, read in row chunks.
 
     Works on a `numpy.memmap` larger than memory: only `chunk_size` rows are in memory at once.
@@ -73,7 +82,7 @@ def covariance(X, *, chunk_size: int = 65536) -> tuple[np.ndarray, np.ndarray]:
     n, d = X.shape
     if n < 2:
         raise ValueError(f"X needs at least 2 samples (rows); got n={n}")
-    chunk_size = check_rank(chunk_size, 2**62, "chunk_size")
+    chunk_size = check_positive_int(chunk_size, "chunk_size")
     shift = None
     total = np.zeros(d)
     gram = np.zeros((d, d))

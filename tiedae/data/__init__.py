@@ -1,0 +1,23 @@
+"""Data, offline only: nothing here downloads.
+
+* `synthetic`: Gaussian data with a known population spectrum (`spiked_covariance`,
+  `linear_spectrum`).
+* `images`: scikit-learn's bundled 8x8 digits.
+* `mnist`: MNIST-format files a user has (IDX, gzipped or not, or `.npz`); never unpickles.
+* `graphs`: stochastic block models, the karate club, edge splits for link prediction.
+"""
+
+from tiedae.data import graphs, images, mnist, synthetic
+from tiedae.data.images import digits
+from tiedae.data.synthetic import SpikedData, linear_spectrum, spiked_covariance
+
+__all__ = [
+    "SpikedData",
+    "digits",
+    "graphs",
+    "images",
+    "linear_spectrum",
+    "mnist",
+    "spiked_covariance",
+    "synthetic",
+]

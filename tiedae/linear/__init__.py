@@ -1,0 +1,14 @@
+"""The linear theory: tied decoders, the `LinearAE` model, PCA (the analytic optimum), the
+geometry of an encoder, and the algorithms compared with plain gradient descent.
+
+* `decoders`: W^T, W^+ and the right inverse as functions of the encoder W.
+* `model`: `LinearAE` and `DataMean`.
+* `pca`: float64 PCA, the covariance in row chunks, the least-squares decoder.
+* `metrics`: orthonormality, principal angles, subspace distance, condition number, alignment.
+* `algorithms`: Oja's rule, the tied gradient direction, Bao et al.'s RAG and metrics.
+"""
+
+from tiedae.linear import algorithms, decoders, metrics, pca
+from tiedae.linear.model import LINEAR_DECODERS, DataMean, LinearAE
+
+__all__ = ["LINEAR_DECODERS", "DataMean", "LinearAE", "algorithms", "decoders", "metrics", "pca"]

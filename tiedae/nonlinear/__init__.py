@@ -1,0 +1,16 @@
+"""Nonlinear autoencoders (models only; they train through `tiedae.fit`).
+
+* `mlp`: `MLPAE`, a deep MLP autoencoder with a mirrored, tied, linear or resized decoder.
+* `conv`: `ConvAE`, strided convolutions with a transposed-conv, upsample+conv or tied decoder,
+  and the checkerboard measure.
+* `graph`: `GraphAE`, a GCN encoder with the inner-product or an MLP adjacency decoder, its
+  loss and link prediction.
+* `layers`: activations, initialisers and parameter counts they share.
+"""
+
+from tiedae.nonlinear import conv, graph, layers, mlp
+from tiedae.nonlinear.conv import ConvAE
+from tiedae.nonlinear.graph import GraphAE
+from tiedae.nonlinear.mlp import MLPAE
+
+__all__ = ["ConvAE", "GraphAE", "MLPAE", "conv", "graph", "layers", "mlp"]

@@ -1,0 +1,42 @@
+"""Training: `fit` and its parts (objective, data sources, compiled step, callbacks).
+
+Every model and experiment in tiedae trains through `fit`; nothing else runs an optimizer loop.
+
+* `objectives`: losses (`reconstruction_error`, `covariance_loss`) and regularizers (`L2`,
+  `NonuniformL2`).
+* `sources`: `FullBatch`, `Minibatches`, `Covariance`, `RowChunks`.
+* `step`: `TrainState` and the compiled step (`make_train_step` for a loop of one's own).
+* `loop`: `fit` and `TrainingDiverged`.
+* `callbacks`: `Observe`, `StopWhen`.
+"""
+
+from tiedae.training.callbacks import Observe, StopWhen
+from tiedae.training.loop import TrainingDiverged, fit
+from tiedae.training.objectives import (
+    L2,
+    NonuniformL2,
+    covariance_loss,
+    reconstruction_error,
+    weight_matrices,
+)
+from tiedae.training.sources import Covariance, FullBatch, Minibatches, RowChunks, Source
+from tiedae.training.step import TrainState, make_train_step
+
+__all__ = [
+    "L2",
+    "Covariance",
+    "FullBatch",
+    "Minibatches",
+    "NonuniformL2",
+    "Observe",
+    "RowChunks",
+    "Source",
+    "StopWhen",
+    "TrainState",
+    "TrainingDiverged",
+    "covariance_loss",
+    "fit",
+    "make_train_step",
+    "reconstruction_error",
+    "weight_matrices",
+]

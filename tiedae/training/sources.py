@@ -1,0 +1,402 @@
+r"""Data sources: how `fit` feeds the data to the compiled training steps.
+
+A source is bound once per run (`bind`) to the model's dtype and device mesh. It returns what
+every step reads from device memory (`resident`: X, or the covariance C), a pure function
+`select(resident, step_input) -> batch` that runs inside the compiled step, and a host-side
+`next_inputs(capacity, m)` that hands the compiled loop the per-step inputs of its next m steps
+(row indices of the minibatches, or the streamed rows themselves), stacked along a leading axis
+of fixed length `capacity` so the loop compiles once.
+
+* `FullBatch(X)`: every step sees all of X (or any pytree of arrays, e.g. a graph).
+* `Minibatches(X, batch_size)`: b rows per step, from a fresh permutation each epoch; the last
+  partial batch of an epoch is dropped.
+* `Covariance(X)`: linear models only. C = X_c^T X_c / n is computed once in float64, in row
+  chunks (X may be a memory map), and each step costs O(d^2 k) whatever n is, with the same
+  iterates as the full batch.
+* `RowChunks(rows, batch_size)`: rows streamed from the host in chunks of b rows (an array or
+  memory map read block by block, an iterator, or a function returning a fresh iterator per
+  epoch); X is never held whole in memory or on the device.
+
+`fit(model, X, batch_size=...)` picks the first three from `batch_size` (None, an int, or the
+string "covariance"); pass a source as `fit`'s data argument for the others or to set options.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from tiedae._validation import check_data, check_positive_int
+from tiedae.linear import pca
+from tiedae.training.objectives import covariance_loss, reconstruction_error
+
+__all__ = ["Bound", "Covariance", "FullBatch", "Minibatches", "RowChunks", "Source", "as_source"]
+
+DEFAULT_CHUNK_ROWS = pca.DEFAULT_CHUNK_ROWS
+_MAX_STREAMED_BYTES = 64 * 2**20  # streamed rows held by one compiled call at most
+
+
+class Bound(NamedTuple):
+    """A source bound to a run. `select` is a hashable function (part of the compiled step's
+    identity); everything else is data."""
+
+    resident: Any
+    select: Callable[[Any, Any], Any]
+    next_inputs: Callable[[int, int], Any]
+    n_features: int | None
+    max_fused_steps: int | None
+    max_abs: float | None  # largest |value| of the data, when known (for divergence messages)
+
+
+def _select_resident(resident, step_input):
+    return resident
+
+
+def _select_input(resident, step_input):
+    return step_input
+
+
+@dataclasses.dataclass(frozen=True)
+class _SelectRows:
+    """X[indices], laid out over the mesh's batch axis when there is one."""
+
+    sharding: NamedSharding | None
+
+    def __call__(self, resident, indices):
+        batch = resident[indices]
+        if self.sharding is not None:
+            batch = jax.lax.with_sharding_constraint(batch, self.sharding)
+        return batch
+
+
+def _no_inputs(capacity: int, m: int):
+    return None
+
+
+def _rows_sharding(mesh, ndim: int, leading: int = 0):
+    """Rows (axis `leading`) over the mesh's batch axis, the rest replicated."""
+    if mesh is None:
+        return None
+    spec = [None] * ndim
+    spec[leading] = "batch"
+    return NamedSharding(mesh, P(*spec))
+
+
+def _check_divisible(n: int, mesh, what: str) -> None:
+    if mesh is not None and n % mesh.size:
+        raise ValueError(f"{what}: n={n} rows cannot be split evenly over {mesh.size} devices")
+
+
+def _check_rows(X, name: str, dtype, *, min_samples: int = 2) -> np.ndarray:
+    """X (n, ...) as a finite array of `dtype`; images (n, H, W, C) are checked row-flattened."""
+    arr = X if isinstance(X, np.ndarray) else np.asarray(X)
+    if arr.ndim > 2:
+        flat = check_data(arr.reshape(arr.shape[0], -1), name, min_samples=min_samples,
+                          dtype=dtype)
+        return flat.reshape(arr.shape)
+    return check_data(arr, name, min_samples=min_samples, dtype=dtype)
+
+
+def _max_abs(X: np.ndarray) -> float:
+    return float(np.max(np.abs(X))) if X.size else 0.0
+
+
+class Source:
+    """Base class. Subclasses implement `bind`, and `mean` when they can centre the data."""
+
+    name = "data"
+
+    def bind(self, *, dtype, mesh, seed: int, offset: np.ndarray | None) -> Bound:
+        """Prepares the run. `offset` is the vector the model subtracts from each row (its
+        `DataMean`), or None; only the covariance source needs it."""
+        raise NotImplementedError
+
+    def mean(self) -> np.ndarray:
+        """The float64 mean of the rows (d,), for centring."""
+        raise ValueError(f"{type(self).__name__} cannot compute the mean of its rows: pass "
+                         "center=False to fit, or give the mean")
+
+    @property
+    def default_loss(self):
+        return reconstruction_error
+
+
+class FullBatch(Source):
+    """Every step sees all the data: an (n, ...) array, or any pytree of arrays (e.g. a graph's
+    normalised adjacency and target), which is handed to the loss as it is.
+
+    Example:
+      >>> import numpy as np
+      >>> src = FullBatch(np.ones((4, 3)))
+      >>> src.mean().tolist()
+      [1.0, 1.0, 1.0]
+    """
+
+    def __init__(self, data):
+        self.data = data
+        self._rows = not isinstance(data, dict | tuple | list)
+
+    def mean(self) -> np.ndarray:
+        if not self._rows:
+            return super().mean()
+        return check_data(self.data, "X", dtype=np.float64).mean(axis=0)
+
+    def bind(self, *, dtype, mesh, seed, offset) -> Bound:
+        if self._rows:
+            X = _check_rows(self.data, "X", dtype)
+            _check_divisible(len(X), mesh, "devices")
+            resident = jax.device_put(jnp.asarray(X), _rows_sharding(mesh, X.ndim))
+            n_features, max_abs = (X.shape[1] if X.ndim == 2 else None), _max_abs(X)
+        else:
+            def cast(leaf):
+                leaf = np.asarray(leaf)
+                if not np.isfinite(leaf).all():
+                    raise ValueError("the data contain NaN or inf")
+                return leaf.astype(dtype) if np.issubdtype(leaf.dtype, np.floating) else leaf
+
+            resident = jax.device_put(jax.tree.map(cast, self.data))
+            n_features, max_abs = None, None
+        return Bound(resident, _select_resident, _no_inputs, n_features, None, max_abs)
+
+
+class Minibatches(Source):
+    """`batch_size` rows per step, drawn without replacement from a fresh permutation each epoch
+    (numpy's generator seeded with `seed`, or fit's seed); the last partial batch is dropped.
+
+    Example:
+      >>> import numpy as np
+      >>> src = Minibatches(np.zeros((10, 2)), 4)
+      >>> bound = src.bind(dtype=np.float32, mesh=None, seed=0, offset=None)
+      >>> bound.next_inputs(3, 2).shape  # indices of the next 2 steps, padded to 3
+      (3, 4)
+    """
+
+    def __init__(self, data, batch_size: int, *, seed: int | None = None):
+        self.data = data
+        self.batch_size = check_positive_int(batch_size, "batch_size")
+        self.seed = seed
+
+    def mean(self) -> np.ndarray:
+        return check_data(self.data, "X", dtype=np.float64).mean(axis=0)
+
+    def bind(self, *, dtype, mesh, seed, offset) -> Bound:
+        X = _check_rows(self.data, "X", dtype)
+        n, b = len(X), self.batch_size
+        if b > n:
+            raise ValueError(f"batch_size must be in [1, n={n}]; got {b}")
+        _check_divisible(n, mesh, "devices")
+        _check_divisible(b, mesh, "devices (batch_size)")
+        resident = jax.device_put(jnp.asarray(X), _rows_sharding(mesh, X.ndim))
+        rng = np.random.default_rng(seed if self.seed is None else self.seed)
+        order = {"perm": None, "offset": 0}
+
+        def next_inputs(capacity: int, m: int) -> np.ndarray:
+            out = np.zeros((capacity, b), np.int32)
+            for i in range(m):
+                if order["perm"] is None or order["offset"] + b > n:
+                    order["perm"], order["offset"] = rng.permutation(n).astype(np.int32), 0
+                out[i] = order["perm"][order["offset"]: order["offset"] + b]
+                order["offset"] += b
+            return out
+
+        select = _SelectRows(_rows_sharding(mesh, X.ndim))
+        n_features = X.shape[1] if X.ndim == 2 else None
+        return Bound(resident, select, next_inputs, n_features, None, _max_abs(X))
+
+
+class Covariance(Source):
+    r"""The full batch of a linear model through C = X_c^T X_c / n (float64, read in row chunks).
+
+    Each step evaluates tr M - 2 tr(V W M) + tr(V^T V W M W^T) with M the second moment of the
+    rows around the model's `DataMean` (C itself when that is the data mean): O(d^2 k) per step
+    instead of O(n d k), with the same iterates. The model needs `encoder_matrix()` and
+    `decoder_matrix()` and no biases.
+
+    Args:
+      data: (n, d) array or memory map; only `chunk_size` rows are in memory at once.
+      chunk_size: rows per chunk.
+    """
+
+    name = "covariance"
+
+    def __init__(self, data, *, chunk_size: int = DEFAULT_CHUNK_ROWS):
+        self.data = data
+        self.chunk_size = check_positive_int(chunk_size, "chunk_size")
+        self._moments = None
+
+    def mean_and_covariance(self) -> tuple[np.ndarray, np.ndarray]:
+        """(mean (d,), C (d, d)) in float64, computed once."""
+        if self._moments is None:
+            X = self.data
+            if getattr(X, "ndim", None) != 2:
+                X = check_data(X)
+            self._moments = pca.covariance(X, chunk_size=self.chunk_size)
+        return self._moments
+
+    def mean(self) -> np.ndarray:
+        return self.mean_and_covariance()[0]
+
+    @property
+    def default_loss(self):
+        return covariance_loss
+
+    def bind(self, *, dtype, mesh, seed, offset) -> Bound:
+        if mesh is not None:
+            raise ValueError("the covariance source works on the d x d covariance; drop devices=")
+        mu, C = self.mean_and_covariance()
+        if offset is not None:
+            shift = mu - np.asarray(offset, np.float64)
+            C = C + np.outer(shift, shift)
+        return Bound(jnp.asarray(C, dtype), _select_resident, _no_inputs, C.shape[0], None,
+                     None)
+
+
+class RowChunks(Source):
+    """Rows streamed from the host, `batch_size` rows per step; X is never held whole.
+
+    Args:
+      rows: an (n, d) array or `np.memmap` (read in contiguous blocks of `batch_size` rows, in a
+        shuffled block order each epoch when `shuffle`), an iterator of (r, d) chunks (one
+        pass), or a function returning a fresh iterator (one call per epoch). Chunks of any
+        row count are regrouped into batches of exactly `batch_size` rows.
+      batch_size: rows per step.
+      shuffle: shuffle the block order of an array each epoch.
+      seed: seed of that shuffle (default: fit's seed).
+      mean: the rows' mean, if known; otherwise `mean()` makes one pass over the rows (arrays
+        and functions only).
+    """
+
+    name = "row chunks"
+
+    def __init__(self, rows, batch_size: int, *, shuffle: bool = True, seed: int | None = None,
+                 mean=None):
+        self.rows = rows
+        self.batch_size = check_positive_int(batch_size, "batch_size")
+        self.shuffle, self.seed = bool(shuffle), seed
+        self._mean = None if mean is None else np.asarray(mean, np.float64)
+        if isinstance(rows, Iterator) and not isinstance(rows, np.ndarray):
+            self._kind = "iterator"
+        elif callable(rows):
+            self._kind = "factory"
+        elif hasattr(rows, "shape") and len(rows.shape) == 2:
+            self._kind = "array"
+        else:
+            raise TypeError("rows must be a 2-D array or memmap, an iterator of 2-D chunks, or a "
+                            f"function returning one; got {type(rows).__name__}")
+
+    def _epochs(self, seed: int) -> Iterator[np.ndarray]:
+        """Chunks, epoch after epoch (one epoch for a plain iterator)."""
+        rng = np.random.default_rng(seed if self.seed is None else self.seed)
+        if self._kind == "iterator":
+            yield from self.rows
+            return
+        while True:
+            if self._kind == "factory":
+                empty = True
+                for chunk in self.rows():
+                    empty = False
+                    yield chunk
+                if empty:
+                    raise ValueError("the rows function returned an empty iterator")
+                continue
+            n, b = self.rows.shape[0], self.batch_size
+            starts = np.arange(0, n, b)
+            if self.shuffle:
+                rng.shuffle(starts)
+            for s in starts:
+                yield self.rows[s: s + b]
+
+    def mean(self) -> np.ndarray:
+        if self._mean is not None:
+            return self._mean
+        if self._kind == "iterator":
+            return super().mean()
+        chunks = self.rows() if self._kind == "factory" else (
+            self.rows[s: s + DEFAULT_CHUNK_ROWS]
+            for s in range(0, self.rows.shape[0], DEFAULT_CHUNK_ROWS))
+        total, count = None, 0
+        for i, chunk in enumerate(chunks):
+            chunk = check_data(chunk, f"chunk {i}", min_samples=1, dtype=np.float64)
+            total = chunk.sum(axis=0) if total is None else total + chunk.sum(axis=0)
+            count += len(chunk)
+        if not count:
+            raise ValueError("the rows are empty")
+        self._mean = total / count
+        return self._mean
+
+    def bind(self, *, dtype, mesh, seed, offset) -> Bound:
+        b = self.batch_size
+        _check_divisible(b, mesh, "devices (batch_size)")
+        chunks = self._epochs(seed)
+        pending: list[np.ndarray] = []
+        state = {"held": 0, "index": 0, "d": None}
+
+        def take_batch() -> np.ndarray:
+            while state["held"] < b:
+                try:
+                    chunk = next(chunks)
+                except StopIteration:
+                    raise ValueError(
+                        f"the rows ran out after {state['index']} chunks: a plain iterator is "
+                        "read once; pass a function that returns a fresh iterator to train for "
+                        "several epochs") from None
+                chunk = check_data(chunk, f"chunk {state['index']}", min_samples=1, dtype=dtype)
+                if state["d"] is None:
+                    state["d"] = chunk.shape[1]
+                elif chunk.shape[1] != state["d"]:
+                    raise ValueError(f"chunk {state['index']} has {chunk.shape[1]} columns; the "
+                                     f"earlier chunks have {state['d']}")
+                state["index"] += 1
+                pending.append(chunk)
+                state["held"] += len(chunk)
+            rows = np.concatenate(pending) if len(pending) > 1 else pending[0]
+            batch, rest = rows[:b], rows[b:]
+            pending.clear()
+            if len(rest):
+                pending.append(rest)
+            state["held"] = len(rest)
+            return batch
+
+        first = take_batch()
+        d = first.shape[1]
+        queue = [first]
+        sharding = _rows_sharding(mesh, 3, leading=1)
+
+        def next_inputs(capacity: int, m: int) -> jax.Array:
+            out = np.zeros((capacity, b, d), dtype)
+            for i in range(m):
+                out[i] = queue.pop() if queue else take_batch()
+            return jax.device_put(out, sharding)
+
+        max_fused = max(1, _MAX_STREAMED_BYTES // (b * d * np.dtype(dtype).itemsize))
+        return Bound(None, _select_input, next_inputs, d, max_fused, None)
+
+
+def as_source(data, batch_size=None, *, chunk_size: int = DEFAULT_CHUNK_ROWS) -> Source:
+    """A `Source` for fit's `data` argument: a source is returned as it is; an array becomes
+    `FullBatch` (batch_size None), `Minibatches` (an int) or `Covariance` ("covariance")."""
+    if isinstance(data, Source):
+        if batch_size is not None:
+            raise ValueError("batch_size is set by the data source itself; drop batch_size=")
+        return data
+    if batch_size is None:
+        return FullBatch(data)
+    if isinstance(batch_size, str):
+        if batch_size != "covariance":
+            raise ValueError(f'batch_size must be None, an int or "covariance"; got '
+                             f"{batch_size!r}")
+        return Covariance(data, chunk_size=chunk_size)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
+        raise ValueError(f'batch_size must be None, an int or "covariance"; got {batch_size!r}')
+    if batch_size < 1:
+        n = getattr(data, "shape", (None,))[0]
+        raise ValueError(f"batch_size must be in [1, n={n}]; got {batch_size}")
+    return Minibatches(data, int(batch_size))
+
