@@ -30,6 +30,7 @@ from tiedae._validation import check_data, check_matrix, check_positive_int, che
 
 __all__ = [
     "DEFAULT_CHUNK_ROWS",
+    "CovarianceAccumulator",
     "PCAResult",
     "covariance",
     "fit",
@@ -66,12 +67,66 @@ class PCAResult:
         return self.components.shape[0]
 
 
+class CovarianceAccumulator:
+    r"""Mean and covariance of rows seen chunk by chunk, exact in float64 (one pass, any n).
+
+    The sums are taken around a shift (the first chunk's mean), so a large mean does not cancel
+    the variance's digits: with y = x - shift, mean = shift + sum(y) / n and
+    C = sum(y y^T) / n - (sum(y) / n)(sum(y) / n)^T. Memory is O(d^2) whatever n is.
+
+    Example:
+      >>> import numpy as np
+      >>> X = np.random.default_rng(0).normal(size=(100, 3)) + 1e6
+      >>> acc = CovarianceAccumulator()
+      >>> for i in range(0, 100, 30):
+      ...     acc.update(X[i:i + 30])
+      >>> mean, C = acc.result()
+      >>> bool(np.allclose(C, np.cov(X.T, bias=True), atol=1e-9))
+      True
+    """
+
+    def __init__(self):
+        self.n = 0
+        self.n_chunks = 0
+        self.shift: np.ndarray | None = None
+        self._sum: np.ndarray | None = None
+        self._gram: np.ndarray | None = None
+
+    @property
+    def n_features(self) -> int | None:
+        return None if self.shift is None else self.shift.shape[0]
+
+    def update(self, chunk, name: str | None = None) -> None:
+        """Adds the rows of `chunk` (r, d); a ValueError/TypeError naming `name` (default
+        "chunk <i>") for a chunk that is not finite, real and of the same width d."""
+        name = name or f"chunk {self.n_chunks}"
+        block = check_data(chunk, name, min_samples=1, dtype=np.float64)
+        if self.shift is None:
+            self.shift = block.mean(axis=0)
+            d = block.shape[1]
+            self._sum, self._gram = np.zeros(d), np.zeros((d, d))
+        elif block.shape[1] != self.shift.shape[0]:
+            raise ValueError(f"{name} has {block.shape[1]} columns; the rows seen before have "
+                             f"{self.shift.shape[0]}")
+        block = block - self.shift
+        self._sum += block.sum(axis=0)
+        self._gram += block.T @ block
+        self.n += block.shape[0]
+        self.n_chunks += 1
+
+    def result(self, min_samples: int = 2) -> tuple[np.ndarray, np.ndarray]:
+        """(mean (d,), C (d, d)) of all rows so far; a ValueError below `min_samples` rows."""
+        if self.n < min_samples:
+            raise ValueError(f"the covariance needs at least {min_samples} rows; got {self.n}")
+        offset = self._sum / self.n
+        return self.shift + offset, self._gram / self.n - np.outer(offset, offset)
+
+
 def covariance(X, *, chunk_size: int = DEFAULT_CHUNK_ROWS) -> tuple[np.ndarray, np.ndarray]:
     """Mean and covariance C = (X - mean)^T (X - mean) / n in float64, read in row chunks.
 
-    Works on a `numpy.memmap` larger than memory: only `chunk_size` rows are in memory at once.
-    The sums are taken around the first chunk's mean, so a large mean does not cancel the
-    variance's digits. Non-finite values raise ValueError naming the chunk.
+    Works on a `numpy.memmap` larger than memory: only `chunk_size` rows are in memory at once
+    (`CovarianceAccumulator`). Non-finite values raise ValueError naming the chunk.
 
     Returns:
       (mean (d,), C (d, d)).
@@ -79,23 +134,14 @@ def covariance(X, *, chunk_size: int = DEFAULT_CHUNK_ROWS) -> tuple[np.ndarray, 
     X = np.asarray(X) if not isinstance(X, np.ndarray) else X
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D with shape (n_samples, n_features); got shape {X.shape}")
-    n, d = X.shape
+    n, _ = X.shape
     if n < 2:
         raise ValueError(f"X needs at least 2 samples (rows); got n={n}")
     chunk_size = check_positive_int(chunk_size, "chunk_size")
-    shift = None
-    total = np.zeros(d)
-    gram = np.zeros((d, d))
+    acc = CovarianceAccumulator()
     for start in range(0, n, chunk_size):
-        block = check_data(X[start : start + chunk_size], f"X[{start}:]", min_samples=1,
-                           dtype=np.float64)
-        if shift is None:
-            shift = block.mean(axis=0)
-        block = block - shift
-        total += block.sum(axis=0)
-        gram += block.T @ block
-    offset = total / n
-    return shift + offset, gram / n - np.outer(offset, offset)
+        acc.update(X[start: start + chunk_size], f"X[{start}:]")
+    return acc.result()
 
 
 def fit(X, k: int) -> PCAResult:
