@@ -95,3 +95,31 @@ def test_karate_club():
     A, labels = graphs.karate_club()
     assert A.shape == (34, 34) and int(A.sum()) == 2 * 78
     assert set(labels) == {0, 1}
+
+
+def test_edge_list_loader_drops_direction_duplicates_and_self_loops(tmp_path):
+    path = tmp_path / "g.cites"
+    path.write_text("# a comment\n10 20\n20 10\n20 30\n30 30\n\n10 20\n40 10\n")
+    A, ids = graphs.load_edge_list(path)
+    assert list(ids) == ["10", "20", "30", "40"]
+    expected = np.zeros((4, 4), np.float32)
+    for a, b in [(0, 1), (1, 2), (3, 0)]:
+        expected[a, b] = expected[b, a] = 1.0
+    np.testing.assert_array_equal(A, expected)
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ("1 2 3\n", r"g.txt:1: expected two node ids, got 3"),
+    ("5 5\n", "no edges"),
+    ("", "no edges"),
+])
+def test_edge_list_loader_rejects_bad_files(tmp_path, text, match):
+    path = tmp_path / "g.txt"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=match):
+        graphs.load_edge_list(path)
+    with pytest.raises(ValueError, match="no such edge-list file"):
+        graphs.load_edge_list(tmp_path / "missing.txt")
+    path.write_bytes(b"\xff\xfe\x00\x01")
+    with pytest.raises(ValueError, match="not a text edge list"):
+        graphs.load_edge_list(path)

@@ -14,7 +14,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["EdgeSplit", "check_adjacency", "karate_club", "split_edges", "stochastic_block_model"]
+__all__ = [
+    "EdgeSplit",
+    "check_adjacency",
+    "karate_club",
+    "load_edge_list",
+    "split_edges",
+    "stochastic_block_model",
+]
 
 
 def check_adjacency(A, name="A") -> np.ndarray:
@@ -96,3 +103,48 @@ def split_edges(A, *, val_fraction: float = 0.05, test_fraction: float = 0.1, se
     return EdgeSplit(train, val_pos, neg[n_test:], test_pos, neg[:n_test])
 
 
+
+
+def load_edge_list(path) -> tuple[np.ndarray, np.ndarray]:
+    """An undirected graph from a text file of edges, one "a b" pair of node ids per line.
+
+    Node ids are any whitespace-free tokens (Cora's `cora.cites` lists "cited citing" paper
+    ids); lines that are empty or start with "#" are skipped. Direction, duplicates and
+    self-loops are dropped, so Cora's 5429 lines give 5278 undirected edges on 2708 nodes.
+
+    Returns:
+      (A, ids): A float32 (n, n) symmetric 0/1 with zero diagonal, nodes in order of first
+      appearance; ids (n,) the original tokens.
+
+    Raises:
+      ValueError: a missing or unreadable file, a line without exactly two tokens (named by
+        its number), or no edges.
+    """
+    import os
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"no such edge-list file: {path!r}")
+    index: dict[str, int] = {}
+    pairs = []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for number, line in enumerate(fh, 1):
+                tokens = line.split()
+                if not tokens or tokens[0].startswith("#"):
+                    continue
+                if len(tokens) != 2:
+                    raise ValueError(f"{path}:{number}: expected two node ids, got "
+                                     f"{len(tokens)} tokens")
+                a, b = (index.setdefault(t, len(index)) for t in tokens)
+                if a != b:
+                    pairs.append((a, b))
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path!r} is not a text edge list ({err.reason})") from None
+    if not pairs:
+        raise ValueError(f"{path!r} holds no edges between distinct nodes")
+    edges = np.asarray(pairs, dtype=np.int64)
+    A = np.zeros((len(index), len(index)), np.float32)
+    A[edges[:, 0], edges[:, 1]] = 1.0
+    A[edges[:, 1], edges[:, 0]] = 1.0
+    return A, np.asarray(list(index))
