@@ -16,7 +16,8 @@ MODULES = ["tiedae.linear.decoders", "tiedae.linear.pca", "tiedae.linear.metrics
            "tiedae.data.images", "tiedae.bench.stats",
            "tiedae.training.objectives", "tiedae.training.sources", "tiedae.training.step",
            "tiedae.training.loop", "tiedae.training.callbacks", "tiedae.nonlinear.mlp",
-           "tiedae.nonlinear.conv", "tiedae.nonlinear.graph", "tiedae.features", "tiedae.blas"]
+           "tiedae.nonlinear.conv", "tiedae.nonlinear.graph", "tiedae.nonlinear.sequential",
+           "tiedae.features", "tiedae.blas"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -5,12 +5,16 @@
   and the checkerboard measure.
 * `graph`: `GraphAE`, a GCN encoder with the inner-product or an MLP adjacency decoder, its
   loss and link prediction.
+* `sequential`: `SequentialAE`, an autoencoder from layer specs (Keras / MATLAB style: conv,
+  max-pool, upsampling, transposed conv, dense), for the posts' own architectures.
 * `layers`: activations, initialisers and parameter counts they share.
 """
 
-from tiedae.nonlinear import conv, graph, layers, mlp
+from tiedae.nonlinear import conv, graph, layers, mlp, sequential
 from tiedae.nonlinear.conv import ConvAE
 from tiedae.nonlinear.graph import GraphAE
 from tiedae.nonlinear.mlp import MLPAE
+from tiedae.nonlinear.sequential import SequentialAE
 
-__all__ = ["ConvAE", "GraphAE", "MLPAE", "conv", "graph", "layers", "mlp"]
+__all__ = ["ConvAE", "GraphAE", "MLPAE", "SequentialAE", "conv", "graph", "layers", "mlp",
+           "sequential"]
