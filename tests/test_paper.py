@@ -122,6 +122,44 @@ def test_transpose_gradient_closed_form(rng):
     assert np.linalg.norm(G_s @ W_scaled.T) > 1e-2
 
 
+def test_transpose_loss_has_only_strict_saddles(rng):
+    """Every critical point of L_T that is not a global minimiser has negative curvature, with
+    the closed-form curvatures of the proof: 2(e_j - e_i) for turning a row from u_j towards an
+    omitted u_i, -4 e_i for growing a zero row along u_i, and Hessian -4 (I_k kron C) at W = 0.
+    Also when C is singular (a zero eigenvalue, as for the digits' constant pixels)."""
+    d, k = 7, 3
+    for spectrum in (None, [5.0, 4.0, 3.0, 2.0, 1.5, 0.5, 0.0]):
+        C, e, U = _spd(rng, d, spectrum)
+        hess = jax.jit(jax.hessian(lambda w: _transpose_loss(w, jnp.asarray(C))))
+
+        def curvature(W, D, hess=hess):
+            H = np.asarray(hess(jnp.asarray(W))).reshape(k * d, k * d)
+            D = D / np.linalg.norm(D)
+            return H, float(D.ravel() @ H @ D.ravel())
+
+        # a saddle: rows u_0, u_1, u_4 (u_2 omitted, e_2 > e_4)
+        W = U[:, [0, 1, 4]].T
+        assert float(jnp.abs(jax.grad(_transpose_loss)(jnp.asarray(W), jnp.asarray(C))).max()) \
+            < 1e-12
+        D = np.zeros((k, d))
+        D[2] = U[:, 2]
+        H, c = curvature(W, D)
+        assert c == pytest.approx(2 * (e[4] - e[2]), abs=1e-10)
+        assert np.linalg.eigvalsh(H)[0] <= 2 * (e[4] - e[2]) + 1e-10
+        # a rank-deficient critical point: rows u_0, u_1 and a zero row
+        W = np.vstack([U[:, [0, 1]].T, np.zeros(d)])
+        D = np.zeros((k, d))
+        D[2] = U[:, 3]
+        _, c = curvature(W, D)
+        assert c == pytest.approx(-4 * e[3], abs=1e-10)
+        # W = 0: Hessian -4 (I_k kron C), most negative at -4 e_1
+        H, _ = curvature(np.zeros((k, d)), np.ones((k, d)))
+        np.testing.assert_allclose(H, -4 * np.kron(np.eye(k), C), atol=1e-10)
+        # the global minima U_k^T are not saddles: the Hessian is positive semidefinite there
+        H, _ = curvature(U[:, :k].T, np.ones((k, d)))
+        assert np.linalg.eigvalsh(H)[0] > -1e-10
+
+
 @pytest.mark.parametrize("name", ["pinv", "right_inverse"])
 def test_pinv_gradient_annihilates_rows_and_gd_drift_is_eta_squared(rng, name):
     d, k, eta = 9, 3, 0.05
