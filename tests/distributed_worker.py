@@ -93,6 +93,8 @@ def main(out: Path) -> None:
         "seeds": error_of(lambda: fit(mine, batch_size=16, seed=rank)),
         "initial_parameters": error_of(lambda: fit(mine, init=rank)),
         "eval_data": error_of(lambda: fit(mine, eval_data=X[rank: rank + 4])),
+        "other_process_devices": error_of(lambda: tiedae.fit(
+            model(), mine, steps=2, devices=jax.devices()[:1])),  # process 0 trains alone
     }
     record["after_errors"] = train(mine, "full", "all", reference, eval_rows)["encoder"]
     (out / f"p{rank}.json").write_text(json.dumps(record))

@@ -85,6 +85,8 @@ def test_distributed_two_processes_match_one_process(two_processes, name):
 
 def test_distributed_bad_inputs_raise_the_same_clear_error_on_every_process(two_processes):
     errors = [record["errors"] for record in two_processes]
+    assert errors[0].pop("other_process_devices") == "no error"  # a mesh of its own devices
+    assert "this process (1) has no device in the mesh" in errors[1].pop("other_process_devices")
     assert errors[0] == errors[1]
     e = errors[0]
     assert e["uneven_rows"].startswith("ValueError") and "50 + 46 rows" in e["uneven_rows"]

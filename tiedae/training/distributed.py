@@ -59,8 +59,8 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-__all__ = ["ENV_VARS", "LOOPBACK", "agree", "all_gather", "any_process", "digest",
-           "global_rows", "initialize", "local_copy", "ordered_devices", "replicate",
+__all__ = ["ENV_VARS", "LOOPBACK", "agree", "agree_on_inputs", "all_gather", "any_process",
+           "digest", "global_rows", "initialize", "local_copy", "ordered_devices", "replicate",
            "spans_processes"]
 
 ENV_VARS = ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID")
@@ -186,9 +186,9 @@ def spans_processes(mesh: Mesh | None) -> bool:
 
 
 def ordered_devices(devices: Sequence) -> list:
-    """`devices` ordered by process (stable within a process), checked for a run over several
-    processes: every process contributes the same number of devices, this one included. A list
-    of one process's devices is returned as it is.
+    """`devices` ordered by process (stable within a process), checked: this process has a
+    device among them, and over several processes every process contributes the same number of
+    devices. A list of one process's devices is returned as it is.
 
     Example:
       >>> import jax
@@ -197,6 +197,10 @@ def ordered_devices(devices: Sequence) -> list:
     """
     devices = list(devices)
     owners = sorted({d.process_index for d in devices})
+    if jax.process_index() not in owners:
+        raise ValueError(f"this process ({jax.process_index()}) has no device in the mesh (its "
+                         f"devices belong to processes {owners}): pass devices=\"all\", or "
+                         f"this process's own jax.local_devices()")
     if len(owners) <= 1:
         return devices
     counts = {p: sum(d.process_index == p for d in devices) for p in owners}
@@ -253,7 +257,10 @@ def agree(local: Callable[[], Mapping], *, same: Sequence[str] | Mapping[str, st
     records = all_gather(record)
     failed = [(p, r) for p, r in enumerate(records) if "error" in r]
     if failed:
-        message = "; ".join(f"process {p}: {r['error']}" for p, r in failed)
+        if len(failed) == len(records) and len({r["error"] for _, r in failed}) == 1:
+            message = f"on every process: {failed[0][1]['error']}"
+        else:
+            message = "; ".join(f"process {p}: {r['error']}" for p, r in failed)
         kind = TypeError if all(r["type"] == "TypeError" for _, r in failed) else ValueError
         raise kind(message) from error
     values = [r["value"] for r in records]
@@ -264,6 +271,33 @@ def agree(local: Callable[[], Mapping], *, same: Sequence[str] | Mapping[str, st
             raise ValueError(f"{key} must be the same on every process{hint}; got "
                              f"{_differences(seen)}")
     return values
+
+
+def agree_on_inputs(local_rows: Callable[[], np.ndarray], local_evals: Callable[[], dict],
+                    params, settings: Mapping) -> tuple[np.ndarray, dict]:
+    """The start of `fit` over several processes, with one gather: checks each process's rows
+    and eval data (`local_rows()` and `local_evals()` raise on bad input; then every process
+    raises), that the row shapes, `settings`, initial `params` and eval data agree, and returns
+    (the global float64 mean of the rows, this process's checked eval data)."""
+    held = {}
+
+    def local():
+        X = local_rows()
+        held["evals"] = local_evals()
+        return {"rows": len(X), "sum": X.astype(np.float64).sum(axis=0).ravel().tolist(),
+                "row shape": list(X.shape[1:]), "settings": dict(settings),
+                "initial parameters": digest(params)[:16],
+                "eval_data": {k: digest(v)[:16] for k, v in held["evals"].items()}}
+
+    records = agree(local, same={
+        "row shape": "", "settings": "",
+        "initial parameters": " (build the model the same way, with the same seed, everywhere)",
+        "eval_data": " (every process passes the same whole held-out array)"})
+    total = np.zeros(len(records[0]["sum"]))
+    for record in records:  # in process order: the same float64 sum on every process
+        total += np.asarray(record["sum"], np.float64)
+    mean = total / sum(r["rows"] for r in records)
+    return mean.reshape(records[0]["row shape"]), held["evals"]
 
 
 def _differences(seen: list) -> str:

@@ -157,36 +157,15 @@ def _set_hyperparams(opt_state, hyperparams):
     return opt_state
 
 
-def _agree_across_processes(source, eval_data, dtype, params, settings):
-    """The start of a run over several processes: checks each process's own inputs with one
-    gather (a bad input on one process raises on all of them), that the settings, initial
-    parameters and eval data agree, and returns (the global float64 mean of the rows, the
-    checked eval data)."""
-    held = {}
-
-    def local():
-        data = getattr(source, "data", None)
-        if not isinstance(source, sources_lib.FullBatch | sources_lib.Minibatches) or isinstance(
-                data, dict | tuple | list):
-            raise TypeError(f"a run over several processes takes an array of this process's "
-                            f"rows (full batch or minibatches); got {type(source).__name__}"
-                            f"{' of a pytree' if isinstance(data, dict | tuple | list) else ''}")
-        X = sources_lib._check_rows(data, "X", dtype)
-        held["evals"] = _eval_data(eval_data, dtype)
-        return {"rows": len(X), "sum": X.astype(np.float64).sum(axis=0).ravel().tolist(),
-                "row shape": list(X.shape[1:]), "settings": settings,
-                "initial parameters": distributed.digest(params)[:16],
-                "eval_data": {k: distributed.digest(v)[:16] for k, v in held["evals"].items()}}
-
-    records = distributed.agree(local, same={
-        "row shape": "", "settings": "",
-        "initial parameters": " (build the model the same way, with the same seed, everywhere)",
-        "eval_data": " (every process passes the same whole held-out array)"})
-    total = np.zeros(len(records[0]["sum"]))
-    for record in records:  # in process order: the same float64 sum on every process
-        total += np.asarray(record["sum"], np.float64)
-    mean = (total / sum(r["rows"] for r in records)).reshape(records[0]["row shape"])
-    return mean, held["evals"]
+def _local_rows(source, dtype) -> np.ndarray:
+    """This process's rows, checked, for a run over several processes."""
+    data = getattr(source, "data", None)
+    pytree = isinstance(data, dict | tuple | list)
+    if not isinstance(source, sources_lib.FullBatch | sources_lib.Minibatches) or pytree:
+        raise TypeError(f"a run over several processes takes an array of this process's rows "
+                        f"(full batch or minibatches); got {type(source).__name__}"
+                        f"{' of a pytree' if pytree else ''}")
+    return sources_lib._check_rows(data, "X", dtype)
 
 
 def _divergence_message(state, steps, model, bound, dtype, blowup_factor) -> str:
@@ -270,8 +249,13 @@ def fit(
         point with the model at that step (two-argument `cb(step, metrics)` works too). A
         callback that returns True stops training there (the history ends at that point).
       seed: seed of the minibatch order.
-      devices: an int (the first that many devices) or a list of devices: the rows of each
-        batch are sharded over them and the parameters replicated.
+      devices: an int (the first that many devices), "all" (`jax.devices()`) or a list of
+        devices: the rows of each batch are sharded over them and the parameters replicated.
+        After `tiedae.training.distributed.initialize()` the devices of all processes count:
+        then each process passes its own rows as `data` (full batch or minibatches; the
+        global data are the processes' rows in process order, `batch_size` is the global
+        batch), every process gets the same history and model, and callbacks run on every
+        process (see `tiedae.training.distributed`).
       center: set the model's `DataMean` to the mean of the data, so that the model subtracts
         it on the way in and adds it back on the way out (`model(X_raw)` reconstructs raw
         data). Default: True when the model (or any submodule) has a `DataMean`.
@@ -336,9 +320,12 @@ def fit(
         settings = {"steps": steps, "log_every": log_every, "seed": seed, "center": center,
                     "source": type(source).__name__, "devices": mesh.size, "dtype": str(dtype),
                     "batch_size": getattr(source, "batch_size", None),
+                    "source seed": getattr(source, "seed", None),
                     "blowup_factor": blowup_factor, "hyperparams": {
                         k: float(v) for k, v in sorted((hyperparams or {}).items())}}
-        mean, evals = _agree_across_processes(source, eval_data, dtype, initial, settings)
+        mean, evals = distributed.agree_on_inputs(
+            lambda: _local_rows(source, dtype), lambda: _eval_data(eval_data, dtype), initial,
+            settings)
     offset = _set_data_mean(model, source, center, mean)
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     bound = source.bind(dtype=dtype, mesh=mesh, seed=seed, offset=offset)

@@ -179,6 +179,8 @@ class FullBatch(Source):
 class Minibatches(Source):
     """`batch_size` rows per step, drawn without replacement from a fresh permutation each epoch
     (numpy's generator seeded with `seed`, or fit's seed); the last partial batch is dropped.
+    Over several processes `data` is this process's rows and `batch_size` the global batch;
+    every process draws the same order over the global rows (`tiedae.training.distributed`).
 
     Example:
       >>> import numpy as np
