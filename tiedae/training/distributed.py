@@ -25,7 +25,12 @@ The contract of `fit` over a mesh that spans processes:
   arrays). Callbacks run on every process with that model (guard printing or file writing with
   `jax.process_index() == 0`); training stops when a callback returns True on any process.
 * **Errors.** A bad input on one process (NaN, wrong shape, ...) raises on every process, each
-  message naming the process, instead of leaving the others waiting in a collective.
+  message naming the process, instead of leaving the others waiting in a collective. An
+  exception of one process alone later on (a callback's, say) ends that process; the launcher
+  then stops the others (started by hand: stop them yourself, or wait for JAX's heartbeat
+  timeout to end them).
+* **Sources.** Full batch (an array, not a pytree) and minibatches; `Covariance` and
+  `RowChunks` train in one process only.
 
 Start the processes with `python -m tiedae.launch --processes 2 -- python script.py` (local,
 loopback only), or set the environment yourself (one process per host or per GPU group):
