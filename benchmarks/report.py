@@ -44,10 +44,30 @@ def per_step_overhead(res: dict) -> list[str]:
     return out
 
 
+def distributed_scaling(res: dict) -> list[str]:
+    out = ["| layout | training (s) | whole command (s) | training speed-up vs 1 process |",
+           "| --- | --- | --- | --- |"]
+    for r in res["rows"]:
+        out.append(f"| {r['layout']} | {_g(r['train_s'])} | {_g(r['command_s'])} | "
+                   f"{_g(r['speedup'])}× |")
+    out.append("")
+    label = f"{res['label']}; " if res.get("label") else ""
+    out.append(f"{label}full batch, n={res['n']}, d={res['d']}, k={res['k']}, {res['dtype']}, "
+               f"{res['steps']} Adam steps, {res['cpu_count']} CPU cores, best of "
+               f"{res['repeats']} interleaved rounds; training = `fit`'s wall time of the "
+               f"steps (compilation excluded), whole command = start-up, connecting, compiling "
+               f"and training. The layouts' trained encoders differ by at most "
+               f"{res['max_encoder_difference']:.1e}.")
+    return out
+
+
 RENDERERS = {
     "per_step_overhead": ("One compiled step per call vs `fit`'s fused steps",
                           "python benchmarks/per_step_overhead.py --out "
                           "benchmarks/results/per_step_overhead.json", per_step_overhead),
+    "distributed_scaling": ("Data-parallel training over 2 processes vs 1 (CPU, loopback)",
+                            "python benchmarks/distributed_scaling.py --out "
+                            "benchmarks/results/distributed_scaling.json", distributed_scaling),
 }
 
 

@@ -130,7 +130,7 @@ def test_transpose_loss_has_only_strict_saddles(rng):
     d, k = 7, 3
     for spectrum in (None, [5.0, 4.0, 3.0, 2.0, 1.5, 0.5, 0.0]):
         C, e, U = _spd(rng, d, spectrum)
-        hess = jax.jit(jax.hessian(lambda w: _transpose_loss(w, jnp.asarray(C))))
+        hess = jax.jit(jax.hessian(lambda w, C=C: _transpose_loss(w, jnp.asarray(C))))
 
         def curvature(W, D, hess=hess):
             H = np.asarray(hess(jnp.asarray(W))).reshape(k * d, k * d)

@@ -1,6 +1,13 @@
 r"""Graphs for the graph autoencoders: stochastic block models, the karate club, edge lists on
 disk (e.g. Cora's `cora.cites`), and held-out edge splits for link prediction.
 
+Example:
+  >>> from tiedae.data import graphs
+  >>> A, labels = graphs.stochastic_block_model((10, 10), 0.5, 0.05, seed=0)
+  >>> split = graphs.split_edges(A, seed=0)
+  >>> len(split.test_pos) == len(split.test_neg), bool((split.train_adj <= A).all())
+  (True, True)
+
 References:
   Holland, P. W., Laskey, K. B. & Leinhardt, S. (1983). Stochastic blockmodels: first steps.
   Social Networks 5(2), 109-137.

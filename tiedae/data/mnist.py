@@ -22,10 +22,15 @@ References:
   Xiao, H., Rasul, K. & Vollgraf, R. (2017). Fashion-MNIST. arXiv:1708.07747.
 
 Example:
-  >>> from tiedae import mnist
-  >>> data = mnist.load("/path/to/mnist")  # doctest: +SKIP
-  >>> data.x_train.shape, data.x_train.dtype  # doctest: +SKIP
-  ((60000, 28, 28), dtype('float32'))
+  >>> import os, tempfile
+  >>> import numpy as np
+  >>> from tiedae.data import mnist
+  >>> path = os.path.join(tempfile.mkdtemp(), "tiny.npz")
+  >>> np.savez(path, x_train=np.zeros((4, 28, 28), np.uint8), y_train=np.arange(4),
+  ...          x_test=np.full((2, 28, 28), 255, np.uint8), y_test=np.arange(2))
+  >>> data = mnist.load(path)
+  >>> data.x_train.shape, data.x_train.dtype, float(data.x_test.max())
+  ((4, 28, 28), dtype('float32'), 1.0)
 """
 
 from __future__ import annotations

@@ -1,4 +1,15 @@
-"""Pieces the nonlinear models share: activations, width checks, initialisers, parameter counts."""
+"""Pieces the nonlinear models share: activations, width checks, initialisers, parameter counts.
+
+Example:
+  >>> from flax import nnx
+  >>> import tiedae
+  >>> from tiedae.nonlinear import layers
+  >>> layers.check_widths([100, 25, 2], "encoder_widths")
+  (100, 25, 2)
+  >>> tied = tiedae.MLPAE(8, (4, 2), decoder="tied", rngs=nnx.Rngs(0))
+  >>> layers.count_params(tied)  # W_1 (8x4), W_2 (4x2) once, biases 4 + 2 + 4 + 8
+  58
+"""
 
 from __future__ import annotations
 

@@ -8,8 +8,11 @@ Every model and experiment in tiedae trains through `fit`; nothing else runs an 
 * `step`: `TrainState` and the compiled step (`make_train_step` for a loop of one's own).
 * `loop`: `fit` and `TrainingDiverged`.
 * `callbacks`: `Observe`, `StopWhen`.
+* `distributed`: multi-process data parallelism (`initialize`, then `fit(..., devices="all")`;
+  start the processes with `python -m tiedae.launch`).
 """
 
+from tiedae.training import distributed
 from tiedae.training.callbacks import Observe, StopWhen
 from tiedae.training.loop import TrainingDiverged, fit
 from tiedae.training.objectives import (
@@ -35,6 +38,7 @@ __all__ = [
     "TrainState",
     "TrainingDiverged",
     "covariance_loss",
+    "distributed",
     "fit",
     "make_train_step",
     "reconstruction_error",

@@ -27,6 +27,7 @@ from jax.sharding import Mesh
 from tiedae._validation import check_data, check_positive_int
 from tiedae.blas import blas_threads
 from tiedae.linear.model import DataMean
+from tiedae.training import distributed
 from tiedae.training import sources as sources_lib
 from tiedae.training.objectives import L2, reconstruction_error
 from tiedae.training.step import StepSpec, TrainState, compiled_segment, partition
@@ -65,12 +66,17 @@ def _check_steps(steps, log_every) -> tuple[int, int]:
 def _mesh(devices) -> Mesh | None:
     if devices is None:
         return None
-    if isinstance(devices, int | np.integer) and not isinstance(devices, bool):
+    if isinstance(devices, str):
+        if devices != "all":
+            raise ValueError(f'devices must be None, an int, "all" or a list of devices; got '
+                             f"{devices!r}")
+        devices = jax.devices()
+    elif isinstance(devices, int | np.integer) and not isinstance(devices, bool):
         available = jax.devices()
         if not 1 <= devices <= len(available):
             raise ValueError(f"devices={devices} but JAX sees {len(available)} device(s)")
         devices = available[:devices]
-    return Mesh(np.asarray(list(devices)), ("batch",))
+    return Mesh(np.asarray(distributed.ordered_devices(devices)), ("batch",))
 
 
 def _callbacks(callback) -> list[Callable]:
@@ -116,9 +122,10 @@ def _default_metrics(model, reference):
     return None
 
 
-def _set_data_mean(model, source, center) -> np.ndarray | None:
-    """Sets every `DataMean` of the model to the data mean (when centring); returns the vector
-    the model subtracts from each row (None when it has no `DataMean`)."""
+def _set_data_mean(model, source, center, mean=None) -> np.ndarray | None:
+    """Sets every `DataMean` of the model to the data mean (when centring; `mean`, or the
+    source's); returns the vector the model subtracts from each row (None when it has no
+    `DataMean`)."""
     means = [v for _, v in nnx.iter_graph(model) if isinstance(v, DataMean)]
     if center is None:
         center = bool(means)
@@ -127,7 +134,7 @@ def _set_data_mean(model, source, center) -> np.ndarray | None:
             raise ValueError(
                 "center=True needs a model with a tiedae.DataMean variable to hold the mean "
                 "(LinearAE has one); centre X yourself or add one to the model")
-        mu = source.mean()
+        mu = source.mean() if mean is None else mean
         for var in means:
             if var[...].shape != mu.shape:
                 raise ValueError(f"X has d={mu.shape[0]} features but the model expects "
@@ -148,6 +155,17 @@ def _set_hyperparams(opt_state, hyperparams):
         old = opt_state.hyperparams[name]
         opt_state.hyperparams[name] = jnp.asarray(value, jnp.asarray(old).dtype)
     return opt_state
+
+
+def _local_rows(source, dtype) -> np.ndarray:
+    """This process's rows, checked, for a run over several processes."""
+    data = getattr(source, "data", None)
+    pytree = isinstance(data, dict | tuple | list)
+    if not isinstance(source, sources_lib.FullBatch | sources_lib.Minibatches) or pytree:
+        raise TypeError(f"a run over several processes takes an array of this process's rows "
+                        f"(full batch or minibatches); got {type(source).__name__}"
+                        f"{' of a pytree' if pytree else ''}")
+    return sources_lib._check_rows(data, "X", dtype)
 
 
 def _divergence_message(state, steps, model, bound, dtype, blowup_factor) -> str:
@@ -231,8 +249,13 @@ def fit(
         point with the model at that step (two-argument `cb(step, metrics)` works too). A
         callback that returns True stops training there (the history ends at that point).
       seed: seed of the minibatch order.
-      devices: an int (the first that many devices) or a list of devices: the rows of each
-        batch are sharded over them and the parameters replicated.
+      devices: an int (the first that many devices), "all" (`jax.devices()`) or a list of
+        devices: the rows of each batch are sharded over them and the parameters replicated.
+        After `tiedae.training.distributed.initialize()` the devices of all processes count:
+        then each process passes its own rows as `data` (full batch or minibatches; the
+        global data are the processes' rows in process order, `batch_size` is the global
+        batch), every process gets the same history and model, and callbacks run on every
+        process (see `tiedae.training.distributed`).
       center: set the model's `DataMean` to the mean of the data, so that the model subtracts
         it on the way in and adds it back on the way out (`model(X_raw)` reconstructs raw
         data). Default: True when the model (or any submodule) has a `DataMean`.
@@ -286,18 +309,31 @@ def fit(
     mesh = _mesh(devices)
     callbacks = _callbacks(callback)
     metrics = _default_metrics(model, reference) if metrics is None else metrics
-
-    offset = _set_data_mean(model, source, center)
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    if not jax.tree.leaves(params):
+    initial = jax.tree.leaves(nnx.state(model, nnx.Param))
+    if not initial:
         raise ValueError(f"{type(model).__name__} has no nnx.Param to train")
-    dtype = np.dtype(jax.tree.leaves(params)[0].dtype)
+    dtype = np.dtype(initial[0].dtype)
+
+    multi = distributed.spans_processes(mesh)
+    mean, evals = None, None
+    if multi:  # see tiedae.training.distributed for the contract
+        settings = {"steps": steps, "log_every": log_every, "seed": seed, "center": center,
+                    "source": type(source).__name__, "devices": mesh.size, "dtype": str(dtype),
+                    "batch_size": getattr(source, "batch_size", None),
+                    "source seed": getattr(source, "seed", None),
+                    "blowup_factor": blowup_factor, "hyperparams": {
+                        k: float(v) for k, v in sorted((hyperparams or {}).items())}}
+        mean, evals = distributed.agree_on_inputs(
+            lambda: _local_rows(source, dtype), lambda: _eval_data(eval_data, dtype), initial,
+            settings)
+    offset = _set_data_mean(model, source, center, mean)
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     bound = source.bind(dtype=dtype, mesh=mesh, seed=seed, offset=offset)
     model_d = getattr(model, "d", None)
     if model_d is not None and bound.n_features is not None and bound.n_features != model_d:
         raise ValueError(f"X has d={bound.n_features} features but the model expects "
                          f"d={model_d}")
-    evals = _eval_data(eval_data, dtype)
+    evals = _eval_data(eval_data, dtype) if evals is None else evals
     if loss_fn is None:
         loss_fn, eval_loss_fn = source.default_loss, reconstruction_error
     else:
@@ -305,7 +341,9 @@ def fit(
 
     state = TrainState.create(params, optimizer)
     state = state._replace(opt_state=_set_hyperparams(state.opt_state, hyperparams))
-    if mesh is not None:
+    if multi:
+        state, rest, evals = distributed.replicate((state, rest, evals), mesh)
+    elif mesh is not None:
         replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
         state, rest = jax.device_put((state, rest), replicated)
         evals = jax.device_put(evals, replicated)
@@ -320,7 +358,7 @@ def fit(
         # its result dropped.
         jax.block_until_ready(segment(state, rest, bound.resident, bound.next_inputs(capacity, 0),
                                       np.int32(1), evals, dynamic_parts))
-        run = (segment, names, rest, bound, evals, dynamic_parts, capacity)
+        run = (segment, names, rest, bound, evals, dynamic_parts, capacity, multi)
         return _train(model, state, run, steps, log_every, callbacks, dtype,
                       spec.blowup_factor)
 
@@ -328,7 +366,10 @@ def fit(
 def _train(model, state, run, steps, log_every, callbacks, dtype, blowup_factor):
     """Host loop: one compiled call per log interval (several if the source streams less at
     once); log, call back, stop on divergence."""
-    segment, names, rest, bound, evals, dynamic_parts, capacity = run
+    segment, names, rest, bound, evals, dynamic_parts, capacity, multi = run
+    # Over several processes the state holds global (replicated) arrays: the model gets this
+    # process's copy, which computations of one process alone can use.
+    as_local = distributed.local_copy
     history: dict[str, list] = {"step": [], "wall_time": []}
     as_arrays = lambda: {key: np.asarray(val) for key, val in history.items()}  # noqa: E731
     t, start = 0, time.perf_counter()
@@ -355,16 +396,17 @@ def _train(model, state, run, steps, log_every, callbacks, dtype, blowup_factor)
             for key, val in logged.items():
                 history.setdefault(key, []).append(val)
             if callbacks:
-                nnx.update(model, state.params)
-                if any([bool(cb(t, dict(logged), model)) for cb in callbacks]):
+                nnx.update(model, as_local(state.params))
+                stop = any([bool(cb(t, dict(logged), model)) for cb in callbacks])
+                if distributed.any_process(stop) if multi else stop:
                     return model, as_arrays()
         if bad >= 0:
-            nnx.update(model, new_state.params)
+            nnx.update(model, as_local(new_state.params))
             raise TrainingDiverged(
                 _divergence_message(new_state, steps, model, bound, dtype, blowup_factor),
                 step=bad, history=as_arrays())
         if t == steps:
-            nnx.update(model, state.params)
+            nnx.update(model, as_local(state.params))
             return model, as_arrays()
         state, t, reached = new_state, t + todo, done_at
 

@@ -35,6 +35,7 @@ from jax.sharding import PartitionSpec as P
 
 from tiedae._validation import check_data, check_positive_int
 from tiedae.linear import pca
+from tiedae.training import distributed
 from tiedae.training.objectives import covariance_loss, reconstruction_error
 
 __all__ = ["Bound", "Covariance", "FullBatch", "Minibatches", "RowChunks", "Source", "as_source"]
@@ -94,6 +95,16 @@ def _check_divisible(n: int, mesh, what: str) -> None:
         raise ValueError(f"{what}: n={n} rows cannot be split evenly over {mesh.size} devices")
 
 
+def _put_rows(X: np.ndarray, mesh, what: str) -> jax.Array:
+    """X's rows sharded over the mesh's batch axis (X as it is without a mesh). On a mesh over
+    several processes X holds this process's rows, and the result is the global array of all
+    the processes' rows, in process order (`distributed.global_rows`)."""
+    if distributed.spans_processes(mesh):
+        return distributed.global_rows(X, mesh)
+    _check_divisible(len(X), mesh, what)
+    return jax.device_put(jnp.asarray(X), _rows_sharding(mesh, X.ndim))
+
+
 def _check_rows(X, name: str, dtype, *, min_samples: int = 2) -> np.ndarray:
     """X (n, ...) as a finite array of `dtype`; images (n, H, W, C) are checked row-flattened."""
     arr = X if isinstance(X, np.ndarray) else np.asarray(X)
@@ -151,8 +162,7 @@ class FullBatch(Source):
     def bind(self, *, dtype, mesh, seed, offset) -> Bound:
         if self._rows:
             X = _check_rows(self.data, "X", dtype)
-            _check_divisible(len(X), mesh, "devices")
-            resident = jax.device_put(jnp.asarray(X), _rows_sharding(mesh, X.ndim))
+            resident = _put_rows(X, mesh, "devices")
             n_features, max_abs = (X.shape[1] if X.ndim == 2 else None), _max_abs(X)
         else:
             def cast(leaf):
@@ -169,6 +179,8 @@ class FullBatch(Source):
 class Minibatches(Source):
     """`batch_size` rows per step, drawn without replacement from a fresh permutation each epoch
     (numpy's generator seeded with `seed`, or fit's seed); the last partial batch is dropped.
+    Over several processes `data` is this process's rows and `batch_size` the global batch;
+    every process draws the same order over the global rows (`tiedae.training.distributed`).
 
     Example:
       >>> import numpy as np
@@ -188,12 +200,11 @@ class Minibatches(Source):
 
     def bind(self, *, dtype, mesh, seed, offset) -> Bound:
         X = _check_rows(self.data, "X", dtype)
-        n, b = len(X), self.batch_size
+        resident = _put_rows(X, mesh, "devices")  # all processes' rows
+        n, b = resident.shape[0], self.batch_size
         if b > n:
             raise ValueError(f"batch_size must be in [1, n={n}]; got {b}")
-        _check_divisible(n, mesh, "devices")
         _check_divisible(b, mesh, "devices (batch_size)")
-        resident = jax.device_put(jnp.asarray(X), _rows_sharding(mesh, X.ndim))
         rng = np.random.default_rng(seed if self.seed is None else self.seed)
         order = {"perm": None, "offset": 0}
 
