@@ -27,18 +27,29 @@ def _cell(value) -> str:
 def markdown_report(out_dir, suites: Sequence[Suite], *, tables: bool = True) -> str:
     """Markdown with one section per suite that has saved records in `out_dir`: its table (mean
     ± std over seeds where the suite says so, unless `tables=False`) and its findings, as
-    `summarize` writes them."""
+    `summarize` writes them.
+
+    Raises:
+      FileNotFoundError: none of the suites has saved records in `out_dir`.
+      ValueError: a result file is damaged (`records.DamagedRecordsError`: file, line,
+        recovery), or a suite cannot summarize its saved records.
+    """
     parts, total, machines = [], 0.0, set()
     for suite in suites:
-        records = ResultStore(out_dir, suite.name).load()
+        store = ResultStore(out_dir, suite.name)
+        records = store.load()
         if not records:
             continue
-        summary = suite.summarize(records)
+        try:
+            summary = suite.summarize(records)
+        except Exception as err:  # records of another version, edited by hand, ...
+            raise ValueError(f"cannot summarize the records in {store.jsonl} "
+                             f"({type(err).__name__}: {err})") from err
         modes = sorted({r["run_id"].split("-", 1)[0] for r in records})
         seconds = sum(r["wall_time_s"] for r in records)
         total += seconds
-        machines |= {f"{r['env'].get('device')}, {r['env'].get('cpu_count')} CPU cores"
-                     for r in records}
+        machines |= {f"{r.get('env', {}).get('device')}, "
+                     f"{r.get('env', {}).get('cpu_count')} CPU cores" for r in records}
         parts.append(f"#### `{suite.name}` ({', '.join(modes)} runs: {len(records)}, "
                      f"{seconds:.0f} s)\n")
         if tables:
