@@ -249,6 +249,8 @@ def _report(args, registry: Sequence[Suite]) -> int:
     from tiedae.bench.report import markdown_report, replace_section
 
     selected = _resolve(args.suite or ["all"], registry)
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UsageError(f"--report: --out {args.out} is a file, not a folder of results")
     try:
         text = markdown_report(args.out, selected)
     except (OSError, ValueError) as err:
@@ -321,16 +323,20 @@ def _print_summary(console, suite: Suite, records: list[dict]) -> None:
 
 
 def _error(message: str) -> None:
-    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+    print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+
+
+def _kept(plans: Sequence[runs.SuitePlan]) -> str:
+    pending = [str(p.store.jsonl) for p in plans if p.store.staged and p.replaces]
+    return (f" The old {', '.join(pending)} stay as they were until the new runs are all "
+            "saved." if pending else "")
 
 
 def _stopped(plans: Sequence[runs.SuitePlan], outcome: runs.Outcome, why: str) -> None:
     """The message of an interrupted command or a failed write: what is saved, what to do."""
     left = sum(len(p.todo) for p in plans) - outcome.saved - len(outcome.failures)
-    pending = [str(p.store.jsonl) for p in plans if p.store.staged and p.replaces]
-    kept = f" The old {', '.join(pending)} stay as they were until then." if pending else ""
     _error(f"{why}: {outcome.saved} run(s) saved by this command, {left} not done. Rerun the "
-           f"same command with --resume to finish them.{kept}")
+           f"same command with --resume to finish them.{_kept(plans)}")
 
 
 def _summaries(console, plans: Sequence[runs.SuitePlan], outcome: runs.Outcome, out) -> int:
@@ -351,7 +357,7 @@ def _summaries(console, plans: Sequence[runs.SuitePlan], outcome: runs.Outcome, 
                   highlight=False)
     if outcome.failures:
         _error(f"{len(outcome.failures)} run(s) failed (tracebacks in {out / 'errors.log'}); "
-               "the others are saved. Fix the cause and rerun with --resume")
+               f"the others are saved. Fix the cause and rerun with --resume.{_kept(plans)}")
         return EXIT_FAILED
     return 0
 

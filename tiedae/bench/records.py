@@ -344,7 +344,8 @@ class ResultStore:
       out_dir: the output folder.
       suite: the suite's name (records of other suites in its file count as damaged).
       staged: write to `<suite>.jsonl.partial` until `promote` (the old results stay intact).
-      restart: ignore what the file holds (`load` gives []); the first append replaces it.
+      restart: ignore what the file holds (`load` gives []) until `begin` or the first append
+        replaces it.
     """
 
     def __init__(self, out_dir, suite: str, *, staged: bool = False, restart: bool = False):
@@ -372,6 +373,12 @@ class ResultStore:
 
     def done_ids(self) -> set[str]:
         return {rec["run_id"] for rec in self.load()}
+
+    def begin(self) -> None:
+        """Replaces the file with an empty one (a staged store: marks an --overwrite begun)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.path, "")
+        self._restart = False
 
     def append(self, record: dict) -> None:
         """Adds one record, replacing an older one with the same run_id; rewrites atomically."""

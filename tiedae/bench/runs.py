@@ -195,6 +195,10 @@ def execute(plans: Sequence[SuitePlan], console, *, error_log: Path) -> Outcome:
                TimeElapsedColumn(), TimeRemainingColumn())
     current = None
     try:
+        for p in plans:
+            if p.store.staged and not p.store.load() and p.todo == p.configs:
+                current = p
+                p.store.begin()  # from now on, --resume continues this --overwrite
         with Progress(*columns, console=console, transient=False) as progress:
             task = progress.add_task("runs", total=sum(len(p.todo) for p in plans))
             for p in plans:
