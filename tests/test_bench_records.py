@@ -152,7 +152,9 @@ def test_fingerprint_covers_config_values_and_data():
     rec = make_record("toy", base, {"final": {}}, 0.0, data_sha256="d" * 64)
     saved = json.loads(json.dumps(rec))
     assert records.record_fingerprint(saved) == fp == saved["fingerprint"]
-    assert records.config_difference(saved, {**base, "seed": 2}, "e" * 64) == (
+    from tiedae.bench.runs import config_difference
+
+    assert config_difference(saved, {**base, "seed": 2}, "e" * 64) == (
         "seed 0 -> 2, --data contents (sha256 dddddddddddd -> eeeeeeeeeeee)")
 
 

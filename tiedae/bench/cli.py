@@ -31,12 +31,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tiedae.bench import runs
-from tiedae.bench.records import (
-    DamagedRecordsError,
-    ResultStore,
-    remove_stale_temp_files,
-    repair_records,
-)
+from tiedae.bench.records import ResultStore, remove_stale_temp_files, repair_records
+from tiedae.bench.report import measured_time, print_summary
 from tiedae.bench.suite import Options, Suite
 
 __all__ = ["UsageError", "build_parser", "main"]
@@ -209,25 +205,6 @@ def _check_data(path: str | None) -> str | None:
             "with x_train, y_train, x_test, y_test") from None
 
 
-def _measured_time(suite: Suite, folders: Sequence[Path]) -> str:
-    """Run time of the suite's saved records (quick and full), from their wall_time_s."""
-    seen = []
-    for folder in folders:
-        try:
-            records = ResultStore(folder, suite.name).load() if folder.is_dir() else []
-        except DamagedRecordsError as err:
-            seen.append(f"damaged: {err.path}:{err.damaged[0].line} (see --repair)")
-            continue
-        except OSError as err:
-            seen.append(f"unreadable: {err.strerror or err} ({folder})")
-            continue
-        for mode in ("quick", "full"):
-            times = [r["wall_time_s"] for r in records if r["run_id"].startswith(mode + "-")]
-            if times:
-                seen.append(f"{mode} {sum(times):.0f} s ({folder})")
-    return "; ".join(seen) or "-"
-
-
 def _list(console, args, registry: Sequence[Suite]) -> int:
     from rich.table import Table
 
@@ -240,7 +217,7 @@ def _list(console, args, registry: Sequence[Suite]) -> int:
     for s in registry:
         runs_ = f"{len(s.configs(Options(quick=True)))} / {len(s.configs(Options(quick=False)))}"
         table.add_row(s.name, "yes" if s.in_quick else "no", s.description, runs_,
-                      _measured_time(s, folders))
+                      measured_time(s, folders))
     console.print(table)
     return 0
 
@@ -308,20 +285,6 @@ def _print_plan(console, plans: Sequence[runs.SuitePlan], options: Options, out:
                           f"{len(p.configs)} runs are saved", highlight=False)
 
 
-def _print_summary(console, suite: Suite, records: list[dict]) -> None:
-    from rich.table import Table
-
-    summary = suite.summarize(records)
-    table = Table(title=summary.title, title_justify="left")
-    for col in summary.columns:
-        table.add_column(str(col))
-    for row in summary.rows:
-        table.add_row(*[str(c) for c in row])
-    console.print(table)
-    for line in summary.findings:
-        console.print(f"  [bold]finding[/bold] ({suite.name}): {line}", highlight=False)
-
-
 def _error(message: str) -> None:
     print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
 
@@ -344,7 +307,7 @@ def _summaries(console, plans: Sequence[runs.SuitePlan], outcome: runs.Outcome, 
         try:
             records = [r for r in p.store.load() if r["run_id"] in p.run_ids]
             if records:
-                _print_summary(console, p.suite, records)
+                print_summary(console, p.suite, records)
         except Exception as err:  # a summary bug must not hide the saved results
             outcome.failures.append((p.suite.name, "summary", f"{type(err).__name__}: {err}"))
             console.print(f"[red]summary of {p.suite.name} failed:[/red] "

@@ -50,7 +50,6 @@ __all__ = [
     "DamagedRecordsError",
     "ResultStore",
     "atomic_write_text",
-    "config_difference",
     "env_info",
     "fingerprint",
     "make_record",
@@ -181,17 +180,6 @@ def record_fingerprint(record: dict) -> str:
     before fingerprints existed: those used no user data)."""
     config = {**record["config"], "run_id": record["run_id"]}
     return fingerprint(record["suite"], config, record.get("data_sha256"))
-
-
-def config_difference(record: dict, config: dict, data_sha256: str | None = None) -> str:
-    """What differs between a saved record and a planned config, e.g. "data_seed 0 -> 1"."""
-    old, new = record["config"], to_jsonable({k: v for k, v in config.items() if k != "run_id"})
-    parts = [f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new))
-             if old.get(k) != new.get(k)]
-    if record.get("data_sha256") != data_sha256:
-        short = [(h or "none")[:12] for h in (record.get("data_sha256"), data_sha256)]
-        parts.append(f"--data contents (sha256 {short[0]} -> {short[1]})")
-    return ", ".join(parts) or "nothing visible"
 
 
 def make_record(suite: str, config: dict, result: dict, wall_time_s: float, *,

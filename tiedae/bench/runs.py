@@ -33,15 +33,15 @@ from pathlib import Path
 from tiedae.bench.records import (
     DamagedRecordsError,
     ResultStore,
-    config_difference,
     fingerprint,
     make_record,
     read_records,
     record_fingerprint,
+    to_jsonable,
 )
 from tiedae.bench.suite import Options, Suite
 
-__all__ = ["Outcome", "PlanError", "SuitePlan", "execute", "plan"]
+__all__ = ["Outcome", "PlanError", "SuitePlan", "config_difference", "execute", "plan"]
 
 MODES = ("new", "resume", "overwrite")
 
@@ -60,6 +60,7 @@ class SuitePlan:
     todo: list[dict]
     data_sha256: dict[str, str | None]  # run_id -> digest of the user's data it reads
     replaces: int = 0  # records of <suite>.jsonl that `promote` will replace (staged only)
+    restart: bool = False  # an --overwrite that starts <suite>.jsonl.partial afresh
 
     @property
     def run_ids(self) -> set[str]:
@@ -94,6 +95,17 @@ def _configs(suite: Suite, options: Options, data_sha256: str | None):
     uses = {c["run_id"]: data_sha256 if options.data and c.get("data") == options.data else None
             for c in configs}
     return configs, uses
+
+
+def config_difference(record: dict, config: dict, data_sha256: str | None = None) -> str:
+    """What differs between a saved record and a planned config, e.g. "data_seed 0 -> 1"."""
+    old, new = record["config"], to_jsonable({k: v for k, v in config.items() if k != "run_id"})
+    parts = [f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new))
+             if old.get(k) != new.get(k)]
+    if record.get("data_sha256") != data_sha256:
+        short = [(h or "none")[:12] for h in (record.get("data_sha256"), data_sha256)]
+        parts.append(f"--data contents (sha256 {short[0]} -> {short[1]})")
+    return ", ".join(parts) or "nothing visible"
 
 
 def _check_resume(store: ResultStore, configs: list[dict], uses: dict) -> set[str]:
@@ -151,7 +163,7 @@ def plan(suites: Sequence[Suite], options: Options, out: Path, *, mode: str = "n
             staged = bool(saved) or partial
             store = ResultStore(out, suite.name, staged=staged, restart=True)
             plans.append(SuitePlan(suite, store, configs, list(configs), uses,
-                                   replaces=saved if staged else 0))
+                                   replaces=saved if staged else 0, restart=staged))
     if in_the_way:
         raise PlanError(
             f"{out} already holds results of the suites asked for: {', '.join(in_the_way)}. "
@@ -196,9 +208,9 @@ def execute(plans: Sequence[SuitePlan], console, *, error_log: Path) -> Outcome:
     current = None
     try:
         for p in plans:
-            if p.store.staged and not p.store.load() and p.todo == p.configs:
+            if p.restart:
                 current = p
-                p.store.begin()  # from now on, --resume continues this --overwrite
+                p.store.begin()  # an empty .partial: from now on --resume continues it
         with Progress(*columns, console=console, transient=False) as progress:
             task = progress.add_task("runs", total=sum(len(p.todo) for p in plans))
             for p in plans:
