@@ -315,6 +315,39 @@ def test_bad_arguments_get_a_message(tmp_path, capsys, args, message):
     _refused(capsys, args, message)
 
 
+TOKENS = ["--suite", "tiny", "all", "--full", "--out", "--seed", "0", "-3", "--resume",
+          "--overwrite", "--data", "--list", "--report", "--repair", "--readme", "x.md", ""]
+
+
+@settings(max_examples=40, deadline=None)
+@given(tokens=st.lists(st.sampled_from(TOKENS) | st.text(max_size=6), max_size=7))
+def test_any_argument_list_gives_a_status_not_an_exception(tokens):
+    with tempfile.TemporaryDirectory() as tmp:
+        cwd = os.getcwd()
+        os.chdir(tmp)  # relative paths among the tokens land here
+        try:
+            code = cli.main([*tokens, "--out", tmp], suites=[_suite()])
+        except SystemExit as exit_:
+            code = exit_.code
+        finally:
+            os.chdir(cwd)
+        assert code in (0, 2)
+
+
+def test_closed_output_pipe_is_a_message_not_a_traceback():
+    read, write = os.pipe()
+    os.close(read)  # whatever reads the output has stopped, as with `| head -1`
+    try:
+        proc = subprocess.run([sys.executable, "-m", "tiedae.bench", "--report", "--out",
+                               str(REPO / "paper" / "results")], stdout=write,
+                              stderr=subprocess.PIPE, text=True, timeout=120,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+    finally:
+        os.close(write)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "broken pipe" in proc.stderr
+
+
 @pytest.mark.parametrize("out, message", [
     ("{tmp}/afile", "is a file, not a folder"),
     ("{tmp}/missing/out", "parent folder"),
@@ -393,6 +426,8 @@ BAD_DATA = {
                          "5 test images (need 10)"),
     "4x4 images": (lambda t: t / "x.npz", lambda p: np.savez(p, **_arrays(side=4)),
                    "4x4 pixels"),
+    "9x9 images": (lambda t: t / "x.npz", lambda p: np.savez(p, **_arrays(side=9)),
+                   "multiples of 4"),
     "one class": (lambda t: t / "x.npz", lambda p: _npz(p, y_train=np.zeros(100, int)),
                   "single class"),
     "test images of another size": (

@@ -371,6 +371,10 @@ def main(argv: Sequence[str] | None = None, suites: Sequence[Suite] | None = Non
     except KeyboardInterrupt:
         _error("interrupted; every record saved so far is kept (--resume finishes the rest)")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # output piped into a command that stopped reading (| head)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _error("the output was closed (broken pipe); every record saved so far is kept")
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover

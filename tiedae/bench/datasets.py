@@ -33,7 +33,8 @@ __all__ = ["DIGITS_TEST_FRACTION", "MIN_IMAGE_SIDE", "MIN_TEST_IMAGES", "MIN_TRA
 
 DIGITS_TEST_FRACTION = 0.2  # of the 1797 digits: 1437 train / 360 test
 # What the suites that read a user's data need: minibatches of 64, codes of up to 16
-# components, two strided convolutions, a linear probe on the labels.
+# components, two strided convolutions, a linear probe on the labels, checkerboard energy at
+# periods 2 and 4 (image sides a multiple of 4). The quick suites run on 100 / 10 images of 8x8.
 MIN_TRAIN_IMAGES, MIN_TEST_IMAGES, MIN_IMAGE_SIDE = 100, 10, 8
 
 
@@ -54,8 +55,8 @@ def check_user_data(path: str) -> str:
     Raises:
       ValueError: the data cannot be read (the loader's message) or is too small for the
         suites: fewer than MIN_TRAIN_IMAGES training or MIN_TEST_IMAGES test images, images
-        smaller than MIN_IMAGE_SIDE pixels a side, test and training images of different
-        sizes, or a single class among the training labels.
+        smaller than MIN_IMAGE_SIDE pixels a side or with sides not a multiple of 4, test and
+        training images of different sizes, or a single class among the training labels.
     """
     ds = user_images(path)
     shape, test_shape = ds.x_train.shape[1:], ds.x_test.shape[1:]
@@ -67,6 +68,8 @@ def check_user_data(path: str) -> str:
     if min(shape) < MIN_IMAGE_SIDE:
         problems.append(f"images of {shape[0]}x{shape[1]} pixels (need at least "
                         f"{MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE})")
+    if shape[0] % 4 or shape[1] % 4:
+        problems.append(f"images of {shape[0]}x{shape[1]} pixels (sides must be multiples of 4)")
     if test_shape != shape:
         problems.append(f"test images of {test_shape} but training images of {shape}")
     if len(ds.x_train) and len(np.unique(ds.y_train)) < 2:

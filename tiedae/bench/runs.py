@@ -183,16 +183,42 @@ def _log_failure(log: Path, suite: str, run_id: str) -> None:
         pass
 
 
+class _SaveError(Exception):
+    """A record could not be written (disk full, folder gone, file damaged meanwhile)."""
+
+
+def _save(store: ResultStore, action, *args) -> None:
+    try:
+        action(*args)
+    except (OSError, DamagedRecordsError) as err:
+        raise _SaveError(f"cannot save to {store.path}: {err}") from err
+
+
 def _finish_suite(p: SuitePlan, outcome: Outcome) -> None:
     """Promotes a staged suite whose planned runs are all saved and none failed."""
     failed = any(name == p.suite.name for name, *_ in outcome.failures)
     if p.store.staged and not failed and p.run_ids <= p.store.done_ids():
-        p.store.promote()
+        _save(p.store, p.store.promote)
 
 
-def execute(plans: Sequence[SuitePlan], console, *, error_log: Path) -> Outcome:
-    """Runs every planned run with a progress bar; see the module docstring for failures,
-    Ctrl-C and write errors. Never raises for them: the outcome says what happened."""
+def _run_one(p: SuitePlan, config: dict, outcome: Outcome, console, error_log: Path) -> None:
+    """One run, its record saved; a run that raises is logged and counted, not raised."""
+    run_id, t0 = config["run_id"], time.perf_counter()
+    try:
+        result = p.suite.run(dict(config))
+        record = make_record(p.suite.name, config, result, time.perf_counter() - t0,
+                             data_sha256=p.data_sha256[run_id])
+    except Exception as err:  # one failed run must not lose the others
+        _log_failure(error_log, p.suite.name, run_id)
+        outcome.failures.append((p.suite.name, run_id, f"{type(err).__name__}: {err}"))
+        console.print(f"[red]run {p.suite.name}/{run_id} failed:[/red] {type(err).__name__}: "
+                      f"{err} (traceback in {error_log})", highlight=False)
+        return
+    _save(p.store, p.store.append, record)
+    outcome.saved += 1
+
+
+def _progress(console):
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -202,40 +228,28 @@ def execute(plans: Sequence[SuitePlan], console, *, error_log: Path) -> Outcome:
         TimeRemainingColumn,
     )
 
-    outcome, start = Outcome(), time.perf_counter()
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TimeRemainingColumn())
-    current = None
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+                    transient=False)
+
+
+def execute(plans: Sequence[SuitePlan], console, *, error_log: Path) -> Outcome:
+    """Runs every planned run with a progress bar; see the module docstring for failures,
+    Ctrl-C and write errors. Never raises for them: the outcome says what happened."""
+    outcome, start, current = Outcome(), time.perf_counter(), None
     try:
         for p in plans:
             if p.restart:
-                current = p
-                p.store.begin()  # an empty .partial: from now on --resume continues it
-        with Progress(*columns, console=console, transient=False) as progress:
+                _save(p.store, p.store.begin)  # an empty .partial: --resume continues it
+        with _progress(console) as progress:
             task = progress.add_task("runs", total=sum(len(p.todo) for p in plans))
-            for p in plans:
-                current = p
-                for config in p.todo:
-                    run_id = config["run_id"]
-                    progress.update(task, description=f"{p.suite.name}: {run_id}")
-                    t0 = time.perf_counter()
-                    try:
-                        result = p.suite.run(dict(config))
-                        record = make_record(p.suite.name, config, result,
-                                             time.perf_counter() - t0,
-                                             data_sha256=p.data_sha256[run_id])
-                    except Exception as err:  # one failed run must not lose the others
-                        _log_failure(error_log, p.suite.name, run_id)
-                        outcome.failures.append((p.suite.name, run_id,
-                                                 f"{type(err).__name__}: {err}"))
-                        console.print(f"[red]run {p.suite.name}/{run_id} failed:[/red] "
-                                      f"{type(err).__name__}: {err} (traceback in {error_log})",
-                                      highlight=False)
-                    else:
-                        p.store.append(record)
-                        outcome.saved += 1
+            for current in plans:
+                for config in current.todo:
+                    progress.update(task, description=f"{current.suite.name}: "
+                                                      f"{config['run_id']}")
+                    _run_one(current, config, outcome, console, error_log)
                     progress.advance(task)
-                _finish_suite(p, outcome)
+                _finish_suite(current, outcome)
     except KeyboardInterrupt:
         outcome.interrupted = True
         if current is not None and not current.store.staged:
@@ -243,8 +257,7 @@ def execute(plans: Sequence[SuitePlan], console, *, error_log: Path) -> Outcome:
                 current.store.write_csv()
             except (OSError, ValueError):
                 pass
-    except (OSError, DamagedRecordsError) as err:
-        where = current.store.path if current is not None else "the output folder"
-        outcome.write_error = f"cannot save to {where}: {err}"
+    except _SaveError as err:
+        outcome.write_error = str(err)
     outcome.elapsed = time.perf_counter() - start
     return outcome
