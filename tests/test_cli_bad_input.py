@@ -220,6 +220,23 @@ def test_list_shows_damage_and_repair_then_resume_finish_exactly_once(tmp_path, 
     assert "r1" in (tmp_path / "tiny.csv").read_text()
 
 
+def test_damaged_partial_file_of_an_overwrite_is_named_and_repaired(tmp_path, capsys):
+    _saved(tmp_path, capsys)
+    assert _cli(capsys, ["--suite", "tiny", "--out", tmp_path, "--overwrite"],
+                [_suite(interrupt_at="r2")])[0] == 130
+    partial = tmp_path / "tiny.jsonl.partial"
+    partial.write_bytes(partial.read_bytes() + b"{oops\n")
+    err = _refused(capsys, ["--suite", "tiny", "--out", tmp_path, "--resume"],
+                   "tiny.jsonl.partial:3")
+    assert "--repair" in err
+    assert _cli(capsys, ["--repair", "--out", tmp_path])[0] == 0
+    assert (tmp_path / "tiny.jsonl.partial.damaged").read_bytes() == b"{oops\n"
+    calls = []
+    assert _cli(capsys, ["--suite", "tiny", "--out", tmp_path, "--resume"],
+                [_suite(calls)])[0] == 0
+    assert calls == ["r2"] and sorted(_ids(tmp_path / "tiny.jsonl")) == ["r0", "r1", "r2"]
+
+
 lines_of_garbage = st.one_of(
     st.binary(min_size=1, max_size=40),
     st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
