@@ -156,6 +156,8 @@ def test_fingerprint_covers_config_values_and_data():
 
     assert config_difference(saved, {**base, "seed": 2}, "e" * 64) == (
         "seed 0 -> 2, --data contents (sha256 dddddddddddd -> eeeeeeeeeeee)")
+    assert config_difference(saved, {**base, "new_knob": None}, "d" * 64) == (
+        "new_knob (absent) -> None")
 
 
 def test_stale_temp_files_of_dead_processes_are_removed(tmp_path):

@@ -100,8 +100,12 @@ def _configs(suite: Suite, options: Options, data_sha256: str | None):
 def config_difference(record: dict, config: dict, data_sha256: str | None = None) -> str:
     """What differs between a saved record and a planned config, e.g. "data_seed 0 -> 1"."""
     old, new = record["config"], to_jsonable({k: v for k, v in config.items() if k != "run_id"})
-    parts = [f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new))
-             if old.get(k) != new.get(k)]
+
+    def shown(cfg, key):
+        return repr(cfg[key]) if key in cfg else "(absent)"
+
+    parts = [f"{k} {shown(old, k)} -> {shown(new, k)}" for k in sorted(set(old) | set(new))
+             if k not in old or k not in new or old[k] != new[k]]
     if record.get("data_sha256") != data_sha256:
         short = [(h or "none")[:12] for h in (record.get("data_sha256"), data_sha256)]
         parts.append(f"--data contents (sha256 {short[0]} -> {short[1]})")
