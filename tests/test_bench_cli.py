@@ -73,11 +73,11 @@ def test_default_runs_quick_suites_only(tmp_path):
 def test_list_and_unknown_suite(capsys, tmp_path):
     assert cli.main(["--list"], suites=[_tiny_suite()]) == 0
     assert "a test suite" in capsys.readouterr().out
-    with pytest.raises(SystemExit, match="unknown suite"):
-        cli.main(["--suite", "nope", "--out", str(tmp_path)], suites=[_tiny_suite()])
-    with pytest.raises(SystemExit, match="no such file"):
-        cli.main(["--suite", "tiny", "--data", str(tmp_path / "missing.npz")],
-                 suites=[_tiny_suite()])
+    assert cli.main(["--suite", "nope", "--out", str(tmp_path)], suites=[_tiny_suite()]) == 2
+    assert "unknown suite(s) 'nope'" in capsys.readouterr().err
+    assert cli.main(["--suite", "tiny", "--data", str(tmp_path / "missing.npz")],
+                    suites=[_tiny_suite()]) == 2
+    assert "no such file" in capsys.readouterr().err
 
 
 def test_resume_skips_saved_runs_and_failures_are_retried(tmp_path):
@@ -90,8 +90,11 @@ def test_resume_skips_saved_runs_and_failures_are_retried(tmp_path):
                     suites=[_tiny_suite(calls)]) == 0
     assert calls == ["r1"]
     assert sorted(r["run_id"] for r in _lines(tmp_path / "tiny.jsonl")) == ["r0", "r1", "r2"]
-    calls.clear()  # without --resume everything reruns from an empty file
-    cli.main(["--suite", "tiny", "--out", str(tmp_path)], suites=[_tiny_suite(calls)])
+    calls.clear()  # without --resume or --overwrite nothing runs over saved results
+    assert cli.main(["--suite", "tiny", "--out", str(tmp_path)], suites=[_tiny_suite(calls)]) == 2
+    assert calls == [] and len(_lines(tmp_path / "tiny.jsonl")) == 3
+    assert cli.main(["--suite", "tiny", "--out", str(tmp_path), "--overwrite"],
+                    suites=[_tiny_suite(calls)]) == 0  # with --overwrite everything reruns
     assert calls == ["r0", "r1", "r2"] and len(_lines(tmp_path / "tiny.jsonl")) == 3
 
 
@@ -170,10 +173,11 @@ def test_report_prints_saved_results_and_rewrites_the_readme_section(tmp_path, c
     assert "- sum of squares 5" in text and "| r2 | 4.0 |" not in text  # findings only
     assert "| r2 | 4.0 |" in capsys.readouterr().out  # the printed report has the tables
     readme.write_text("no markers here\n")
-    with pytest.raises(SystemExit, match="needs exactly one"):
-        cli.main(["--report", "--out", str(tmp_path), "--readme", str(readme)], suites=[suite])
-    with pytest.raises(SystemExit, match="no saved results"):
-        cli.main(["--report", "--out", str(tmp_path / "empty")], suites=[suite])
+    assert cli.main(["--report", "--out", str(tmp_path), "--readme", str(readme)],
+                    suites=[suite]) == 2
+    assert "needs exactly one" in capsys.readouterr().err
+    assert cli.main(["--report", "--out", str(tmp_path / "empty")], suites=[suite]) == 2
+    assert "no saved results" in capsys.readouterr().err
 
 
 def test_readme_findings_are_regenerated_from_the_committed_results():

@@ -3,6 +3,7 @@
 import csv
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -31,8 +32,9 @@ def test_to_jsonable_rejects_objects():
 
 def test_make_record_layout_and_env():
     rec = _record("r1")
-    assert set(rec) == {"suite", "run_id", "config", "final", "trajectory", "extra",
-                        "wall_time_s", "env"}
+    assert set(rec) == {"suite", "run_id", "config", "data_sha256", "fingerprint", "final",
+                        "trajectory", "extra", "wall_time_s", "env"}
+    assert rec["data_sha256"] is None and rec["fingerprint"] == records.record_fingerprint(rec)
     assert rec["run_id"] == "r1" and "run_id" not in rec["config"]
     assert {"jax", "flax", "optax", "numpy", "python", "device", "git_commit",
             "timestamp"} <= set(rec["env"])
@@ -64,14 +66,117 @@ def test_store_append_load_replace_and_csv(tmp_path):
     assert store.jsonl.stat().st_mode & 0o777 == records.FILE_MODE  # not mkstemp's 0o600
 
 
-def test_store_reset_and_corrupt_line(tmp_path):
+def test_corrupt_line_names_file_and_line(tmp_path):
     store = ResultStore(tmp_path, "toy")
     store.append(_record("a"))
-    store.reset()
-    assert not store.jsonl.exists() and not store.csv.exists()
-    store.jsonl.write_text('{"run_id": "a"}\n{"run_id": \n')
-    with pytest.raises(ValueError, match="toy.jsonl:2"):
+    good = store.jsonl.read_text()
+    store.jsonl.write_text(good + '{"run_id": \n')
+    with pytest.raises(records.DamagedRecordsError, match=r"toy.jsonl:2 is not valid JSON"):
         store.load()
+    store.jsonl.write_text(good + '{"run_id": "b"}\n')
+    with pytest.raises(ValueError, match=r"toy.jsonl:2 is not a bench record \(no \['suite'"):
+        store.load()
+
+
+@pytest.mark.parametrize("line, reason", [
+    (b"[1, 2]", "it is an array"),
+    (b'"text"', "it is a string"),
+    (b"null", "it is null"),
+    (b"NaN", "NaN is not strict JSON"),
+    (b"\xff\xfe{}", "not UTF-8"),
+    (b"[" * 100000, "not valid JSON"),
+    (b'{"suite": "toy", "run_id": 3, "config": {}, "final": {}, "wall_time_s": 1}',
+     "'run_id' is a number"),
+    (b'{"suite": "toy", "run_id": "x", "config": [], "final": {}, "wall_time_s": 1}',
+     "'config' is an array"),
+    (b'{"suite": "toy", "run_id": "x", "config": {}, "final": {}, "wall_time_s": true}',
+     "'wall_time_s' is a boolean"),
+    (b'{"suite": "other", "run_id": "x", "config": {}, "final": {}, "wall_time_s": 1}',
+     "suite 'other', not of 'toy'"),
+    (b'{"suite": "toy", "run_id": "a", "config": {}, "final": {}, "wall_time_s": 1}',
+     "repeats run_id 'a' of line 1"),
+])
+def test_scan_records_names_every_kind_of_damage(tmp_path, line, reason):
+    path = tmp_path / "toy.jsonl"
+    ResultStore(tmp_path, "toy").append(_record("a"))
+    path.write_bytes(path.read_bytes() + b"\n" + line + b"\n")
+    recs, damaged = records.scan_records(path, "toy")
+    assert [r["run_id"] for r in recs] == ["a"]
+    assert [d.line for d in damaged] == [3] and reason in damaged[0].reason
+    assert damaged[0].raw == line
+
+
+def test_repair_moves_damaged_lines_aside_and_keeps_records(tmp_path):
+    store = ResultStore(tmp_path, "toy")
+    for rid in "abc":
+        store.append(_record(rid))
+    lines = store.jsonl.read_bytes().splitlines()
+    store.jsonl.write_bytes(b"\n".join([lines[0], b"garbage", lines[1], b'{"x": 1}', lines[2],
+                                        b"{trunc"]))
+    with pytest.raises(records.DamagedRecordsError) as info:
+        store.load()
+    assert [d.line for d in info.value.damaged] == [2, 4, 6]
+    assert "and 2 more damaged line(s)" in str(info.value) and "--repair" in str(info.value)
+    assert [d.line for d in records.repair_records(store.jsonl, "toy")] == [2, 4, 6]
+    assert [r["run_id"] for r in store.load()] == ["a", "b", "c"]
+    assert (tmp_path / "toy.jsonl.damaged").read_bytes() == b'garbage\n{"x": 1}\n{trunc\n'
+    assert records.repair_records(store.jsonl, "toy") == []  # nothing left to move
+
+
+def test_staged_store_keeps_the_old_file_until_promoted(tmp_path):
+    old = ResultStore(tmp_path, "toy")
+    old.append(_record("a", 1.0))
+    old.append(_record("z", 1.0))
+    before = old.jsonl.read_text()
+    new = ResultStore(tmp_path, "toy", staged=True, restart=True)
+    assert new.load() == [] and new.path == new.partial
+    new.append(_record("a", 2.0))
+    assert old.jsonl.read_text() == before and new.done_ids() == {"a"}
+    new.promote()
+    assert [(r["run_id"], r["final"]["x"]) for r in old.load()] == [("a", 2.0)]
+    assert not new.partial.exists() and "z" not in old.csv.read_text()
+    with pytest.raises(RuntimeError, match="nothing staged"):
+        new.promote()
+
+
+def test_fingerprint_covers_config_values_and_data():
+    base = {"run_id": "a", "seed": 0, "lr": 1e-2, "data": "x.npz"}
+    fp = records.fingerprint("toy", base, "d" * 64)
+    assert fp == records.fingerprint("toy", dict(reversed(base.items())), "d" * 64)
+    assert fp != records.fingerprint("toy", {**base, "seed": 1}, "d" * 64)
+    assert fp != records.fingerprint("toy", {**base, "lr": 1.01e-2}, "d" * 64)
+    assert fp != records.fingerprint("toy", base, "e" * 64)
+    assert fp != records.fingerprint("toy", base, None)
+    assert fp != records.fingerprint("other", base, "d" * 64)
+    assert fp != records.fingerprint("toy", {**base, "run_id": "b"}, "d" * 64)
+    rec = make_record("toy", base, {"final": {}}, 0.0, data_sha256="d" * 64)
+    saved = json.loads(json.dumps(rec))
+    assert records.record_fingerprint(saved) == fp == saved["fingerprint"]
+    from tiedae.bench.runs import config_difference
+
+    assert config_difference(saved, {**base, "seed": 2}, "e" * 64) == (
+        "seed 0 -> 2, --data contents (sha256 dddddddddddd -> eeeeeeeeeeee)")
+    assert config_difference(saved, {**base, "new_knob": None}, "d" * 64) == (
+        "new_knob (absent) -> None")
+
+
+def test_stale_temp_files_of_dead_processes_are_removed(tmp_path):
+    dead = tmp_path / ".toy.jsonl.4194305.abc_1234.tmp"  # above the largest Linux pid
+    mine = tmp_path / f".toy.jsonl.{os.getpid()}.abc_1234.tmp"
+    other = tmp_path / ".toy.jsonl.abc_1234.tmp"  # no pid: not ours to judge
+    for path in (dead, mine, other):
+        path.write_text("x")
+    assert records.remove_stale_temp_files(tmp_path) == 1
+    assert not dead.exists() and mine.exists() and other.exists()
+
+
+def test_tempfiles_docstring_example():
+    import doctest
+
+    from tiedae.bench import tempfiles
+
+    result = doctest.testmod(tempfiles)
+    assert result.attempted > 0 and result.failed == 0
 
 
 def test_atomic_write_keeps_old_file_on_failure(tmp_path, monkeypatch):

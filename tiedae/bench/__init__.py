@@ -1,7 +1,8 @@
 """Benchmark and experiment suites behind `python -m tiedae.bench`.
 
 `Suite`, `Options` and `Summary` define a suite; `tiedae.bench.suites.SUITES` is the registry;
-`tiedae.bench.records` writes the result files atomically.
+`tiedae.bench.records` writes and reads the result files (atomic writes, one reader);
+`tiedae.bench.runs` plans and makes the runs without losing saved results.
 """
 
 from tiedae.bench.suite import Options, Suite, Summary

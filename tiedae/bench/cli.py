@@ -5,30 +5,57 @@ Examples:
   python -m tiedae.bench --list
   python -m tiedae.bench --suite decoders conservation --full --out results/
   python -m tiedae.bench --suite all --full --resume   # finish an interrupted full run
+  python -m tiedae.bench --suite decoders --overwrite  # redo; old file kept until done
+  python -m tiedae.bench --repair --out results/       # set damaged record lines aside
   python -m tiedae.bench --report --out paper/results --readme README.md   # no runs
+
+Nothing is lost: saved results are never deleted or replaced before their replacement is
+complete (`tiedae.bench.runs` has the rules for --resume and --overwrite), and every problem
+with the command line, the output folder, the saved records or `--data` is checked before any
+run and reported in a line or two. Exit status: 0 done, 1 a run or a write failed, 2 bad input
+(nothing was run), 130 interrupted (Ctrl-C; --resume finishes).
+
+The compiled XLA programs are cached in a folder private to the process (runs that differ only
+in their seed share them; every invocation starts cold, so timings never depend on an earlier
+run). It is deleted at exit; one left by a killed process is deleted by the next run.
 """
 
 from __future__ import annotations
 
 import argparse
-import atexit
 import os
+import re
 import sys
 import tempfile
-import time
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from tiedae.bench.records import ResultStore, make_record
+from tiedae.bench import runs
+from tiedae.bench.records import ResultStore, remove_stale_temp_files, repair_records
+from tiedae.bench.report import measured_time, print_summary
 from tiedae.bench.suite import Options, Suite
 
-__all__ = ["build_parser", "main"]
+__all__ = ["UsageError", "build_parser", "main"]
+
+PROG = "python -m tiedae.bench"
+MAX_SEED = 2**31 - 1
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+
+class UsageError(Exception):
+    """A command that cannot run as given; printed as one message, exit status 2."""
+
+
+def _seed(text: str) -> int:
+    if not re.fullmatch(r"[0-9]+", text.strip()) or int(text) > MAX_SEED:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a whole number from 0 to {MAX_SEED} (e.g. --seed 0)")
+    return int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tiedae.bench",
+        prog=PROG,
         description="Experiments answering 'tied W^T or (pseudo-)inverse decoder?': runs suites, "
         "writes DIR/<suite>.jsonl and .csv, prints a table and findings per suite.",
     )
@@ -36,59 +63,88 @@ def build_parser() -> argparse.ArgumentParser:
                         help="suites to run ('all' for every suite); default: the quick suite")
     parser.add_argument("--full", action="store_true",
                         help="full-size configurations (the paper's runs) instead of quick ones")
-    parser.add_argument("--list", action="store_true", help="list the suites and exit")
     parser.add_argument("--out", default="results", metavar="DIR",
-                        help="output folder (default: results/)")
-    parser.add_argument("--seed", type=int, default=0, help="base random seed (default 0)")
-    parser.add_argument("--resume", action="store_true",
-                        help="keep saved records and skip their run_ids")
+                        help="output folder (default: results/; its parent must exist)")
+    parser.add_argument("--seed", type=_seed, default=0,
+                        help=f"base random seed, 0 to {MAX_SEED} (default 0)")
+    keep = parser.add_mutually_exclusive_group()
+    keep.add_argument("--resume", action="store_true",
+                      help="keep saved records, run only the missing runs (refuses saved runs "
+                      "made with other options or data)")
+    keep.add_argument("--overwrite", action="store_true",
+                      help="rerun every run of the chosen suites; their old files are replaced "
+                      "only once all new runs are saved")
     parser.add_argument("--device", choices=("cpu", "gpu"),
                         help="JAX platform (default: JAX's own choice)")
-    parser.add_argument("--report", action="store_true",
-                        help="run nothing: print the tables and findings of the results saved "
-                        "in --out (Markdown)")
-    parser.add_argument("--readme", metavar="FILE",
-                        help="with --report: rewrite FILE's section between the bench-report "
-                        "markers with the report's findings")
     parser.add_argument("--data", metavar="PATH",
                         help="a user's MNIST / Fashion-MNIST data (folder of IDX files or "
                         ".npz) used next to the bundled digits")
+    actions = parser.add_mutually_exclusive_group()
+    actions.add_argument("--list", action="store_true", help="list the suites and exit")
+    actions.add_argument("--report", action="store_true",
+                         help="run nothing: print the tables and findings of the results saved "
+                         "in --out (Markdown)")
+    actions.add_argument("--repair", action="store_true",
+                         help="run nothing: move the damaged lines of the result files in --out "
+                         "to <file>.damaged (a copy), keep the records; then --resume")
+    parser.add_argument("--readme", metavar="FILE",
+                        help="with --report: rewrite FILE's section between the bench-report "
+                        "markers with the report's findings")
     return parser
 
 
-def _select_device(device: str | None) -> None:
+def _path_arg(flag: str, text: str | None) -> None:
+    if text is not None and (not text.strip() or "\0" in text):
+        raise UsageError(f"{flag} {text!r}: give a file or folder name")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """argparse, then the checks that need no file: argparse itself exits with status 2."""
+    args = build_parser().parse_args(argv)
+    if args.readme is not None and not args.report:
+        raise UsageError("--readme rewrites a file from saved results: it needs --report")
+    for flag in ("--out", "--data", "--readme"):
+        _path_arg(flag, getattr(args, flag[2:]))
+    return args
+
+
+def _setup_jax(device: str | None) -> None:
     import jax
 
-    if device is None:
-        return
-    platform = "cuda" if device == "gpu" else "cpu"
-    jax.config.update("jax_platforms", platform)
-    try:
-        devices = jax.devices()
-    except Exception as err:  # RuntimeError or AssertionError, depending on the jax build
-        raise SystemExit(
-            f"--device {device}: JAX finds no {device.upper()} ({type(err).__name__}: {err}). "
-            "Install a CUDA build of "
-            "jax (pip install 'jax[cuda12]') or use --device cpu."
-        ) from None
-    if device == "gpu" and devices[0].platform != "gpu":
-        raise SystemExit(f"--device gpu: JAX's devices are {devices}, no GPU")
+    if device is not None:
+        platform = "cuda" if device == "gpu" else "cpu"
+        jax.config.update("jax_platforms", platform)
+        try:
+            devices = jax.devices()
+        except Exception as err:  # RuntimeError or AssertionError, depending on the jax build
+            raise UsageError(
+                f"--device {device}: JAX finds no {device.upper()} ({type(err).__name__}: "
+                f"{err}). Install a CUDA build of jax (pip install 'jax[cuda12]') or use "
+                "--device cpu.") from None
+        if device == "gpu" and devices[0].platform != "gpu":
+            raise UsageError(f"--device gpu: JAX's devices are {devices}, no GPU")
+    jax.config.update("jax_enable_x64", True)  # suites choose float32/float64 explicitly
+
+
+_CACHE_READY = False
 
 
 def _compilation_cache() -> None:
-    """Reuses compiled steps across runs that differ only in seed (identical XLA programs).
-
-    A cache directory private to this process (deleted at exit) keeps timings reproducible:
-    every invocation starts cold. JAX_COMPILATION_CACHE_DIR, when set, is used instead.
-    """
+    """Reuses compiled steps across runs that differ only in seed (identical XLA programs), in a
+    folder private to this process (see the module docstring); JAX_COMPILATION_CACHE_DIR, when
+    set, is used instead."""
+    global _CACHE_READY
     import jax
 
+    from tiedae.bench.tempfiles import private_cache_dir
+
+    if _CACHE_READY:
+        return
     if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
-        tmp = tempfile.TemporaryDirectory(prefix="tiedae-bench-xla-")
-        atexit.register(tmp.cleanup)
-        jax.config.update("jax_compilation_cache_dir", tmp.name)
+        jax.config.update("jax_compilation_cache_dir", str(private_cache_dir()))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+    _CACHE_READY = True
 
 
 def _resolve(names: Sequence[str] | None, registry: Sequence[Suite]) -> list[Suite]:
@@ -99,161 +155,226 @@ def _resolve(names: Sequence[str] | None, registry: Sequence[Suite]) -> list[Sui
         return list(registry)
     unknown = [n for n in names if n not in by_name]
     if unknown:
-        raise SystemExit(
-            f"unknown suite(s) {', '.join(unknown)}; choose from {', '.join(by_name)} or all"
-        )
+        raise UsageError(f"unknown suite(s) {', '.join(map(repr, unknown))}; choose from "
+                         f"{', '.join(by_name)} or all (--list describes them)")
     return [by_name[n] for n in dict.fromkeys(names)]
 
 
-def _measured_time(suite: Suite, folders: Sequence[Path]) -> str:
-    """Run time of the suite's saved records (quick and full), from their wall_time_s."""
-    seen = []
-    for folder in folders:
-        records = ResultStore(folder, suite.name).load() if folder.is_dir() else []
-        for mode in ("quick", "full"):
-            times = [r["wall_time_s"] for r in records if r["run_id"].startswith(mode + "-")]
-            if times:
-                seen.append(f"{mode} {sum(times):.0f} s ({folder})")
-    return "; ".join(seen) or "-"
+def _check_out(text: str) -> Path:
+    """The output folder, checked without creating it (see `_prepare_out`)."""
+    out = Path(text).expanduser()
+    try:
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"--out {text} is a file, not a folder; choose a folder")
+        if not out.exists() and not out.parent.is_dir():
+            raise UsageError(f"--out {text}: its parent folder {out.parent} does not exist; "
+                             "create it first or choose another --out")
+    except OSError as err:
+        raise UsageError(f"--out {text}: cannot look at it ({err.strerror or err})") from None
+    return out
 
 
-def _print_list(console, registry: Sequence[Suite], folders: Sequence[Path]) -> None:
+def _prepare_out(out: Path) -> None:
+    """Creates the output folder, checks that a file can be written there, removes temporary
+    files of killed runs. Runs before any run, so no compute is spent on an unwritable folder."""
+    try:
+        out.mkdir(exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=out, prefix=f".probe.{os.getpid()}.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise UsageError(f"--out {out}: cannot write there ({err.strerror or err}); choose a "
+                         "writable folder") from None
+    remove_stale_temp_files(out)
+
+
+def _check_data(path: str | None) -> str | None:
+    """Loads and checks `--data` once, before any run; returns its sha256 (None: no --data)."""
+    if path is None:
+        return None
+    if not os.path.exists(path):
+        raise UsageError(f"--data {path}: no such file or folder")
+    from tiedae.bench import datasets
+
+    try:
+        return datasets.check_user_data(path)
+    except Exception as err:  # whatever the loader raises, the data is unusable: say so once
+        kind = "" if isinstance(err, ValueError) else f"{type(err).__name__}: "
+        raise UsageError(
+            f"--data {path}: {kind}{err}. Give a folder with the four MNIST IDX files or a .npz "
+            "with x_train, y_train, x_test, y_test") from None
+
+
+def _list(console, args, registry: Sequence[Suite]) -> int:
     from rich.table import Table
 
+    paper_results = Path(__file__).resolve().parents[2] / "paper" / "results"
+    folders = list(dict.fromkeys([Path(args.out), paper_results]))
     table = Table(title="tiedae.bench suites")
     for col in ("name", "in quick", "what it measures", "runs quick / full",
                 "measured run time (saved records)"):
         table.add_column(col)
     for s in registry:
-        runs = f"{len(s.configs(Options(quick=True)))} / {len(s.configs(Options(quick=False)))}"
-        table.add_row(s.name, "yes" if s.in_quick else "no", s.description, runs,
-                      _measured_time(s, folders))
+        runs_ = f"{len(s.configs(Options(quick=True)))} / {len(s.configs(Options(quick=False)))}"
+        table.add_row(s.name, "yes" if s.in_quick else "no", s.description, runs_,
+                      measured_time(s, folders))
     console.print(table)
+    return 0
 
 
-def _print_summary(console, suite: Suite, records: list[dict]) -> None:
-    from rich.table import Table
+def _report(args, registry: Sequence[Suite]) -> int:
+    from tiedae.bench.report import markdown_report, replace_section
 
-    summary = suite.summarize(records)
-    table = Table(title=summary.title, title_justify="left")
-    for col in summary.columns:
-        table.add_column(str(col))
-    for row in summary.rows:
-        table.add_row(*[str(c) for c in row])
-    console.print(table)
-    for line in summary.findings:
-        console.print(f"  [bold]finding[/bold] ({suite.name}): {line}", highlight=False)
+    selected = _resolve(args.suite or ["all"], registry)
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UsageError(f"--report: --out {args.out} is a file, not a folder of results")
+    try:
+        text = markdown_report(args.out, selected)
+    except (OSError, ValueError) as err:
+        raise UsageError(f"--report: {err}") from None
+    if args.readme:
+        try:
+            replace_section(args.readme, markdown_report(args.out, selected, tables=False))
+        except (OSError, ValueError) as err:
+            raise UsageError(f"--readme {args.readme}: {err}") from None
+    print(text)
+    return 0
+
+
+def _suite_name(path: Path) -> str:
+    return path.name.removesuffix(".partial").removesuffix(".jsonl")
+
+
+def _repair(console, args, registry: Sequence[Suite]) -> int:
+    out = Path(args.out)
+    if not out.is_dir():
+        raise UsageError(f"--repair: --out {out} is not a folder")
+    names = {s.name for s in _resolve(args.suite, registry)} if args.suite else None
+    paths = sorted([*out.glob("*.jsonl"), *out.glob("*.jsonl.partial")])
+    moved = 0
+    for path in paths:
+        suite = _suite_name(path)
+        if names is not None and suite not in names:
+            continue
+        try:
+            damaged = repair_records(path, suite)
+            if damaged and path.suffix == ".jsonl":
+                ResultStore(out, suite).write_csv()
+        except OSError as err:
+            raise UsageError(f"--repair: cannot rewrite {path} ({err.strerror or err}); "
+                             f"{moved} damaged line(s) moved so far") from None
+        if damaged:
+            moved += len(damaged)
+            lines = ", ".join(str(d.line) for d in damaged[:10])
+            console.print(f"{path}: moved {len(damaged)} damaged line(s) (line {lines}: "
+                          f"{damaged[0].reason}) to {path}.damaged", highlight=False)
+    console.print(f"{moved} damaged line(s) set aside" + (
+        "; --resume reruns their runs" if moved else f": the result files in {out} are fine"),
+        highlight=False)
+    return 0
+
+
+def _print_plan(console, plans: Sequence[runs.SuitePlan], options: Options, out: Path) -> None:
+    total = sum(len(p.todo) for p in plans)
+    console.print(f"tiedae.bench: {len(plans)} suite(s), {total} run(s) to do "
+                  f"({'quick' if options.quick else 'full'}), results in {out}/", highlight=False)
+    for p in plans:
+        if p.store.staged:
+            console.print(f"  {p.suite.name}: new records go to {p.store.partial}; it replaces "
+                          f"{p.store.jsonl} ({p.replaces} records) once all "
+                          f"{len(p.configs)} runs are saved", highlight=False)
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+
+
+def _kept(plans: Sequence[runs.SuitePlan]) -> str:
+    pending = [str(p.store.jsonl) for p in plans if p.store.staged and p.replaces]
+    return (f" The old {', '.join(pending)} stay as they were until the new runs are all "
+            "saved." if pending else "")
+
+
+def _stopped(plans: Sequence[runs.SuitePlan], outcome: runs.Outcome, why: str) -> None:
+    """The message of an interrupted command or a failed write: what is saved, what to do."""
+    left = sum(len(p.todo) for p in plans) - outcome.saved - len(outcome.failures)
+    _error(f"{why}: {outcome.saved} run(s) saved by this command, {left} not done. Rerun the "
+           f"same command with --resume to finish them.{_kept(plans)}")
+
+
+def _summaries(console, plans: Sequence[runs.SuitePlan], outcome: runs.Outcome, out) -> int:
+    for p in plans:
+        try:
+            records = [r for r in p.store.load() if r["run_id"] in p.run_ids]
+            if records:
+                print_summary(console, p.suite, records)
+        except Exception as err:  # a summary bug must not hide the saved results
+            outcome.failures.append((p.suite.name, "summary", f"{type(err).__name__}: {err}"))
+            console.print(f"[red]summary of {p.suite.name} failed:[/red] "
+                          f"{type(err).__name__}: {err}", highlight=False)
+    console.print("\nresult files:", highlight=False)
+    for p in plans:
+        if p.store.path.exists():
+            console.print(f"  {p.store.path}  {p.store.csv}", highlight=False)
+    console.print(f"output folder: {out.resolve()}  ({outcome.elapsed:.1f} s for the runs)",
+                  highlight=False)
+    if outcome.failures:
+        _error(f"{len(outcome.failures)} run(s) failed (tracebacks in {out / 'errors.log'}); "
+               f"the others are saved. Fix the cause and rerun with --resume.{_kept(plans)}")
+        return EXIT_FAILED
+    return 0
+
+
+def _run(console, args, registry: Sequence[Suite]) -> int:
+    selected = _resolve(args.suite, registry)
+    out = _check_out(args.out)
+    options = Options(quick=not args.full, seed=args.seed, data=args.data)
+    data_sha256 = _check_data(args.data)
+    mode = "resume" if args.resume else "overwrite" if args.overwrite else "new"
+    try:
+        plans = runs.plan(selected, options, out, mode=mode, data_sha256=data_sha256)
+    except runs.PlanError as err:
+        raise UsageError(str(err)) from None
+    _prepare_out(out)
+    _compilation_cache()
+    _print_plan(console, plans, options, out)
+    outcome = runs.execute(plans, console, error_log=out / "errors.log")
+    if outcome.interrupted:
+        _stopped(plans, outcome, "interrupted")
+        return EXIT_INTERRUPTED
+    if outcome.write_error:
+        _stopped(plans, outcome, outcome.write_error)
+        return EXIT_FAILED
+    return _summaries(console, plans, outcome, out)
 
 
 def main(argv: Sequence[str] | None = None, suites: Sequence[Suite] | None = None) -> int:
-    """Runs the command. `suites` replaces the built-in registry (used by the tests)."""
-    args = build_parser().parse_args(argv)
+    """Runs the command; returns its exit status. `suites` replaces the registry (tests)."""
     from rich.console import Console
 
-    console = Console(width=None if sys.stdout.isatty() else 150)
-    _select_device(args.device)
-    import jax
-
-    jax.config.update("jax_enable_x64", True)  # suites choose float32/float64 explicitly
-    _compilation_cache()
-    if suites is None:
-        from tiedae.bench.suites import SUITES as suites
-    if args.list:
-        paper_results = Path(__file__).resolve().parents[2] / "paper" / "results"
-        _print_list(console, suites, list(dict.fromkeys([Path(args.out), paper_results])))
-        return 0
-    if args.readme and not args.report:
-        raise SystemExit("--readme needs --report")
-    if args.report:
-        from tiedae.bench.report import markdown_report, replace_section
-
-        selected = _resolve(args.suite or ["all"], suites)
-        try:
-            text = markdown_report(args.out, selected)
-            if args.readme:
-                replace_section(args.readme, markdown_report(args.out, selected, tables=False))
-        except (FileNotFoundError, ValueError) as err:
-            raise SystemExit(f"--report: {err}") from None
-        print(text)
-        return 0
-    if args.data is not None and not os.path.exists(args.data):
-        raise SystemExit(f"--data {args.data}: no such file or folder")
-    selected = _resolve(args.suite, suites)
-    options = Options(quick=not args.full, seed=args.seed, data=args.data)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-
-    plan = []
-    for suite in selected:
-        store = ResultStore(out, suite.name)
-        configs = suite.configs(options)
-        ids = [c["run_id"] for c in configs]
-        if len(set(ids)) != len(ids):
-            raise RuntimeError(f"suite {suite.name!r} has duplicate run_ids")
-        if not args.resume:
-            store.reset()
-        done = store.done_ids()
-        todo = [c for c in configs if c["run_id"] not in done]
-        plan.append((suite, store, ids, todo))
-    total = sum(len(todo) for *_, todo in plan)
-    mode = "quick" if options.quick else "full"
-    console.print(
-        f"tiedae.bench: {len(selected)} suite(s), {total} run(s) to do ({mode}), "
-        f"results in {out}/", highlight=False,
-    )
-
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    failures = []
-    start = time.perf_counter()
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("runs", total=total)
-        for suite, store, _, todo in plan:
-            for config in todo:
-                progress.update(task, description=f"{suite.name}: {config['run_id']}")
-                t0 = time.perf_counter()
-                try:
-                    result = suite.run(dict(config))
-                    record = make_record(suite.name, config, result, time.perf_counter() - t0)
-                except Exception as err:  # one failed run must not lose the others
-                    failures.append((suite.name, config["run_id"], err))
-                    console.print(f"[red]run {suite.name}/{config['run_id']} failed:[/red] "
-                                  f"{type(err).__name__}: {err}", highlight=False)
-                    console.print(traceback.format_exc(limit=3), highlight=False)
-                else:
-                    store.append(record)
-                progress.advance(task)
-    elapsed = time.perf_counter() - start
-
-    for suite, store, ids, _ in plan:
-        wanted = set(ids)
-        records = [r for r in store.load() if r["run_id"] in wanted]
-        if records:
-            try:
-                _print_summary(console, suite, records)
-            except Exception as err:  # a summary bug must not hide the saved results
-                failures.append((suite.name, "summary", err))
-                console.print(f"[red]summary of {suite.name} failed:[/red] "
-                              f"{type(err).__name__}: {err}", highlight=False)
-    console.print("\nresult files:", highlight=False)
-    for _suite, store, *_ in plan:
-        if store.jsonl.exists():
-            console.print(f"  {store.jsonl}  {store.csv}", highlight=False)
-    console.print(f"output folder: {out.resolve()}  ({elapsed:.1f} s for the runs)",
-                  highlight=False)
-    if failures:
-        console.print(f"[red]{len(failures)} run(s) failed[/red]; fix and rerun with --resume")
-        return 1
-    return 0
+    try:
+        args = parse_args(argv)
+        console = Console(width=None if sys.stdout.isatty() else 150)
+        _setup_jax(args.device)
+        if suites is None:
+            from tiedae.bench.suites import SUITES as suites
+        if args.list:
+            return _list(console, args, suites)
+        if args.report:
+            return _report(args, suites)
+        if args.repair:
+            return _repair(console, args, suites)
+        return _run(console, args, suites)
+    except UsageError as err:
+        _error(str(err))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _error("interrupted; every record saved so far is kept (--resume finishes the rest)")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # output piped into a command that stopped reading (| head)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _error("the output was closed (broken pipe); every record saved so far is kept")
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,11 +10,16 @@ Row data (`load`):
 
 Labelled image splits (`image_split`): the digits, or a user's MNIST-format data, as flattened
 train/test rows with labels.
+
+A user's data is read once per process (`user_images`); `check_user_data` validates it before
+any run (enough images for the suites, one image size, two classes) and returns its sha256,
+which goes into the records of the runs that read it.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 
 import numpy as np
@@ -22,9 +27,60 @@ import numpy as np
 from tiedae import data
 from tiedae.data import mnist
 
-__all__ = ["DIGITS_TEST_FRACTION", "image_config", "image_split", "load", "load_images"]
+__all__ = ["DIGITS_TEST_FRACTION", "MIN_IMAGE_SIDE", "MIN_TEST_IMAGES", "MIN_TRAIN_IMAGES",
+           "check_user_data", "image_config", "image_split", "load", "load_images",
+           "user_images"]
 
 DIGITS_TEST_FRACTION = 0.2  # of the 1797 digits: 1437 train / 360 test
+# What the suites that read a user's data need: minibatches of 64, codes of up to 16
+# components, two strided convolutions, a linear probe on the labels, checkerboard energy at
+# periods 2 and 4 (image sides a multiple of 4). The quick suites run on 100 / 10 images of 8x8.
+MIN_TRAIN_IMAGES, MIN_TEST_IMAGES, MIN_IMAGE_SIDE = 100, 10, 8
+
+
+@functools.lru_cache(maxsize=1)
+def user_images(path: str) -> mnist.ImageDataset:
+    """`tiedae.data.mnist.load(path)`, read once per process (arrays made read-only)."""
+    ds = mnist.load(path)
+    for a in ds:
+        a.setflags(write=False)
+    return ds
+
+
+@functools.lru_cache(maxsize=1)
+def check_user_data(path: str) -> str:
+    """Reads a user's MNIST-format data (`user_images`), checks that the suites can use it and
+    returns the sha256 (hex) of its four arrays (dtype, shape and bytes).
+
+    Raises:
+      ValueError: the data cannot be read (the loader's message) or is too small for the
+        suites: fewer than MIN_TRAIN_IMAGES training or MIN_TEST_IMAGES test images, images
+        smaller than MIN_IMAGE_SIDE pixels a side or with sides not a multiple of 4, test and
+        training images of different sizes, or a single class among the training labels.
+    """
+    ds = user_images(path)
+    shape, test_shape = ds.x_train.shape[1:], ds.x_test.shape[1:]
+    problems = []
+    if len(ds.x_train) < MIN_TRAIN_IMAGES:
+        problems.append(f"{len(ds.x_train)} training images (need {MIN_TRAIN_IMAGES})")
+    if len(ds.x_test) < MIN_TEST_IMAGES:
+        problems.append(f"{len(ds.x_test)} test images (need {MIN_TEST_IMAGES})")
+    if min(shape) < MIN_IMAGE_SIDE:
+        problems.append(f"images of {shape[0]}x{shape[1]} pixels (need at least "
+                        f"{MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE})")
+    if shape[0] % 4 or shape[1] % 4:
+        problems.append(f"images of {shape[0]}x{shape[1]} pixels (sides must be multiples of 4)")
+    if test_shape != shape:
+        problems.append(f"test images of {test_shape} but training images of {shape}")
+    if len(ds.x_train) and len(np.unique(ds.y_train)) < 2:
+        problems.append("a single class among the training labels (need two or more)")
+    if problems:
+        raise ValueError("too small for the suites: " + "; ".join(problems))
+    digest = hashlib.sha256()
+    for a in ds:
+        digest.update(f"{a.dtype.str}{a.shape};".encode())
+        digest.update(np.ascontiguousarray(a).data)
+    return digest.hexdigest()
 
 
 @functools.lru_cache(maxsize=16)
@@ -38,7 +94,7 @@ def _load(name: str, n: int, d: int, k: int, gap: float, seed: int, path: str | 
     if name == "user":
         if path is None:
             raise ValueError("data set 'user' needs --data PATH")
-        X = mnist.load(path).x_train  # the training images; labels are not used here
+        X = user_images(path).x_train  # the training images; labels are not used here
         return np.asarray(X, dtype=np.float64).reshape(len(X), -1)  # in [0, 1] already
     raise ValueError(f"unknown data set {name!r}")
 
@@ -58,7 +114,7 @@ def image_split(path: str | None, n_train: int, n_test: int) -> tuple:
     images of a user's MNIST-format data after a fixed shuffle (seed 0)."""
     rng = np.random.default_rng(0)
     if path:
-        ds = mnist.load(path)
+        ds = user_images(path)
         shape = (*ds.x_train.shape[1:], 1)
         tr = rng.permutation(len(ds.x_train))[:n_train]
         te = rng.permutation(len(ds.x_test))[:n_test]

@@ -14,12 +14,13 @@ Example:
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
+
+from tiedae.bench.records import read_records
 
 __all__ = [
     "final",
@@ -35,29 +36,20 @@ __all__ = [
 
 
 def load(results_dir) -> dict[str, list[dict]]:
-    """All records under `results_dir`, by suite name (from each `<suite>.jsonl`).
+    """All records under `results_dir`, by suite name (from each `<suite>.jsonl`), read by the
+    bench's one reader, `tiedae.bench.records.read_records`.
 
     Raises:
       FileNotFoundError: the folder does not exist.
-      ValueError: a line is not valid JSON or is not a record (names the file and line).
+      ValueError: a line is not valid JSON or is not a record of the file's suite
+        (`DamagedRecordsError`: names the file and line and how to set such lines aside).
     """
     folder = Path(results_dir)
     if not folder.is_dir():
         raise FileNotFoundError(f"results folder {folder} does not exist")
     suites: dict[str, list[dict]] = {}
     for path in sorted(folder.glob("*.jsonl")):
-        records = []
-        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path}:{i} is not valid JSON ({err})") from err
-            missing = {"suite", "run_id", "config", "final"} - set(rec)
-            if missing:
-                raise ValueError(f"{path}:{i} is not a bench record (no {sorted(missing)})")
-            records.append(rec)
+        records = read_records(path, suite=path.stem)
         if records:
             suites[path.stem] = records
     return suites

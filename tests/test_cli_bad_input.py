@@ -1,0 +1,687 @@
+"""Bad input to `python -m tiedae.bench`: a message (no traceback), a non-zero exit status, no
+record lost, no stray temporary file. In-process on tiny fake suites where possible; in a
+subprocess where the process boundary matters (signals, SIGKILL, temporary folders)."""
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tiedae.bench import cli, datasets, records
+from tiedae.bench.suite import Suite, Summary
+
+REPO = Path(__file__).resolve().parents[1]
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+LINUX = pytest.mark.skipif(sys.platform != "linux", reason="uses /proc, unwritable on Linux")
+
+
+def _suite(calls=None, n=3, interrupt_at=None, extra=None, name="tiny"):
+    """A fake suite: n runs (r0, r1, ...); `interrupt_at` raises KeyboardInterrupt in that run;
+    `extra` adds config values; runs with a "data" config read the user's data."""
+    def configs(options):
+        return [{"run_id": f"r{i}", "seed": options.seed + i, "data_seed": options.seed,
+                 "data": options.data, **(extra or {})} for i in range(n)]
+
+    def run(config):
+        if calls is not None:
+            calls.append(config["run_id"])
+        if config["run_id"] == interrupt_at:
+            raise KeyboardInterrupt
+        rows = len(datasets.load("user", path=config["data"])) if config["data"] else 0
+        return {"final": {"seed": float(config["seed"]), "rows": rows}}
+
+    def summarize(recs):
+        return Summary(name, ["run"], [[r["run_id"]] for r in recs], [f"{len(recs)} runs"])
+
+    return Suite(name, "a fake suite", configs, run, summarize)
+
+
+def _cli(capsys, args, suites=None):
+    """(exit status, stdout, stderr) of cli.main; argparse's SystemExit counts as a status."""
+    try:
+        code = cli.main([str(a) for a in args], suites=suites or [_suite()])
+    except SystemExit as exit_:
+        code = exit_.code
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+def _refused(capsys, args, message, suites=None):
+    code, out, err = _cli(capsys, args, suites)
+    assert code == 2, (code, out, err)
+    assert "Traceback" not in out + err
+    assert message in err, err
+    return err
+
+
+def _ids(path):
+    return [json.loads(line)["run_id"] for line in Path(path).read_text().splitlines()]
+
+
+def _saved(tmp_path, capsys, *extra):
+    assert _cli(capsys, ["--suite", "tiny", "--out", tmp_path, *extra])[0] == 0
+    return (tmp_path / "tiny.jsonl").read_bytes()
+
+
+# ---------------------------------------------------------------- data loss ---------------
+
+@pytest.mark.parametrize("args", [[], ["--full"], ["--seed", "4"], ["--suite", "all"]])
+def test_saved_results_are_never_deleted_without_resume_or_overwrite(tmp_path, capsys, args):
+    before = _saved(tmp_path, capsys)
+    calls = []
+    err = _refused(capsys, ["--out", tmp_path, *args], "already holds results",
+                   [_suite(calls)])
+    assert "tiny.jsonl (3 records)" in err and "--resume" in err and "--overwrite" in err
+    assert calls == [] and (tmp_path / "tiny.jsonl").read_bytes() == before
+
+
+def test_interrupted_overwrite_keeps_the_old_file_and_resume_replaces_it(tmp_path, capsys):
+    before = _saved(tmp_path, capsys)
+    code, _, err = _cli(capsys, ["--suite", "tiny", "--out", tmp_path, "--overwrite",
+                                 "--seed", "9"], [_suite(interrupt_at="r2")])
+    assert code == 130 and "Traceback" not in err and "2 run(s) saved" in err
+    assert (tmp_path / "tiny.jsonl").read_bytes() == before  # untouched
+    assert _ids(tmp_path / "tiny.jsonl.partial") == ["r0", "r1"]
+    _refused(capsys, ["--suite", "tiny", "--out", tmp_path], "interrupted --overwrite")
+    calls = []
+    assert _cli(capsys, ["--suite", "tiny", "--out", tmp_path, "--resume", "--seed", "9"],
+                [_suite(calls)])[0] == 0
+    assert calls == ["r2"] and not (tmp_path / "tiny.jsonl.partial").exists()
+    recs = [json.loads(x) for x in (tmp_path / "tiny.jsonl").read_text().splitlines()]
+    assert sorted(r["run_id"] for r in recs) == ["r0", "r1", "r2"]
+    assert {r["config"]["data_seed"] for r in recs} == {9}
+
+
+def test_failed_overwrite_keeps_the_old_file(tmp_path, capsys):
+    before = _saved(tmp_path, capsys)
+
+    def boom(config):
+        raise RuntimeError("boom")
+
+    bad = _suite()
+    bad = Suite(bad.name, bad.description, bad.configs, boom, bad.summarize)
+    code, out, err = _cli(capsys, ["--suite", "tiny", "--out", tmp_path, "--overwrite"], [bad])
+    assert code == 1 and "Traceback" not in out + err and "RuntimeError: boom" in out
+    assert "Traceback" in (tmp_path / "errors.log").read_text()  # kept for the developer
+    assert (tmp_path / "tiny.jsonl").read_bytes() == before and "stay as they were" in err
+    calls = []  # --resume goes on with the --overwrite, it does not take the old file as done
+    assert _cli(capsys, ["--suite", "tiny", "--out", tmp_path, "--resume"],
+                [_suite(calls)])[0] == 0
+    assert calls == ["r0", "r1", "r2"] and not (tmp_path / "tiny.jsonl.partial").exists()
+
+
+def test_overwrite_refuses_a_damaged_file_so_its_lines_are_not_lost(tmp_path, capsys):
+    path = tmp_path / "tiny.jsonl"
+    path.write_bytes(_saved(tmp_path, capsys) + b"{garbage\n")
+    _refused(capsys, ["--suite", "tiny", "--out", tmp_path, "--overwrite"], "tiny.jsonl:4")
+    assert path.read_bytes().endswith(b"{garbage\n")
+
+
+def test_failing_write_stops_with_a_message_and_keeps_what_was_saved(tmp_path, capsys,
+                                                                      monkeypatch):
+    real, writes = records.atomic_write_text, []
+
+    def disk_full(path, text):
+        writes.append(path)
+        if len(writes) == 3:  # the JSONL of the second record
+            raise OSError(28, "No space left on device")
+        real(path, text)
+
+    monkeypatch.setattr(records, "atomic_write_text", disk_full)
+    code, out, err = _cli(capsys, ["--suite", "tiny", "--out", tmp_path])
+    assert code == 1 and "Traceback" not in out + err
+    assert "No space left on device" in err and "1 run(s) saved" in err and "--resume" in err
+    assert _ids(tmp_path / "tiny.jsonl") == ["r0"]
+
+
+@pytest.mark.parametrize("where", ["configs", "r0", "r2", "write"])
+def test_ctrl_c_prints_a_message_and_keeps_the_saved_records(tmp_path, capsys, monkeypatch,
+                                                             where):
+    suite = _suite(interrupt_at=where)
+    if where == "configs":
+        suite = Suite("tiny", "", lambda o: (_ for _ in ()).throw(KeyboardInterrupt),
+                      suite.run, suite.summarize)
+    if where == "write":
+        fsyncs, real = [], os.fsync
+
+        def fsync(fd):
+            fsyncs.append(fd)
+            if len(fsyncs) == 3:
+                raise KeyboardInterrupt
+            real(fd)
+
+        monkeypatch.setattr(records.os, "fsync", fsync)
+    code, out, err = _cli(capsys, ["--suite", "tiny", "--out", tmp_path], [suite])
+    assert code == 130 and "Traceback" not in out + err and "--resume" in err
+    saved = {"configs": 0, "r0": 0, "r2": 2, "write": 1}[where]
+    assert (_ids(tmp_path / "tiny.jsonl") if saved else []) == [f"r{i}" for i in range(saved)]
+    if where != "configs":
+        assert f"{saved} run(s) saved" in err
+    assert not list(tmp_path.glob(".*.tmp"))
+    assert _cli(capsys, ["--suite", "tiny", "--out", tmp_path, "--resume"])[0] == 0
+    assert sorted(_ids(tmp_path / "tiny.jsonl")) == ["r0", "r1", "r2"]
+
+
+# --------------------------------------------- damaged result files ------------------------
+
+DAMAGE = {
+    "truncated last line": b'{"suite": "tiny", "run_id": "r9", "con',
+    "garbage text": b"not json at all",
+    "binary": bytes(b for b in range(256) if b != ord("\n")),
+    "json but not a record": b'{"a": 1}',
+    "an empty object": b"{}",
+    "an array": b"[1, 2, 3]",
+    "NaN": b"NaN",
+    "record of another suite": b'{"suite": "x", "run_id": "r", "config": {}, "final": {}, '
+                               b'"wall_time_s": 1}',
+    "repeated run_id": b'{"suite": "tiny", "run_id": "r1", "config": {}, "final": {}, '
+                       b'"wall_time_s": 1}',
+    "wrong types": b'{"suite": "tiny", "run_id": 5, "config": 1, "final": {}, "wall_time_s": 1}',
+}
+COMMANDS = {"resume": ["--suite", "tiny", "--resume"], "report": ["--report"],
+            "overwrite": ["--suite", "tiny", "--overwrite"], "run": ["--suite", "tiny"]}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_damaged_result_file_is_named_with_its_line_and_the_way_out(tmp_path, capsys,
+                                                                    damage, command):
+    path = tmp_path / "tiny.jsonl"
+    damaged = _saved(tmp_path, capsys) + DAMAGE[damage] + b"\n"
+    path.write_bytes(damaged)
+    err = _refused(capsys, [*COMMANDS[command], "--out", tmp_path], "tiny.jsonl:4")
+    assert "--repair" in err and path.read_bytes() == damaged
+
+
+@pytest.mark.parametrize("damage", ["truncated last line", "binary", "json but not a record"])
+def test_list_shows_damage_and_repair_then_resume_finish_exactly_once(tmp_path, capsys,
+                                                                       damage):
+    path = tmp_path / "tiny.jsonl"
+    lines = _saved(tmp_path, capsys).splitlines()
+    path.write_bytes(b"\n".join([lines[0], DAMAGE[damage], lines[2]]) + b"\n")  # r1 lost
+    code, out, err = _cli(capsys, ["--list", "--out", tmp_path])
+    assert code == 0 and "damaged" in out and "Traceback" not in out + err
+    code, out, _ = _cli(capsys, ["--repair", "--out", tmp_path])
+    assert code == 0 and "moved 1 damaged line(s) (line 2" in out
+    assert (tmp_path / "tiny.jsonl.damaged").read_bytes() == DAMAGE[damage] + b"\n"
+    calls = []
+    assert _cli(capsys, ["--suite", "tiny", "--resume", "--out", tmp_path], [_suite(calls)])[0] == 0
+    assert calls == ["r1"] and sorted(_ids(path)) == ["r0", "r1", "r2"]
+    assert "r1" in (tmp_path / "tiny.csv").read_text()
+
+
+def test_damaged_partial_file_of_an_overwrite_is_named_and_repaired(tmp_path, capsys):
+    _saved(tmp_path, capsys)
+    assert _cli(capsys, ["--suite", "tiny", "--out", tmp_path, "--overwrite"],
+                [_suite(interrupt_at="r2")])[0] == 130
+    partial = tmp_path / "tiny.jsonl.partial"
+    partial.write_bytes(partial.read_bytes() + b"{oops\n")
+    err = _refused(capsys, ["--suite", "tiny", "--out", tmp_path, "--resume"],
+                   "tiny.jsonl.partial:3")
+    assert "--repair" in err
+    assert _cli(capsys, ["--repair", "--out", tmp_path])[0] == 0
+    assert (tmp_path / "tiny.jsonl.partial.damaged").read_bytes() == b"{oops\n"
+    calls = []
+    assert _cli(capsys, ["--suite", "tiny", "--out", tmp_path, "--resume"],
+                [_suite(calls)])[0] == 0
+    assert calls == ["r2"] and sorted(_ids(tmp_path / "tiny.jsonl")) == ["r0", "r1", "r2"]
+
+
+lines_of_garbage = st.one_of(
+    st.binary(min_size=1, max_size=40),
+    st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+                 lambda inner: st.lists(inner, max_size=3)
+                 | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                 max_leaves=6).map(lambda v: json.dumps(v).encode()),
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(garbage=lines_of_garbage)
+def test_any_garbage_line_is_reported_then_repaired_and_rerun_exactly_once(garbage):
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        assert cli.main(["--suite", "tiny", "--out", tmp], suites=[_suite()]) == 0
+        path = out / "tiny.jsonl"
+        lines = path.read_bytes().splitlines()
+        damaged = b"\n".join([lines[0], garbage, lines[2]]) + b"\n"  # r1 replaced by garbage
+        path.write_bytes(damaged)
+        blank = not any(part.strip() for part in garbage.split(b"\n"))
+        code = cli.main(["--suite", "tiny", "--out", tmp, "--resume"], suites=[_suite()])
+        if not blank:
+            assert code == 2 and path.read_bytes() == damaged
+            assert cli.main(["--repair", "--out", tmp], suites=[_suite()]) == 0
+            moved = (out / "tiny.jsonl.damaged").read_bytes().split(b"\n")[:-1]
+            assert moved == [x for x in garbage.split(b"\n") if x.strip()]
+            code = cli.main(["--suite", "tiny", "--out", tmp, "--resume"], suites=[_suite()])
+        assert code == 0 and sorted(_ids(path)) == ["r0", "r1", "r2"]
+
+
+# --------------------------------------------- arguments ----------------------------------
+
+BAD_SEEDS = ["-1", "-7", "abc", "1.5", "1e3", "0x10", "", " ", "2147483648",
+             "99999999999999999999", "\u0663", "1_000", "+1"]
+
+
+@pytest.mark.parametrize("seed", BAD_SEEDS)
+def test_bad_seed_is_refused_before_any_run(tmp_path, capsys, seed):
+    calls = []
+    _refused(capsys, ["--suite", "tiny", "--out", tmp_path, "--seed", seed], "--seed",
+             [_suite(calls)])
+    assert calls == [] and not (tmp_path / "tiny.jsonl").exists()
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.text(max_size=12))
+def test_any_seed_string_gives_runs_or_a_message(seed):
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            code = cli.main(["--suite", "tiny", "--out", tmp, f"--seed={seed}"],
+                            suites=[_suite()])
+        except SystemExit as exit_:
+            code = exit_.code
+        valid = seed.strip().isascii() and seed.strip().isdigit() and int(seed) < 2**31
+        assert code == (0 if valid else 2)
+        assert (Path(tmp) / "tiny.jsonl").exists() == valid
+
+
+def test_largest_seed_runs(tmp_path, capsys):
+    assert _cli(capsys, ["--suite", "tiny", "--out", tmp_path, "--seed", "2147483647"])[0] == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--readme", "README.md"], "needs --report"),
+    (["--resume", "--overwrite"], "not allowed with"),
+    (["--list", "--report"], "not allowed with"),
+    (["--report", "--repair"], "not allowed with"),
+    (["--bogus"], "unrecognized arguments"),
+    (["--device", "tpu"], "invalid choice"),
+    (["--suite"], "expected at least one argument"),
+    (["--seed"], "expected one argument"),
+    (["--suite", "nope"], "unknown suite(s) 'nope'"),
+    (["--suite", ""], "unknown suite(s) ''"),
+    (["--suite", "tiny", "nope", "also-not"], "'nope', 'also-not'"),
+    (["--suite", "tiny", "--out", ""], "--out '': give a file or folder name"),
+    (["--suite", "tiny", "--out", "a\0b"], "give a file or folder name"),
+    (["--suite", "tiny", "--data", ""], "--data '': give a file or folder name"),
+    (["--repair", "--out", "{tmp}/missing"], "is not a folder"),
+    (["--report", "--out", "{tmp}/missing"], "no saved results"),
+    (["--report", "--out", "{tmp}/afile"], "is a file"),
+    (["--report", "--out", "{saved}", "--readme", "{tmp}/missing.md"], "No such file"),
+    (["--report", "--out", "{saved}", "--readme", "{tmp}"], "Is a directory"),
+    (["--report", "--out", "{saved}", "--readme", "{tmp}/binary.md"], "can't decode"),
+    (["--report", "--out", "{saved}", "--readme", "{tmp}/afile"], "needs exactly one"),
+])
+def test_bad_arguments_get_a_message(tmp_path, capsys, args, message):
+    (tmp_path / "afile").write_text("x\n")
+    (tmp_path / "binary.md").write_bytes(b"\xff\xfe\x00")
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    _saved(saved, capsys)
+    args = [a.format(tmp=tmp_path, saved=saved) for a in args]
+    _refused(capsys, args, message)
+
+
+TOKENS = ["--suite", "tiny", "all", "--full", "--out", "--seed", "0", "-3", "--resume",
+          "--overwrite", "--data", "--list", "--report", "--repair", "--readme", "x.md", ""]
+
+
+@settings(max_examples=40, deadline=None)
+@given(tokens=st.lists(st.sampled_from(TOKENS) | st.text(max_size=6), max_size=7))
+def test_any_argument_list_gives_a_status_not_an_exception(tokens):
+    with tempfile.TemporaryDirectory() as tmp:
+        cwd = os.getcwd()
+        os.chdir(tmp)  # relative paths among the tokens land here
+        try:
+            code = cli.main([*tokens, "--out", tmp], suites=[_suite()])
+        except SystemExit as exit_:
+            code = exit_.code
+        finally:
+            os.chdir(cwd)
+        assert code in (0, 2)
+
+
+def test_closed_output_pipe_is_a_message_not_a_traceback():
+    read, write = os.pipe()
+    os.close(read)  # whatever reads the output has stopped, as with `| head -1`
+    try:
+        proc = subprocess.run([sys.executable, "-m", "tiedae.bench", "--report", "--out",
+                               str(REPO / "paper" / "results")], stdout=write,
+                              stderr=subprocess.PIPE, text=True, timeout=120,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+    finally:
+        os.close(write)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "broken pipe" in proc.stderr
+
+
+@pytest.mark.parametrize("out, message", [
+    ("{tmp}/afile", "is a file, not a folder"),
+    ("{tmp}/missing/out", "parent folder"),
+    ("{tmp}/afile/out", "parent folder"),
+    pytest.param("/proc/tiedae-out", "cannot write there", marks=LINUX),
+    pytest.param("/proc", "cannot write there", marks=LINUX),
+])
+def test_unusable_output_folder_is_refused_before_any_run(tmp_path, capsys, out, message):
+    (tmp_path / "afile").write_text("x\n")
+    calls = []
+    _refused(capsys, ["--suite", "tiny", "--out", out.format(tmp=tmp_path)], message,
+             [_suite(calls)])
+    assert calls == [] and (tmp_path / "afile").read_text() == "x\n"
+
+
+@pytest.mark.skipif(IS_ROOT, reason="root writes into read-only folders")
+def test_read_only_output_folder_is_refused_before_any_run(tmp_path, capsys):
+    tmp_path.chmod(0o555)
+    calls = []
+    try:
+        _refused(capsys, ["--suite", "tiny", "--out", tmp_path], "cannot write there",
+                 [_suite(calls)])
+    finally:
+        tmp_path.chmod(0o755)
+    assert calls == []
+
+
+# --------------------------------------------- --data --------------------------------------
+
+def _arrays(n_train=100, n_test=10, side=8):
+    rng = np.random.default_rng(0)
+    return {"x_train": rng.integers(0, 256, (n_train, side, side), dtype=np.uint8),
+            "y_train": np.arange(n_train) % 3,
+            "x_test": rng.integers(0, 256, (n_test, side, side), dtype=np.uint8),
+            "y_test": np.arange(n_test) % 3}
+
+
+def _idx(array) -> bytes:
+    codes = {np.dtype(np.uint8): 0x08, np.dtype(np.int64): 0x0C}
+    array = array.astype(np.uint8 if array.dtype == np.uint8 else ">i4")
+    head = bytes([0, 0, codes.get(np.dtype(array.dtype), 0x0C), array.ndim])
+    return head + np.asarray(array.shape, ">u4").tobytes() + array.tobytes()
+
+
+def _idx_folder(folder, arrays, damage=None):
+    folder.mkdir()
+    names = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
+             "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte"}
+    for key, name in names.items():
+        raw = _idx(arrays[key])
+        if key == "x_train" and damage == "truncated":
+            raw = raw[: len(raw) // 2]
+        if key == "x_train" and damage == "random":
+            raw = b"\xff" + os.urandom(299)  # not IDX's two zero bytes
+        if key == "x_train" and damage == "bad gzip":
+            (folder / (name + ".gz")).write_bytes(gzip.compress(raw)[:40])
+            continue
+        (folder / name).write_bytes(raw)
+    return folder
+
+
+def _npz(path, **override):
+    np.savez(path, **{**_arrays(), **override})
+    return path
+
+
+BAD_DATA = {
+    "random binary": (lambda t: t / "x.bin", lambda p: p.write_bytes(os.urandom(500)), None),
+    "random bytes named .npz": (lambda t: t / "x.npz",
+                                lambda p: p.write_bytes(os.urandom(500)), None),
+    "empty .npz": (lambda t: t / "x.npz", lambda p: p.write_bytes(b""), None),
+    "wrong keys": (lambda t: t / "x.npz", lambda p: np.savez(p, a=np.zeros(3)), "lacks"),
+    "three images": (lambda t: t / "x.npz", lambda p: np.savez(p, **_arrays(3, 3)),
+                     "3 training images (need 100)"),
+    "five test images": (lambda t: t / "x.npz", lambda p: np.savez(p, **_arrays(100, 5)),
+                         "5 test images (need 10)"),
+    "4x4 images": (lambda t: t / "x.npz", lambda p: np.savez(p, **_arrays(side=4)),
+                   "4x4 pixels"),
+    "9x9 images": (lambda t: t / "x.npz", lambda p: np.savez(p, **_arrays(side=9)),
+                   "multiples of 4"),
+    "one class": (lambda t: t / "x.npz", lambda p: _npz(p, y_train=np.zeros(100, int)),
+                  "single class"),
+    "test images of another size": (
+        lambda t: t / "x.npz", lambda p: _npz(p, x_test=_arrays(side=9)["x_test"]),
+        "test images of"),
+    "object arrays": (lambda t: t / "x.npz",
+                      lambda p: _npz(p, x_train=np.array([{}, 1], dtype=object)), None),
+    "2-D images": (lambda t: t / "x.npz", lambda p: _npz(p, x_train=np.zeros((100, 64))),
+                   "shape"),
+    "NaN pixels": (lambda t: t / "x.npz",
+                   lambda p: _npz(p, x_train=np.full((100, 8, 8), np.nan)), "NaN"),
+    "pixels out of range": (lambda t: t / "x.npz",
+                            lambda p: _npz(p, x_train=np.full((100, 8, 8), 300.0)), None),
+    "labels for other images": (lambda t: t / "x.npz",
+                                lambda p: _npz(p, y_train=np.arange(7)), "labels"),
+    "empty folder": (lambda t: t / "d", lambda p: p.mkdir(), None),
+    "truncated IDX": (lambda t: t / "d", lambda p: _idx_folder(p, _arrays(), "truncated"), None),
+    "random IDX": (lambda t: t / "d", lambda p: _idx_folder(p, _arrays(), "random"), None),
+    "broken gzip IDX": (lambda t: t / "d", lambda p: _idx_folder(p, _arrays(), "bad gzip"),
+                        None),
+    "three images as IDX": (lambda t: t / "d", lambda p: _idx_folder(p, _arrays(3, 3)),
+                            "3 training images"),
+    "missing file": (lambda t: t / "nothing.npz", lambda p: None, "no such file or folder"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_DATA)
+def test_bad_data_is_one_message_before_any_run(tmp_path, capsys, case):
+    make_path, make, message = BAD_DATA[case]
+    path = make_path(tmp_path)
+    make(path)
+    datasets.user_images.cache_clear()
+    datasets.check_user_data.cache_clear()
+    calls = []
+    err = _refused(capsys, ["--suite", "tiny", "--out", tmp_path / "out", "--data", path],
+                   message or str(path), [_suite(calls)])
+    assert calls == [] and err.count("--data") == 1 and len(err.splitlines()) <= 2
+    assert not (tmp_path / "out").exists()
+
+
+# --------------------------------------------- silently wrong ------------------------------
+
+@pytest.fixture
+def two_data_sets(tmp_path):
+    datasets.user_images.cache_clear()
+    datasets.check_user_data.cache_clear()
+    yield _npz(tmp_path / "ok.npz"), _npz(tmp_path / "other.npz", y_train=np.arange(100) % 2)
+    datasets.user_images.cache_clear()
+    datasets.check_user_data.cache_clear()
+
+
+def test_records_carry_the_data_fingerprint(tmp_path, capsys, two_data_sets):
+    ok, _ = two_data_sets
+    assert _cli(capsys, ["--suite", "tiny", "--out", tmp_path / "o", "--data", ok])[0] == 0
+    recs = [json.loads(x) for x in (tmp_path / "o" / "tiny.jsonl").read_text().splitlines()]
+    digest = datasets.check_user_data(str(ok))
+    assert {r["data_sha256"] for r in recs} == {digest} and len(digest) == 64
+    assert all(r["final"]["rows"] == 100 for r in recs)
+    assert all(r["fingerprint"] == records.record_fingerprint(r) for r in recs)
+
+
+def _resume_refuses(tmp_path, capsys, first, second, message, suites=(None, None)):
+    out = tmp_path / "o"
+    code, _, err = _cli(capsys, ["--suite", "tiny", "--out", out, *first],
+                        [suites[0] or _suite(interrupt_at="r2")])
+    assert code == 130, err
+    before = (out / "tiny.jsonl").read_bytes()
+    calls = []
+    err = _refused(capsys, ["--suite", "tiny", "--out", out, "--resume", *second], message,
+                   [suites[1] or _suite(calls)])
+    assert "would mix" in err and calls == [] and (out / "tiny.jsonl").read_bytes() == before
+
+
+def test_resume_with_other_data_is_refused(tmp_path, capsys, two_data_sets):
+    ok, other = two_data_sets
+    _resume_refuses(tmp_path, capsys, ["--data", ok], ["--data", other], "--data contents")
+
+
+def test_resume_with_the_same_path_but_new_contents_is_refused(tmp_path, capsys,
+                                                               two_data_sets):
+    ok, _ = two_data_sets
+    out = tmp_path / "o"
+    assert _cli(capsys, ["--suite", "tiny", "--out", out, "--data", ok],
+                [_suite(interrupt_at="r2")])[0] == 130
+    _npz(ok, y_train=np.arange(100) % 2)  # same file name, other labels
+    datasets.user_images.cache_clear()
+    datasets.check_user_data.cache_clear()
+    _refused(capsys, ["--suite", "tiny", "--out", out, "--resume", "--data", ok],
+             "--data contents")
+
+
+def test_resume_without_the_data_is_refused(tmp_path, capsys, two_data_sets):
+    ok, _ = two_data_sets
+    _resume_refuses(tmp_path, capsys, ["--data", ok], [], "data")
+
+
+def test_resume_with_another_seed_is_refused(tmp_path, capsys):
+    _resume_refuses(tmp_path, capsys, [], ["--seed", "1"], "data_seed 0 -> 1")
+
+
+def test_resume_with_other_config_values_is_refused(tmp_path, capsys):
+    _resume_refuses(tmp_path, capsys, [], [], "lr 0.01 -> 0.02",
+                    (_suite(interrupt_at="r2", extra={"lr": 0.01}), _suite(extra={"lr": 0.02})))
+
+
+def test_overwrite_with_other_data_replaces_every_record(tmp_path, capsys, two_data_sets):
+    ok, other = two_data_sets
+    out = tmp_path / "o"
+    assert _cli(capsys, ["--suite", "tiny", "--out", out, "--data", ok])[0] == 0
+    assert _cli(capsys, ["--suite", "tiny", "--out", out, "--data", other, "--overwrite"])[0] == 0
+    recs = [json.loads(x) for x in (out / "tiny.jsonl").read_text().splitlines()]
+    assert {r["data_sha256"] for r in recs} == {datasets.check_user_data(str(other))}
+
+
+# --------------------------------------------- valid input that used to fail ---------------
+
+def test_resume_counts_records_saved_before_fingerprints_existed(tmp_path, capsys):
+    path = tmp_path / "tiny.jsonl"
+    lines = [json.loads(x) for x in _saved(tmp_path, capsys).splitlines()]
+    path.write_text("".join(json.dumps({k: v for k, v in r.items()
+                                        if k not in ("fingerprint", "data_sha256")}) + "\n"
+                            for r in lines))
+    calls = []
+    assert _cli(capsys, ["--suite", "tiny", "--out", tmp_path, "--resume"], [_suite(calls)])[0] == 0
+    assert calls == []
+
+
+@pytest.mark.parametrize("args", [["--resume"], ["--overwrite"], ["--seed", "007"],
+                                  ["--seed", " 3 "]])
+def test_fresh_folder_with_any_mode_runs(tmp_path, capsys, args):
+    assert _cli(capsys, ["--suite", "tiny", "--out", tmp_path / "new", *args])[0] == 0
+    assert _ids(tmp_path / "new" / "tiny.jsonl") == ["r0", "r1", "r2"]
+    assert not (tmp_path / "new" / "tiny.jsonl.partial").exists()
+
+
+def test_repair_of_sound_files_changes_nothing(tmp_path, capsys):
+    before = _saved(tmp_path, capsys)
+    code, out, _ = _cli(capsys, ["--repair", "--out", tmp_path])
+    assert code == 0 and "are fine" in out and (tmp_path / "tiny.jsonl").read_bytes() == before
+
+
+# --------------------------------------------- real signals, real processes ----------------
+
+CHILD = textwrap.dedent('''
+    import os, signal, sys
+    from tiedae.bench import cli
+    from tiedae.bench.suite import Suite, Summary
+
+    sig, where, index = os.environ["KILL_AT"].split(":")
+    sig, index, count = getattr(signal, sig), int(index), [0]
+
+    def maybe_kill(kind):
+        if kind == where:
+            count[0] += 1
+            if count[0] == index:
+                os.kill(os.getpid(), sig)
+
+    real_fsync = os.fsync
+    def fsync(fd):
+        maybe_kill("write")
+        real_fsync(fd)
+    os.fsync = fsync
+
+    def run(config):
+        maybe_kill("run")
+        return {"final": {"i": float(config["seed"])}, "trajectory": {"x": list(range(300))}}
+
+    suite = Suite("kill", "killed", lambda o: [{"run_id": f"r{i}", "seed": o.seed + i}
+                                               for i in range(6)],
+                  run, lambda recs: Summary("kill", ["n"], [[len(recs)]], []))
+    sys.exit(cli.main(sys.argv[1:], suites=[suite]))
+''')
+
+
+def _child(tmp_path, kill_at, *args):
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    env = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}
+    env.update(PYTHONPATH=str(REPO), KILL_AT=kill_at, TMPDIR=str(tmp_path / "tmp"))
+    return subprocess.run([sys.executable, str(script), "--suite", "kill",
+                           "--out", str(tmp_path / "out"), *args],
+                          env=env, capture_output=True, text=True, timeout=120)
+
+
+def _state(tmp_path):
+    path = tmp_path / "out" / "kill.jsonl"
+    recs = [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+    ids = [r["run_id"] for r in recs]
+    assert len(ids) == len(set(ids))
+    return {r["run_id"]: r["env"]["timestamp"] for r in recs}
+
+
+def test_sigint_and_sigkill_at_every_point_then_resume_gives_every_record_once(tmp_path):
+    (tmp_path / "tmp").mkdir()
+    xla = lambda: [p.name for p in (tmp_path / "tmp").iterdir()]  # noqa: E731
+    steps = [  # (signal, where, n-th occurrence in that process, records saved afterwards)
+        ("SIGKILL", "run", 1, 0),      # before the first record
+        ("SIGINT", "run", 1, 0),
+        ("SIGKILL", "write", 3, 1),    # during the second record's write
+        ("SIGINT", "write", 1, 1),     # during the next write
+        ("SIGKILL", "run", 3, 3),      # between records
+        ("SIGINT", "run", 2, 4),
+    ]
+    saved = {}
+    for i, (sig, where, n, count) in enumerate(steps):
+        proc = _child(tmp_path, f"{sig}:{where}:{n}", *(["--resume"] if i else []))
+        assert proc.returncode == (130 if sig == "SIGINT" else -signal.SIGKILL), proc.stderr
+        state = _state(tmp_path)
+        assert len(state) == count and all(state[k] == v for k, v in saved.items())
+        saved = state
+        if sig == "SIGINT":
+            assert "Traceback" not in proc.stdout + proc.stderr
+            assert "--resume" in proc.stderr and "run(s) saved by this command" in proc.stderr
+            assert xla() == []  # its cache folder went at exit, a killed one's at start
+            assert not list((tmp_path / "out").glob(".*.tmp"))
+        else:
+            assert len(xla()) == 1  # a SIGKILL runs no clean-up: the next run removes it
+    proc = _child(tmp_path, "SIGINT:never:1", "--resume")
+    assert proc.returncode == 0, proc.stderr
+    state = _state(tmp_path)
+    assert sorted(state) == [f"r{i}" for i in range(6)]
+    assert all(state[k] == v for k, v in saved.items())  # nothing redone
+    assert xla() == [] and not list((tmp_path / "out").glob(".*.tmp"))
+
+
+def test_sigkill_during_overwrite_keeps_the_old_file(tmp_path):
+    (tmp_path / "tmp").mkdir()
+    old = records.ResultStore(tmp_path / "out", "kill")  # what the child saves, made here
+    for i in range(6):
+        old.append(records.make_record("kill", {"run_id": f"r{i}", "seed": i},
+                                       {"final": {"i": float(i)}}, 0.0))
+    before = old.jsonl.read_bytes()
+    proc = _child(tmp_path, "SIGKILL:run:4", "--overwrite", "--seed", "5")
+    assert proc.returncode == -signal.SIGKILL
+    assert old.jsonl.read_bytes() == before and len(_ids(old.partial)) == 3
+    proc = _child(tmp_path, "SIGINT:never:1", "--resume", "--seed", "5")
+    assert proc.returncode == 0, proc.stderr
+    recs = [json.loads(x) for x in old.jsonl.read_text().splitlines()]
+    assert sorted(r["config"]["seed"] for r in recs) == list(range(5, 11))
+    assert not old.partial.exists() and not list((tmp_path / "tmp").iterdir())
