@@ -15,7 +15,8 @@ MODULES = ["tiedae.linear.decoders", "tiedae.linear.pca", "tiedae.linear.metrics
            "tiedae.linear.model", "tiedae.linear.algorithms", "tiedae.data.synthetic",
            "tiedae.training.objectives", "tiedae.training.sources", "tiedae.training.step",
            "tiedae.training.loop", "tiedae.training.callbacks", "tiedae.nonlinear.mlp",
-           "tiedae.nonlinear.conv", "tiedae.nonlinear.graph", "tiedae.features", "tiedae.blas"]
+           "tiedae.nonlinear.conv", "tiedae.nonlinear.graph", "tiedae.features", "tiedae.blas",
+           "tiedae.estimator"]
 
 
 @pytest.mark.parametrize("name", MODULES)
