@@ -176,6 +176,29 @@ def test_partial_fit_equals_fit_on_the_concatenated_rows(digits):
     np.testing.assert_allclose(more.explained_variance_, full.explained_variance_, rtol=1e-7)
 
 
+def test_covariance_source_from_moments_trains_like_the_rows():
+    """What fit and partial_fit train on: the covariance source built from accumulated
+    moments gives the iterates of the source that reads the rows."""
+    from flax import nnx
+
+    from tiedae.training import Covariance
+
+    X = tiedae.data.spiked_covariance(200, 6, k=2, gap=4.0).X
+    acc = tiedae.pca.CovarianceAccumulator()
+    for chunk in np.array_split(X, 3):
+        acc.update(chunk)
+    losses = []
+    for source in [Covariance(X), Covariance.from_moments(*acc.result())]:
+        model = tiedae.LinearAE(6, 2, param_dtype=np.float64, rngs=nnx.Rngs(0))
+        _, hist = tiedae.fit(model, source, optimizer=optax.sgd(0.05), steps=30)
+        losses.append(hist["loss"])
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-12)
+    with pytest.raises(ValueError, match=r"shape \(d, d\) = \(3, 3\)"):
+        Covariance.from_moments(np.zeros(3), np.eye(2))
+    with pytest.raises(ValueError, match="non-finite"):
+        Covariance.from_moments(np.zeros(2), np.full((2, 2), np.nan))
+
+
 def test_bad_parameters_are_refused_at_fit():
     X = np.random.default_rng(0).normal(size=(30, 4))
     for params in [{"n_components": 0}, {"n_components": -1}, {"n_components": 2.5},

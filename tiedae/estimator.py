@@ -182,11 +182,15 @@ class LinearAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
       optimizer: an optax transformation, used as given (its own step size); None: Nesterov
         gradient descent (momentum 0.9) with step `learning_rate / lambda_1(C)`.
       learning_rate: the default optimizer's step times lambda_1(C) (ignored with `optimizer`).
+        The loss has curvature 8 lambda_1 along the scale of W's top row (at the optimum), so
+        Nesterov's method with momentum 0.9 is stable below 2 (1 + 0.9) / (8 (1 + 1.8)) ~ 0.17;
+        the default leaves room for the power iteration's underestimate of lambda_1.
       max_steps: most training steps per `fit` / `partial_fit` call.
       batch_size: None trains on the covariance (exact full-batch steps, O(d^2 k) each); an
         int trains `fit` on minibatches of that many rows (at most n).
       tol: stop once the loss changed by at most `tol` times the total variance tr C between
-        two checks; 0 runs all `max_steps`.
+        two checks; 0 runs all `max_steps`. With minibatches the loss keeps fluctuating, so
+        set it to the fluctuation you accept (or 0).
       log_every: steps between two checks (and entries of `history_`).
       random_state: seed of the initial W, the power iteration and the minibatch order.
 
