@@ -3,7 +3,8 @@
 Floors, from the bottom: `data` (offline data sets) -> `linear` (the linear theory: decoders,
 LinearAE, PCA, metrics, algorithms) and `nonlinear` (MLP, conv and graph autoencoders) ->
 `training` (`fit` and its parts) -> `bench` (the experiment suite) and `paper` (figures and
-tables from its records).
+tables from its records). `LinearAutoencoder` (tiedae.estimator), the scikit-learn estimator,
+is imported on first use, so `import tiedae` works without scikit-learn.
 """
 
 from tiedae import data, features, linear, nonlinear, training
@@ -30,3 +31,16 @@ __all__ = [
     "pca",
     "training",
 ]
+
+
+def __getattr__(name: str):
+    # Lazy: tiedae.estimator imports scikit-learn (an optional extra, tiedae[sklearn]).
+    if name == "LinearAutoencoder":
+        from tiedae.estimator import LinearAutoencoder
+
+        return LinearAutoencoder
+    raise AttributeError(f"module 'tiedae' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), "LinearAutoencoder"])

@@ -242,6 +242,27 @@ class Covariance(Source):
         self.chunk_size = check_positive_int(chunk_size, "chunk_size")
         self._moments = None
 
+    @classmethod
+    def from_moments(cls, mean, covariance) -> Covariance:
+        """The source of data whose float64 mean (d,) and covariance C (d, d) are already known
+        (e.g. from a `pca.CovarianceAccumulator` fed chunk by chunk): no pass over rows.
+
+        Example:
+          >>> import numpy as np
+          >>> src = Covariance.from_moments(np.zeros(2), np.diag([2.0, 1.0]))
+          >>> src.mean_and_covariance()[1].tolist()
+          [[2.0, 0.0], [0.0, 1.0]]
+        """
+        mean = check_data(np.reshape(mean, (1, -1)), "mean", min_samples=1,
+                          dtype=np.float64)[0]
+        C = check_data(covariance, "covariance", min_samples=1, dtype=np.float64)
+        if C.shape != (mean.size, mean.size):
+            raise ValueError(f"covariance must have shape (d, d) = {(mean.size,) * 2} for a "
+                             f"mean of d={mean.size}; got {C.shape}")
+        source = cls(None)
+        source._moments = (mean, C)
+        return source
+
     def mean_and_covariance(self) -> tuple[np.ndarray, np.ndarray]:
         """(mean (d,), C (d, d)) in float64, computed once."""
         if self._moments is None:
