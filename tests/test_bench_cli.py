@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import jax
+import numpy as np
 import pytest
 
 from tiedae.bench import cli
@@ -188,3 +189,58 @@ def test_readme_findings_are_regenerated_from_the_committed_results():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     section = readme.split(BEGIN, 1)[1].split(END, 1)[0].strip()
     assert section == markdown_report(REPO / "paper" / "results", SUITES, tables=False).strip()
+
+
+def _tiny_mnist(path):
+    rng = np.random.default_rng(0)
+    np.savez(path, x_train=rng.integers(0, 255, (120, 8, 8), np.uint8),
+             y_train=np.arange(120) % 3, x_test=rng.integers(0, 255, (12, 8, 8), np.uint8),
+             y_test=np.arange(12) % 3)
+
+
+def test_data_folder_with_images_and_a_graph_resolves_to_both(tmp_path):
+    from tiedae.bench import datasets
+
+    (tmp_path / "mnist").mkdir()
+    _tiny_mnist(tmp_path / "mnist" / "tiny.npz")
+    (tmp_path / "cora").mkdir()
+    edges = "\n".join(f"{i} {(i * 7 + 1) % 40}" for i in range(40))
+    (tmp_path / "cora" / "g.cites").write_text(edges + "\n")
+    (tmp_path / "README.txt").write_text("A data folder.\nIt holds two sets.\n")  # not a graph
+    found = datasets.resolve_data([tmp_path])
+    assert found == {"mnist": str(tmp_path / "mnist" / "tiny.npz"),
+                     "graph": str(tmp_path / "cora" / "g.cites")}
+    assert datasets.resolve_data([found["graph"]]) == {"graph": found["graph"]}
+    (tmp_path / "other.edges").write_text("1 2\n2 3\n")
+    with pytest.raises(ValueError, match="two graph data sets"):
+        datasets.resolve_data([tmp_path])
+    with pytest.raises(ValueError, match="no MNIST-format data"):
+        datasets.resolve_data([tmp_path / "README.txt"])
+
+
+def test_cli_passes_the_named_data_sets_to_the_suites(tmp_path):
+    from tiedae.bench.suite import Options
+
+    npz = tmp_path / "tiny.npz"
+    _tiny_mnist(npz)
+    graph = tmp_path / "g.cites"
+    graph.write_text("\n".join(f"{i} {(i * 7 + 1) % 40}" for i in range(40)) + "\n")
+    seen = []
+
+    def configs(options):
+        seen.append(options.data)
+        return [{"run_id": "quick-a", "seed": 0, "data": options.mnist,
+                 "graph_data": options.graph}]
+
+    suite = Suite(name="probe", description="records its data", configs=configs,
+                  run=lambda c: {"final": {"x": 1.0}},
+                  summarize=lambda recs: Summary("probe", ["x"], [[1]], []))
+    out = tmp_path / "out"
+    assert cli.main(["--data", str(npz), str(graph), "--out", str(out)], suites=[suite]) == 0
+    assert seen[-1] == {"mnist": str(npz), "graph": str(graph)}
+    record = json.loads((out / "probe.jsonl").read_text().splitlines()[0])
+    assert record["data_sha256"] is not None  # both files it names are in its digest
+    assert Options(data=str(npz)).mnist == str(npz) and Options().graph is None
+    bad = tmp_path / "g2.cites"
+    bad.write_text("1 2\n")
+    assert cli.main(["--data", str(bad), "--out", str(tmp_path / "o2")], suites=[suite]) == 2

@@ -30,7 +30,7 @@ def _suite(calls=None, n=3, interrupt_at=None, extra=None, name="tiny"):
     `extra` adds config values; runs with a "data" config read the user's data."""
     def configs(options):
         return [{"run_id": f"r{i}", "seed": options.seed + i, "data_seed": options.seed,
-                 "data": options.data, **(extra or {})} for i in range(n)]
+                 "data": options.mnist, **(extra or {})} for i in range(n)]
 
     def run(config):
         if calls is not None:

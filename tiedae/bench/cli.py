@@ -76,9 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
                       "only once all new runs are saved")
     parser.add_argument("--device", choices=("cpu", "gpu"),
                         help="JAX platform (default: JAX's own choice)")
-    parser.add_argument("--data", metavar="PATH",
-                        help="a user's MNIST / Fashion-MNIST data (folder of IDX files or "
-                        ".npz) used next to the bundled digits")
+    parser.add_argument("--data", metavar="PATH", nargs="+",
+                        help="real data used instead of the bundled sets: MNIST-format images "
+                        "(a folder of IDX files or a .npz) and/or an edge-list graph (e.g. "
+                        "Cora's cora.cites), or a folder holding them (e.g. mnist/ and cora/)")
     actions = parser.add_mutually_exclusive_group()
     actions.add_argument("--list", action="store_true", help="list the suites and exit")
     actions.add_argument("--report", action="store_true",
@@ -103,8 +104,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = build_parser().parse_args(argv)
     if args.readme is not None and not args.report:
         raise UsageError("--readme rewrites a file from saved results: it needs --report")
-    for flag in ("--out", "--data", "--readme"):
+    for flag in ("--out", "--readme"):
         _path_arg(flag, getattr(args, flag[2:]))
+    for path in args.data or ():
+        _path_arg("--data", path)
     return args
 
 
@@ -188,21 +191,30 @@ def _prepare_out(out: Path) -> None:
     remove_stale_temp_files(out)
 
 
-def _check_data(path: str | None) -> str | None:
-    """Loads and checks `--data` once, before any run; returns its sha256 (None: no --data)."""
-    if path is None:
-        return None
-    if not os.path.exists(path):
-        raise UsageError(f"--data {path}: no such file or folder")
+def _check_data(paths) -> tuple[dict[str, str], dict[str, str]]:
+    """Resolves, loads and checks `--data` once, before any run: returns (the data sets by
+    kind, the sha256 of each data path); both empty without --data."""
+    if not paths:
+        return {}, {}
     from tiedae.bench import datasets
 
     try:
-        return datasets.check_user_data(path)
-    except Exception as err:  # whatever the loader raises, the data is unusable: say so once
-        kind = "" if isinstance(err, ValueError) else f"{type(err).__name__}: "
-        raise UsageError(
-            f"--data {path}: {kind}{err}. Give a folder with the four MNIST IDX files or a .npz "
-            "with x_train, y_train, x_test, y_test") from None
+        found = datasets.resolve_data(paths)
+    except ValueError as err:
+        raise UsageError(f"--data {err}. Give MNIST-format data (a folder of IDX files or a "
+                         ".npz) and/or an edge list (e.g. Cora's cora.cites), or a folder "
+                         "holding them") from None
+    digests = {}
+    for kind, path in found.items():
+        try:
+            digests[path] = datasets.check_data(kind, path)
+        except Exception as err:  # whatever the loader raises, the data is unusable: say so once
+            what = "" if isinstance(err, ValueError) else f"{type(err).__name__}: "
+            hint = ("Give a folder with the MNIST IDX files or a .npz with x_train, y_train, "
+                    "x_test, y_test" if kind == "mnist" else
+                    "Give a text file with one 'a b' pair of node ids per line")
+            raise UsageError(f"--data {path}: {what}{err}. {hint}") from None
+    return found, digests
 
 
 def _list(console, args, registry: Sequence[Suite]) -> int:
@@ -328,8 +340,8 @@ def _summaries(console, plans: Sequence[runs.SuitePlan], outcome: runs.Outcome, 
 def _run(console, args, registry: Sequence[Suite]) -> int:
     selected = _resolve(args.suite, registry)
     out = _check_out(args.out)
-    options = Options(quick=not args.full, seed=args.seed, data=args.data)
-    data_sha256 = _check_data(args.data)
+    data, data_sha256 = _check_data(args.data)
+    options = Options(quick=not args.full, seed=args.seed, data=data)
     mode = "resume" if args.resume else "overwrite" if args.overwrite else "new"
     try:
         plans = runs.plan(selected, options, out, mode=mode, data_sha256=data_sha256)

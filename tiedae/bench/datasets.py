@@ -21,21 +21,24 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import os
 
 import numpy as np
 
 from tiedae import data
 from tiedae.data import mnist
 
-__all__ = ["DIGITS_TEST_FRACTION", "MIN_IMAGE_SIDE", "MIN_TEST_IMAGES", "MIN_TRAIN_IMAGES",
-           "check_user_data", "image_config", "image_split", "load", "load_images",
-           "user_images"]
+__all__ = ["DATA_KINDS", "DIGITS_TEST_FRACTION", "MIN_GRAPH_EDGES", "MIN_IMAGE_SIDE",
+           "MIN_TEST_IMAGES", "MIN_TRAIN_IMAGES", "check_data", "check_user_data",
+           "check_user_graph", "image_config", "image_split", "load", "load_images",
+           "resolve_data", "user_graph", "user_images"]
 
 DIGITS_TEST_FRACTION = 0.2  # of the 1797 digits: 1437 train / 360 test
 # What the suites that read a user's data need: minibatches of 64, codes of up to 16
 # components, two strided convolutions, a linear probe on the labels, checkerboard energy at
 # periods 2 and 4 (image sides a multiple of 4). The quick suites run on 100 / 10 images of 8x8.
 MIN_TRAIN_IMAGES, MIN_TEST_IMAGES, MIN_IMAGE_SIDE = 100, 10, 8
+MIN_GRAPH_EDGES = 20  # enough to hold out 10% for test and 5% for validation
 
 
 @functools.lru_cache(maxsize=1)
@@ -81,6 +84,107 @@ def check_user_data(path: str) -> str:
         digest.update(f"{a.dtype.str}{a.shape};".encode())
         digest.update(np.ascontiguousarray(a).data)
     return digest.hexdigest()
+
+
+DATA_KINDS = ("mnist", "graph")
+_EDGE_LIST_SUFFIXES = (".cites", ".edges", ".edgelist", ".txt", ".tsv")
+
+
+def _looks_like_mnist_folder(path: str) -> bool:
+    names = os.listdir(path)
+    return any("idx" in name and "ubyte" in name for name in names)
+
+
+def _looks_like_edge_list(path: str) -> bool:
+    """An edge-list suffix, and the first lines (comments aside) are pairs of tokens."""
+    if not path.endswith(_EDGE_LIST_SUFFIXES):
+        return False
+    try:
+        with open(path, encoding="utf-8") as fh:
+            head = fh.read(4096).splitlines()[:20]
+    except (OSError, UnicodeDecodeError):
+        return False
+    lines = [line.split() for line in head if line.strip() and not line.startswith("#")]
+    return bool(lines) and all(len(tokens) == 2 for tokens in lines[:-1] or lines)
+
+
+def _classify(path: str, depth: int = 1) -> list[tuple[str, str]]:
+    """(kind, path) of the data sets at `path`: a file, a folder of MNIST files, or a folder
+    whose files and (up to `depth` levels of) subfolders hold such data (e.g. a data folder
+    with mnist/ and cora/)."""
+    if os.path.isfile(path):
+        if path.endswith(".npz") or "ubyte" in os.path.basename(path):
+            return [("mnist", path)]
+        return [("graph", path)] if _looks_like_edge_list(path) else []
+    if _looks_like_mnist_folder(path):
+        return [("mnist", path)]
+    found = []
+    for name in sorted(os.listdir(path)):
+        inner = os.path.join(path, name)
+        if os.path.isdir(inner):
+            if depth > 0:
+                found += _classify(inner, depth - 1)
+        elif name.endswith(".npz"):
+            found.append(("mnist", inner))
+        elif _looks_like_edge_list(inner):
+            found.append(("graph", inner))
+    return found
+
+
+def resolve_data(paths) -> dict[str, str]:
+    """The user's data sets by kind ("mnist", "graph") from `--data` paths.
+
+    A path is an MNIST-format folder or .npz, an edge-list file (.cites, .edges, .edgelist,
+    .txt, .tsv), or a folder holding such data directly or one level down (the layout of a
+    data folder with mnist/ and cora/).
+
+    Raises:
+      ValueError: a missing path, a path with no recognisable data, or two data sets of one
+        kind (naming both).
+    """
+    found: dict[str, str] = {}
+    for path in paths:
+        path = os.fspath(path)
+        if not os.path.exists(path):
+            raise ValueError(f"{path}: no such file or folder")
+        kinds = _classify(path)
+        if not kinds:
+            raise ValueError(f"{path}: no MNIST-format data (IDX files or a .npz) and no edge "
+                             "list (.cites, .edges, .txt) found there")
+        for kind, where in kinds:
+            if kind in found and found[kind] != where:
+                raise ValueError(f"two {kind} data sets given: {found[kind]} and {where}; pass "
+                                 "one")
+            found[kind] = where
+    return found
+
+
+@functools.lru_cache(maxsize=2)
+def user_graph(path: str):
+    """`tiedae.data.graphs.load_edge_list(path)`, read once per process."""
+    from tiedae.data import graphs
+
+    A, ids = graphs.load_edge_list(path)
+    A.setflags(write=False)
+    return A, ids
+
+
+def check_user_graph(path: str) -> str:
+    """Reads a user's edge list (`user_graph`), checks the graph suite can hold out edges from
+    it (at least MIN_GRAPH_EDGES edges), and returns the sha256 of its adjacency matrix."""
+    A, _ = user_graph(path)
+    edges = int(A.sum() // 2)
+    if edges < MIN_GRAPH_EDGES:
+        raise ValueError(f"too small for the graph suite: {edges} edges (need "
+                         f"{MIN_GRAPH_EDGES})")
+    digest = hashlib.sha256(f"{A.shape};".encode())
+    digest.update(np.packbits(A.astype(bool)).tobytes())
+    return digest.hexdigest()
+
+
+def check_data(kind: str, path: str) -> str:
+    """Checks a user's data set of `kind` once; returns its sha256."""
+    return check_user_data(path) if kind == "mnist" else check_user_graph(path)
 
 
 @functools.lru_cache(maxsize=16)
@@ -135,8 +239,8 @@ def image_split(path: str | None, n_train: int, n_test: int) -> tuple:
 
 def image_config(options) -> dict:
     """The image data of a run, for its config: a user's data (`--data`) or the digits."""
-    if options.data:
-        return {"data": options.data, "n_train": 5000 if options.quick else 20000,
+    if options.mnist:
+        return {"data": options.mnist, "n_train": 5000 if options.quick else 20000,
                 "n_test": 2000 if options.quick else 5000}
     n = len(data.digits())
     n_test = math.ceil(DIGITS_TEST_FRACTION * n)

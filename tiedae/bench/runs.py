@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import hashlib
 import time
 import traceback
 from collections.abc import Sequence
@@ -87,13 +88,22 @@ def _count(path: Path, suite: str) -> int:
         raise PlanError(f"cannot read {path}: {err.strerror or err}") from None
 
 
-def _configs(suite: Suite, options: Options, data_sha256: str | None):
+def run_data_sha256(config: dict, data_sha256: dict[str, str]) -> str | None:
+    """The digest of the user's data a run reads: the sha256 of each `--data` path that is a
+    value of its config (one digest as it is; several combined; None for none)."""
+    used = sorted({data_sha256[v] for v in config.values()
+                   if isinstance(v, str) and v in data_sha256})
+    if len(used) <= 1:
+        return used[0] if used else None
+    return hashlib.sha256(";".join(used).encode()).hexdigest()
+
+
+def _configs(suite: Suite, options: Options, data_sha256: dict[str, str]):
     configs = suite.configs(options)
     ids = [c["run_id"] for c in configs]
     if len(set(ids)) != len(ids):
         raise PlanError(f"suite {suite.name!r} has duplicate run_ids (a bug in the suite)")
-    uses = {c["run_id"]: data_sha256 if options.data and c.get("data") == options.data else None
-            for c in configs}
+    uses = {c["run_id"]: run_data_sha256(c, data_sha256) for c in configs}
     return configs, uses
 
 
@@ -136,9 +146,10 @@ def _check_resume(store: ResultStore, configs: list[dict], uses: dict) -> set[st
 
 
 def plan(suites: Sequence[Suite], options: Options, out: Path, *, mode: str = "new",
-         data_sha256: str | None = None) -> list[SuitePlan]:
+         data_sha256: dict[str, str] | None = None) -> list[SuitePlan]:
     """The runs of `suites` into folder `out` under `mode` ("new", "resume", "overwrite"; see
-    the module docstring). Reads the saved records; writes nothing.
+    the module docstring). `data_sha256` maps each `--data` path to its digest. Reads the saved
+    records; writes nothing.
 
     Raises:
       PlanError: saved results in the way (mode "new"), saved runs with other settings
@@ -148,7 +159,7 @@ def plan(suites: Sequence[Suite], options: Options, out: Path, *, mode: str = "n
         raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
     plans, in_the_way = [], []
     for suite in suites:
-        configs, uses = _configs(suite, options, data_sha256)
+        configs, uses = _configs(suite, options, data_sha256 or {})
         probe = ResultStore(out, suite.name)
         saved, partial = _count(probe.jsonl, suite.name), probe.partial.exists()
         if mode == "new":

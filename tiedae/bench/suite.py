@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Callable, Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import optax
@@ -38,12 +39,32 @@ class Options:
     Attributes:
       quick: small but meaningful sizes (the default command); False for the full runs.
       seed: base seed; suites with several seeds use seed, seed + 1, ...
-      data: path of a user's MNIST / Fashion-MNIST file (IDX or .npz), or None.
+      data: the user's data sets by kind, from `--data`: {"mnist": path} (an MNIST-format
+        folder or .npz) and/or {"graph": path} (an edge list such as Cora's cora.cites). A
+        plain path is taken as MNIST-format data. Empty: the suites use bundled data.
     """
 
     quick: bool = True
     seed: int = 0
-    data: str | None = None
+    data: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        data = self.data
+        if data is None:
+            data = {}
+        elif isinstance(data, str | os.PathLike):
+            data = {"mnist": os.fspath(data)}
+        object.__setattr__(self, "data", dict(data))
+
+    @property
+    def mnist(self) -> str | None:
+        """Path of the user's MNIST-format data, or None."""
+        return self.data.get("mnist")
+
+    @property
+    def graph(self) -> str | None:
+        """Path of the user's edge-list graph, or None."""
+        return self.data.get("graph")
 
 
 @dataclasses.dataclass(frozen=True)

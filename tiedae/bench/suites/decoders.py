@@ -29,7 +29,7 @@ def configs(options: Options) -> list[dict]:
     quick = options.quick
     sets = [("digits", 1797, 64, 0.0)] if quick else [("spiked", 2000, 64, 4.0),
                                                       ("digits", 1797, 64, 0.0)]
-    if options.data:
+    if options.mnist:
         sets.append(("user", 0, 0, 0.0))
     ks = (4,) if quick else (4, 16)
     opts = ("gd",) if quick else ("gd", "adam")
@@ -46,7 +46,7 @@ def configs(options: Options) -> list[dict]:
                             "decoder": dec, "optimizer": opt, "seed": seed,
                             "data_seed": options.seed,
                             "steps": 600 if quick else 1000, "init_scale": 0.5,
-                            "lr_gd_times_lambda1": 0.1, "lr_adam": 1e-2, "data": options.data,
+                            "lr_gd_times_lambda1": 0.1, "lr_adam": 1e-2, "data": options.mnist,
                         })
     return out
 

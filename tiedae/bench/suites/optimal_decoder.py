@@ -38,10 +38,10 @@ def configs(options: Options) -> list[dict]:
     sets = [("spiked", 2000, 64, 4, 4.0), ("digits", 1797, 64, 4, 0.0)]
     if not options.quick:
         sets += [("spiked", 4000, 256, 16, 2.0), ("digits", 1797, 64, 16, 0.0)]
-    if options.data:
+    if options.mnist:
         sets.append(("user", 0, 0, 16, 0.0))
     return [{"run_id": f"{tag}-{name}-d{d}-k{k}-s{seed}", "dataset": name, "n": n, "d": d,
-             "k": k, "gap": gap, "seed": seed, "data_seed": options.seed, "data": options.data,
+             "k": k, "gap": gap, "seed": seed, "data_seed": options.seed, "data": options.mnist,
              "lr_times_lambda1": 0.1, "init_scale": 1.0}
             for name, n, d, k, gap in sets for seed in seeds(options)]
 
