@@ -263,3 +263,35 @@ def test_fit_covariance_checks_the_moments(spiked):
         Covariance.from_moments(mean, C * np.nan, 100)
     with pytest.raises(TypeError, match="n_samples must be a positive integer"):
         pca.fit_covariance(mean, C, 10.5, 2)
+
+
+@pytest.mark.slow
+def test_streaming_benchmark_runs_and_renders(tmp_path):
+    """The benchmark end to end at a tiny size (six child processes), then its report."""
+    import importlib
+    import json
+    import pathlib
+    import subprocess
+
+    bench = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
+    out = tmp_path / "results" / "streaming.json"
+    proc = subprocess.run([sys.executable, str(bench / "streaming.py"), "--rows", "1024", "--d",
+                           "24", "--k", "3", "--chunk-rows", "100", "--workdir",
+                           str(tmp_path / "work"), "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads(out.read_text())
+    assert out.with_suffix(".png").stat().st_size > 1000
+    assert not list((tmp_path / "work").glob("*.npy"))  # the rows were deleted
+    assert sorted({r["n"] for r in res["rows"]}) == [256, 512, 1024]
+    ours = {r["n"]: r for r in res["rows"] if r["method"] == "tiedae"}
+    assert all(r["final_distance"] <= 1e-3 for r in ours.values())
+    assert res["rss_growth"] == pytest.approx(ours[1024]["peak_rss_mb"]
+                                              / ours[256]["peak_rss_mb"] - 1)
+    sys.path.insert(0, str(bench))
+    try:
+        report = importlib.import_module("report")
+    finally:
+        sys.path.pop(0)
+    text = report.markdown(out.parent)
+    assert "IncrementalPCA" in text and text.count("\n| 512 |") == 1
