@@ -20,6 +20,7 @@ floating point: to the requested dtype, by default float64, where every integer 
 * `iter_chunks(rows, chunk_size)`: the checked chunks of any of those, of an iterator of chunks
   (one pass), or of a function returning a fresh iterator.
 * `check_chunk(chunk, ...)`: one chunk's check and conversion.
+* `regroup(chunks, rows)`: batches of exactly `rows` rows from chunks of any size.
 
 Example:
   >>> import numpy as np
@@ -34,11 +35,11 @@ from __future__ import annotations
 
 import mmap
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
-__all__ = ["RowReader", "check_chunk", "iter_chunks", "rows_kind"]
+__all__ = ["RowReader", "check_chunk", "iter_chunks", "regroup", "rows_kind", "stream"]
 
 _EXACT_INT = 2**53  # the largest integer magnitude float64 holds exactly (with all below it)
 
@@ -216,16 +217,6 @@ class RowReader:
             done += got
         return buf
 
-    def chunks(self, chunk_size: int, *, reuse_buffer: bool = False) -> Iterator[np.ndarray]:
-        """Rows in order, `chunk_size` at a time. With `reuse_buffer`, file reads go to one
-        buffer that the next chunk overwrites (do not keep the chunks)."""
-        n, d = self.shape
-        buf = None
-        if reuse_buffer and self._file is not None:
-            buf = np.empty((min(chunk_size, max(n, 1)), d), self.dtype)
-        for start in range(0, n, chunk_size):
-            yield self.read(start, start + chunk_size, buf)
-
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
@@ -241,8 +232,8 @@ class RowReader:
         self.close()
 
 
-def iter_chunks(rows, chunk_size: int = 65536, *, dtype=None,
-                reuse_buffer: bool = False) -> Iterator[np.ndarray]:
+def iter_chunks(rows, chunk_size: int = 65536, *, dtype=None, reuse_buffer: bool = False,
+                starts=None) -> Iterator[np.ndarray]:
     """The checked chunks of `rows` (`check_chunk`), in order; one pass.
 
     Args:
@@ -252,6 +243,8 @@ def iter_chunks(rows, chunk_size: int = 65536, *, dtype=None,
       chunk_size: rows per chunk read from an array or file.
       dtype: floating dtype of the chunks (see `check_chunk`).
       reuse_buffer: read file rows into one buffer that the next chunk overwrites.
+      starts: for an array or file, the first rows of the chunks to read, in that order
+        (default: 0, chunk_size, 2 chunk_size, ...).
 
     Raises:
       ValueError: a bad chunk (see `check_chunk`), or no rows at all (an empty iterator, or an
@@ -266,16 +259,20 @@ def iter_chunks(rows, chunk_size: int = 65536, *, dtype=None,
         if reader.shape[0] == 0:
             reader.close()
             raise ValueError(f"the rows are empty: shape {reader.shape}")
-        return _array_chunks(reader, int(chunk_size), dtype, reuse_buffer)
-    return _stream_chunks(rows if kind == "iterator" else _call(rows), dtype)
+        if starts is None:
+            starts = range(0, reader.shape[0], int(chunk_size))
+        return _array_chunks(reader, int(chunk_size), starts, dtype, reuse_buffer)
+    return _stream_chunks(stream(rows), dtype)
 
 
-def _array_chunks(reader: RowReader, chunk_size: int, dtype, reuse_buffer: bool):
+def _array_chunks(reader: RowReader, chunk_size: int, starts, dtype, reuse_buffer: bool):
     with reader:
-        first = 0
-        for index, block in enumerate(reader.chunks(chunk_size, reuse_buffer=reuse_buffer)):
-            yield check_chunk(block, index=index, first_row=first, dtype=dtype)
-            first += len(block)
+        buf = None
+        if reuse_buffer and reader.reads_file:
+            buf = np.empty((min(chunk_size, reader.shape[0]), reader.shape[1]), reader.dtype)
+        for index, start in enumerate(starts):
+            block = reader.read(start, start + chunk_size, buf)
+            yield check_chunk(block, index=index, first_row=int(start), dtype=dtype)
 
 
 def _stream_chunks(source: Iterator, dtype):
@@ -289,8 +286,11 @@ def _stream_chunks(source: Iterator, dtype):
                          else "the rows are empty: every chunk has 0 rows")
 
 
-def _call(factory: Callable) -> Iterator:
-    it = factory()
+def stream(rows) -> Iterator:
+    """The iterator of chunks of `rows`: itself for an iterator, a fresh one from a function."""
+    if isinstance(rows, Iterator):
+        return rows
+    it = rows()
     if not isinstance(it, Iterator):
         try:
             it = iter(it)
@@ -298,3 +298,30 @@ def _call(factory: Callable) -> Iterator:
             raise TypeError("the rows function must return an iterator of (r, d) chunks; got "
                             f"{type(it).__name__}") from None
     return it
+
+
+def regroup(chunks: Iterator[np.ndarray], rows: int) -> Iterator[np.ndarray]:
+    """Batches of exactly `rows` rows from 2-D chunks of any row count; the rows left over at
+    the end (fewer than `rows`) are dropped. A chunk of another width raises ValueError.
+
+    Example:
+      >>> import numpy as np
+      >>> [b.ravel().tolist() for b in regroup(iter([np.ones((3, 1)), np.zeros((4, 1))]), 2)]
+      [[1.0, 1.0], [1.0, 0.0], [0.0, 0.0]]
+    """
+    pending: list[np.ndarray] = []
+    held, width = 0, None
+    for chunk in chunks:
+        if width is not None and chunk.shape[1] != width:
+            raise ValueError(f"a chunk has {chunk.shape[1]} columns; the chunks before it have "
+                             f"{width}")
+        width = chunk.shape[1]
+        if not len(chunk):
+            continue
+        pending.append(chunk)
+        held += len(chunk)
+        while held >= rows:
+            block = np.concatenate(pending) if len(pending) > 1 else pending[0]
+            yield block[:rows]
+            rest = block[rows:]
+            pending, held = ([rest] if len(rest) else []), len(rest)

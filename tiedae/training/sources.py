@@ -336,32 +336,21 @@ class RowChunks(Source):
         self.shuffle, self.seed = bool(shuffle), seed
         self._mean = None if mean is None else np.asarray(mean, np.float64)
 
-    def _epochs(self, seed: int) -> Iterator[tuple[np.ndarray, int]]:
-        """(chunk, its first row's number), epoch after epoch (one epoch for an iterator)."""
-        rng = np.random.default_rng(seed if self.seed is None else self.seed)
+    def _chunks(self, seed: int, dtype) -> Iterator[np.ndarray]:
+        """Checked chunks, epoch after epoch (one epoch for a plain iterator)."""
         if self._kind == "iterator":
-            first = 0
-            for chunk in self.rows:
-                yield chunk, first
-                first += len(chunk) if hasattr(chunk, "__len__") else 0
+            yield from chunks.iter_chunks(self.rows, dtype=dtype)
             return
-        if self._kind == "factory":
-            while True:
-                first = 0
-                for chunk in chunks._call(self.rows):
-                    yield chunk, first
-                    first += len(chunk) if hasattr(chunk, "__len__") else 0
-                if first == 0:
-                    raise ValueError("the rows are empty: the rows function returned an "
-                                     "iterator without rows")
+        while self._kind == "factory":
+            yield from chunks.iter_chunks(self.rows, dtype=dtype)
+        rng = np.random.default_rng(seed if self.seed is None else self.seed)
         with chunks.RowReader(self.rows) as reader:
-            b = self.batch_size
-            starts = np.arange(0, reader.shape[0], b)
-            while True:
-                if self.shuffle:
-                    rng.shuffle(starts)
-                for s in starts:
-                    yield reader.read(s, s + b), int(s)
+            n = reader.shape[0]
+        while True:
+            starts = np.arange(0, n, self.batch_size)
+            if self.shuffle:
+                rng.shuffle(starts)
+            yield from chunks.iter_chunks(self.rows, self.batch_size, dtype=dtype, starts=starts)
 
     def mean(self) -> np.ndarray:
         if self._mean is not None:
@@ -379,36 +368,15 @@ class RowChunks(Source):
     def bind(self, *, dtype, mesh, seed, offset) -> Bound:
         b = self.batch_size
         _check_divisible(b, mesh, "devices (batch_size)")
-        stream = self._epochs(seed)
-        pending: list[np.ndarray] = []
-        state = {"held": 0, "index": 0, "d": None}
+        batches = chunks.regroup(self._chunks(seed, dtype), b)
 
         def take_batch() -> np.ndarray:
-            while state["held"] < b:
-                try:
-                    chunk, first = next(stream)
-                except StopIteration:
-                    if state["index"] == 0 or state["d"] is None:
-                        raise ValueError("the rows are empty: the iterator yielded no chunks "
-                                         "with rows") from None
-                    raise ValueError(
-                        f"the rows ran out after {state['index']} chunks: a plain iterator is "
-                        "read once; pass a function that returns a fresh iterator to train for "
-                        "several epochs") from None
-                chunk = chunks.check_chunk(chunk, index=state["index"], first_row=first,
-                                           width=state["d"], dtype=dtype)
-                state["d"] = chunk.shape[1]
-                state["index"] += 1
-                if len(chunk):
-                    pending.append(chunk)
-                    state["held"] += len(chunk)
-            rows = np.concatenate(pending) if len(pending) > 1 else pending[0]
-            batch, rest = rows[:b], rows[b:]
-            pending.clear()
-            if len(rest):
-                pending.append(rest)
-            state["held"] = len(rest)
-            return batch
+            try:
+                return next(batches)
+            except StopIteration:
+                raise ValueError(
+                    "the rows ran out: a plain iterator is read once; pass a function that "
+                    "returns a fresh iterator to train for several epochs") from None
 
         first = take_batch()
         d = first.shape[1]
