@@ -193,9 +193,9 @@ def test_covariance_source_from_moments_trains_like_the_rows():
         _, hist = tiedae.fit(model, source, optimizer=optax.sgd(0.05), steps=30)
         losses.append(hist["loss"])
     np.testing.assert_allclose(losses[1], losses[0], rtol=1e-12)
-    with pytest.raises(ValueError, match=r"shape \(d, d\) = \(3, 3\)"):
+    with pytest.raises(ValueError, match=r"mean must have shape \(d,\) = \(2,\)"):
         Covariance.from_moments(np.zeros(3), np.eye(2))
-    with pytest.raises(ValueError, match="non-finite"):
+    with pytest.raises(ValueError, match="finite"):
         Covariance.from_moments(np.zeros(2), np.full((2, 2), np.nan))
 
 

@@ -5,14 +5,17 @@
 * `images`: scikit-learn's bundled 8x8 digits.
 * `mnist`: MNIST-format files a user has (IDX, gzipped or not, or `.npz`); never unpickles.
 * `graphs`: stochastic block models, the karate club, edge splits for link prediction.
+* `chunks`: rows read chunk by chunk (arrays, memory maps, `.npy` files, iterators), checked,
+  without holding X or the file's pages in memory.
 """
 
-from tiedae.data import graphs, images, mnist, synthetic
+from tiedae.data import chunks, graphs, images, mnist, synthetic
 from tiedae.data.images import digits
 from tiedae.data.synthetic import SpikedData, linear_spectrum, spiked_covariance
 
 __all__ = [
     "SpikedData",
+    "chunks",
     "digits",
     "graphs",
     "images",

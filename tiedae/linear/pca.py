@@ -20,6 +20,7 @@ References:
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -27,13 +28,18 @@ import numpy as np
 import scipy.linalg
 
 from tiedae._validation import check_data, check_matrix, check_positive_int, check_rank
+from tiedae.data import chunks
 
 __all__ = [
     "DEFAULT_CHUNK_ROWS",
     "CovarianceAccumulator",
+    "Moments",
     "PCAResult",
     "covariance",
     "fit",
+    "fit_chunks",
+    "fit_covariance",
+    "moments",
     "optimal_decoder",
     "reconstruction_loss",
 ]
@@ -72,7 +78,10 @@ class CovarianceAccumulator:
 
     The sums are taken around a shift (the first chunk's mean), so a large mean does not cancel
     the variance's digits: with y = x - shift, mean = shift + sum(y) / n and
-    C = sum(y y^T) / n - (sum(y) / n)(sum(y) / n)^T. Memory is O(d^2) whatever n is.
+    C = sum(y y^T) / n - (sum(y) / n)(sum(y) / n)^T. Each chunk is converted to float64 and
+    shifted in blocks of at most `BLOCK_ROWS` rows (into one reused buffer), and sum(y y^T) is
+    accumulated with a symmetric rank-r product (BLAS syrk: numpy's `Y.T @ Y` picks it), half
+    the work of a general product. Memory is O(d^2 + BLOCK_ROWS d) whatever n is.
 
     Example:
       >>> import numpy as np
@@ -85,12 +94,15 @@ class CovarianceAccumulator:
       True
     """
 
+    BLOCK_ROWS = 8192
+
     def __init__(self):
         self.n = 0
         self.n_chunks = 0
         self.shift: np.ndarray | None = None
         self._sum: np.ndarray | None = None
         self._gram: np.ndarray | None = None
+        self._buffer: np.ndarray | None = None
 
     @property
     def n_features(self) -> int | None:
@@ -98,20 +110,32 @@ class CovarianceAccumulator:
 
     def update(self, chunk, name: str | None = None) -> None:
         """Adds the rows of `chunk` (r, d); a ValueError/TypeError naming `name` (default
-        "chunk <i>") for a chunk that is not finite, real and of the same width d."""
-        name = name or f"chunk {self.n_chunks}"
-        block = check_data(chunk, name, min_samples=1, dtype=np.float64)
+        "chunk <i>") and the row for a chunk that is not finite, real and of the same width d.
+        A chunk that fails its check leaves the sums as they were."""
+        block = chunks.check_chunk(chunk, index=self.n_chunks, first_row=self.n,
+                                   width=self.n_features, name=name)
+        self.add_checked(block)
+
+    def add_checked(self, block: np.ndarray) -> None:
+        """`update` for a chunk that `tiedae.data.chunks.check_chunk` has already checked."""
+        r = block.shape[0]
+        if r == 0:
+            self.n_chunks += 1
+            return
         if self.shift is None:
-            self.shift = block.mean(axis=0)
+            self.shift = block.mean(axis=0, dtype=np.float64)
             d = block.shape[1]
             self._sum, self._gram = np.zeros(d), np.zeros((d, d))
-        elif block.shape[1] != self.shift.shape[0]:
-            raise ValueError(f"{name} has {block.shape[1]} columns; the rows seen before have "
-                             f"{self.shift.shape[0]}")
-        block = block - self.shift
-        self._sum += block.sum(axis=0)
-        self._gram += block.T @ block
-        self.n += block.shape[0]
+        d = self.shift.shape[0]
+        rows = min(r, self.BLOCK_ROWS)
+        if self._buffer is None or self._buffer.shape[0] < rows:
+            self._buffer = np.empty((rows, d))
+        for start in range(0, r, self.BLOCK_ROWS):
+            part = block[start: start + self.BLOCK_ROWS]
+            y = np.subtract(part, self.shift, out=self._buffer[: part.shape[0]])
+            self._sum += y.sum(axis=0)
+            self._gram += y.T @ y  # numpy calls syrk for a product with its own transpose
+        self.n += r
         self.n_chunks += 1
 
     def result(self, min_samples: int = 2) -> tuple[np.ndarray, np.ndarray]:
@@ -122,11 +146,77 @@ class CovarianceAccumulator:
         return self.shift + offset, self._gram / self.n - np.outer(offset, offset)
 
 
+class Moments(NamedTuple):
+    """What PCA needs of a data set: its float64 `mean` (d,), `covariance` (d, d) and
+    `n_samples`."""
+
+    mean: np.ndarray
+    covariance: np.ndarray
+    n_samples: int | None
+
+    @classmethod
+    def checked(cls, mean, covariance, n_samples: int | None) -> Moments:
+        """The moments as float64 arrays, or a ValueError/TypeError: C not square, symmetric
+        and finite, a mean of another length, n_samples not a positive integer (None: not
+        known)."""
+        C = np.asarray(covariance, dtype=np.float64)
+        if C.ndim != 2 or C.shape[0] != C.shape[1] or C.shape[0] < 1:
+            raise ValueError(f"the covariance must be a square (d, d) matrix; got shape "
+                             f"{C.shape}")
+        d = C.shape[0]
+        mean = np.asarray(mean, dtype=np.float64)
+        if mean.shape != (d,):
+            raise ValueError(f"the mean must have shape (d,) = ({d},) to match the covariance; "
+                             f"got {mean.shape}")
+        if not (np.isfinite(C).all() and np.isfinite(mean).all()):
+            raise ValueError("the covariance and the mean must be finite (no NaN or inf)")
+        scale = max(float(np.abs(C).max()), np.finfo(np.float64).tiny)
+        if np.abs(C - C.T).max() > 1e-10 * scale:
+            raise ValueError("the covariance must be symmetric; got C != C^T")
+        n = None if n_samples is None else check_positive_int(n_samples, "n_samples")
+        return cls(mean, C, n)
+
+
+def moments(rows, *, chunk_size: int = DEFAULT_CHUNK_ROWS) -> Moments:
+    """Mean and covariance of rows streamed chunk by chunk, in one pass (float64, exact).
+
+    Only one chunk is in memory at a time: an array, `numpy.memmap` or `.npy` file is read
+    `chunk_size` rows at a time without keeping the file's pages mapped
+    (`tiedae.data.chunks.RowReader`), so memory stays flat in n.
+
+    Args:
+      rows: an (n, d) array, memmap or path to a `.npy` file; an iterator of (r, d) chunks; or
+        a function returning one (see `tiedae.data.chunks.iter_chunks`). Integer rows are
+        converted to float64 (exact up to 2^53).
+      chunk_size: rows read at a time from an array or file.
+
+    Returns:
+      `Moments(mean, covariance, n_samples)`.
+
+    Raises:
+      ValueError, TypeError: a bad chunk (named with its row: NaN/inf, 1-D, another width,
+        not real), no rows, or fewer than 2.
+
+    Example:
+      >>> import numpy as np
+      >>> X = np.random.default_rng(0).normal(size=(500, 4))
+      >>> m = moments(X[i:i + 64] for i in range(0, 500, 64))
+      >>> m.n_samples, bool(np.allclose(m.covariance, np.cov(X.T, bias=True), rtol=1e-12))
+      (500, True)
+    """
+    acc = CovarianceAccumulator()
+    for block in chunks.iter_chunks(rows, chunk_size, reuse_buffer=True):
+        acc.add_checked(block)
+    mean, C = acc.result()
+    return Moments(mean, C, acc.n)
+
+
 def covariance(X, *, chunk_size: int = DEFAULT_CHUNK_ROWS) -> tuple[np.ndarray, np.ndarray]:
     """Mean and covariance C = (X - mean)^T (X - mean) / n in float64, read in row chunks.
 
-    Works on a `numpy.memmap` larger than memory: only `chunk_size` rows are in memory at once
-    (`CovarianceAccumulator`). Non-finite values raise ValueError naming the chunk.
+    Works on a `numpy.memmap` larger than memory: only `chunk_size` rows are in memory at once,
+    read without keeping the file's pages mapped (`moments`). Non-finite values raise
+    ValueError naming the chunk and the row.
 
     Returns:
       (mean (d,), C (d, d)).
@@ -138,10 +228,8 @@ def covariance(X, *, chunk_size: int = DEFAULT_CHUNK_ROWS) -> tuple[np.ndarray, 
     if n < 2:
         raise ValueError(f"X needs at least 2 samples (rows); got n={n}")
     chunk_size = check_positive_int(chunk_size, "chunk_size")
-    acc = CovarianceAccumulator()
-    for start in range(0, n, chunk_size):
-        acc.update(X[start: start + chunk_size], f"X[{start}:]")
-    return acc.result()
+    result = moments(X, chunk_size=chunk_size)
+    return result.mean, result.covariance
 
 
 def fit(X, k: int) -> PCAResult:
@@ -191,6 +279,86 @@ def fit(X, k: int) -> PCAResult:
         optimal_loss=float(evals[k:].sum()),
         n_samples=n,
     )
+
+
+def fit_covariance(mean, C, n_samples: int, k: int) -> PCAResult:
+    """PCA from the moments alone: the top k eigenvectors of C (`scipy.linalg.eigh`, driver
+    "evd"), in float64, with the same conventions as `fit` (descending order, each component's
+    largest-magnitude entry positive, eigenvalues clipped at 0).
+
+    With `moments` it fits PCA to data that never sits in memory (`fit_chunks`).
+
+    Args:
+      mean: (d,) mean of the rows.
+      C: (d, d) symmetric positive semi-definite covariance of the rows (divided by n).
+      n_samples: n, the number of rows; k <= n is required, as in `fit`.
+      k: number of components, 1 <= k <= min(n, d).
+
+    Returns:
+      A `PCAResult`.
+
+    Raises:
+      ValueError: C not square, not symmetric, not finite or with a clearly negative eigenvalue;
+        a mean of another length; k > d or k > n.
+
+    Example:
+      >>> import numpy as np
+      >>> X = np.random.default_rng(0).normal(size=(400, 5)) * [3.0, 2.0, 1.0, 0.5, 0.1]
+      >>> m = moments(X)
+      >>> res = fit_covariance(m.mean, m.covariance, m.n_samples, k=2)
+      >>> bool(np.allclose(res.components, fit(X, 2).components, atol=1e-10))
+      True
+    """
+    mean, C, n_samples = Moments.checked(mean, C, n_samples)
+    d = C.shape[0]
+    scale = float(np.abs(C).max())
+    k = check_rank(k, d)
+    if k > n_samples:
+        raise ValueError(f"k must be <= n (the number of samples); got k={k} > n={n_samples}")
+    evals, evecs = scipy.linalg.eigh(C, driver="evd")
+    if evals[0] < -1e-8 * max(scale * d, np.finfo(float).tiny):
+        raise ValueError(f"C must be positive semi-definite (a covariance); its smallest "
+                         f"eigenvalue is {evals[0]:.3g}")
+    evals, evecs = np.clip(evals[::-1], 0.0, None), evecs[:, ::-1]
+    components = np.ascontiguousarray(evecs[:, :k].T)
+    signs = np.sign(components[np.arange(k), np.abs(components).argmax(axis=1)])
+    components *= signs[:, None]
+    return PCAResult(mean=mean, components=components, eigenvalues=evals,
+                     optimal_loss=float(evals[k:].sum()), n_samples=n_samples)
+
+
+def fit_chunks(rows, k: int, *, chunk_size: int = DEFAULT_CHUNK_ROWS) -> PCAResult:
+    """`fit` on rows streamed chunk by chunk: one pass (`moments`), then `fit_covariance`.
+
+    Memory is O(d^2 + chunk_size d) whatever n is, so X may be a memory map or `.npy` file
+    larger than memory, or an iterator of chunks.
+
+    Args:
+      rows: as for `moments` (array, memmap, `.npy` path, iterator of chunks, or a function
+        returning one).
+      k: number of components, 1 <= k <= min(n, d) (checked before the pass when the shape is
+        known, after it otherwise).
+      chunk_size: rows read at a time from an array or file.
+
+    Returns:
+      A `PCAResult`, equal to `fit` on the same rows up to rounding.
+
+    Example:
+      >>> import numpy as np
+      >>> X = np.random.default_rng(0).normal(size=(300, 6))
+      >>> res = fit_chunks(iter(np.array_split(X, 7)), k=2)
+      >>> bool(np.allclose(res.eigenvalues, fit(X, 2).eigenvalues, rtol=1e-12))
+      True
+    """
+    k = check_positive_int(k, "k")
+    if chunks.rows_kind(rows) == "array":  # the shape is known: check k before the pass
+        with chunks.RowReader(rows) as reader:
+            n, d = reader.shape
+        check_rank(k, d)
+        if k > n:
+            raise ValueError(f"k must be <= n (the number of samples); got k={k} > n={n}")
+    result = moments(rows, chunk_size=chunk_size)
+    return fit_covariance(result.mean, result.covariance, result.n_samples, k)
 
 
 def reconstruction_loss(W: jax.Array, V: jax.Array, C: jax.Array) -> jax.Array:

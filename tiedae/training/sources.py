@@ -10,12 +10,13 @@ of fixed length `capacity` so the loop compiles once.
 * `FullBatch(X)`: every step sees all of X (or any pytree of arrays, e.g. a graph).
 * `Minibatches(X, batch_size)`: b rows per step, from a fresh permutation each epoch; the last
   partial batch of an epoch is dropped.
-* `Covariance(X)`: linear models only. C = X_c^T X_c / n is computed once in float64, in row
-  chunks (X may be a memory map), and each step costs O(d^2 k) whatever n is, with the same
-  iterates as the full batch.
-* `RowChunks(rows, batch_size)`: rows streamed from the host in chunks of b rows (an array or
-  memory map read block by block, an iterator, or a function returning a fresh iterator per
-  epoch); X is never held whole in memory or on the device.
+* `Covariance(X)`: linear models only. C = X_c^T X_c / n is computed once in float64, in one
+  pass over row chunks (X may be a memory map, a `.npy` file or an iterator of chunks, larger
+  than memory), and each step costs O(d^2 k) whatever n is, with the same iterates as the full
+  batch.
+* `RowChunks(rows, batch_size)`: rows streamed from the host in chunks of b rows (an array,
+  memory map or `.npy` file read block by block, an iterator, or a function returning a fresh
+  iterator per epoch); X is never held whole in memory or on the device.
 
 `fit(model, X, batch_size=...)` picks the first three from `batch_size` (None, an int, or the
 string "covariance"); pass a source as `fit`'s data argument for the others or to set options.
@@ -34,6 +35,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from tiedae._validation import check_data, check_positive_int
+from tiedae.data import chunks
 from tiedae.linear import pca
 from tiedae.training import distributed
 from tiedae.training.objectives import covariance_loss, reconstruction_error
@@ -230,47 +232,68 @@ class Covariance(Source):
     instead of O(n d k), with the same iterates. The model needs `encoder_matrix()` and
     `decoder_matrix()` and no biases.
 
+    The mean and C are computed once, in one pass over the rows when first needed
+    (`tiedae.pca.moments`): only one chunk is in memory at a time, and a memory map or `.npy`
+    file is read without keeping its pages mapped, so X may be larger than memory. Give
+    precomputed moments with `Covariance.from_moments`.
+
     Args:
-      data: (n, d) array or memory map; only `chunk_size` rows are in memory at once.
-      chunk_size: rows per chunk.
+      data: the rows: an (n, d) array or `np.memmap`, a path to a `.npy` file, an iterator of
+        (r, d) chunks, a function returning one, or a `RowChunks` (its rows).
+      chunk_size: rows read at a time from an array or file.
+
+    Example:
+      >>> import numpy as np
+      >>> X = np.random.default_rng(0).normal(size=(100, 3))
+      >>> src = Covariance(iter([X[:40], X[40:]]))
+      >>> bool(np.allclose(src.mean_and_covariance()[1], np.cov(X.T, bias=True)))
+      True
+      >>> src.n_samples
+      100
     """
 
     name = "covariance"
 
     def __init__(self, data, *, chunk_size: int = DEFAULT_CHUNK_ROWS):
+        if isinstance(data, RowChunks):
+            data = data.rows
+        chunks.rows_kind(data)  # a TypeError now for what cannot be rows
         self.data = data
         self.chunk_size = check_positive_int(chunk_size, "chunk_size")
-        self._moments = None
+        self._moments: pca.Moments | None = None
 
     @classmethod
-    def from_moments(cls, mean, covariance) -> Covariance:
-        """The source of data whose float64 mean (d,) and covariance C (d, d) are already known
-        (e.g. from a `pca.CovarianceAccumulator` fed chunk by chunk): no pass over rows.
+    def from_moments(cls, mean, covariance, n_samples: int | None = None) -> Covariance:
+        """The source of data known by its float64 mean (d,), covariance (d, d) and row count
+        (None if unknown), with no pass over rows: e.g. from `tiedae.pca.moments` or a
+        `tiedae.pca.CovarianceAccumulator` fed chunk by chunk.
 
         Example:
           >>> import numpy as np
-          >>> src = Covariance.from_moments(np.zeros(2), np.diag([2.0, 1.0]))
-          >>> src.mean_and_covariance()[1].tolist()
-          [[2.0, 0.0], [0.0, 1.0]]
+          >>> src = Covariance.from_moments(np.zeros(2), np.diag([2.0, 1.0]), 10)
+          >>> src.mean_and_covariance()[1].tolist(), src.n_samples
+          ([[2.0, 0.0], [0.0, 1.0]], 10)
         """
-        mean = check_data(np.reshape(mean, (1, -1)), "mean", min_samples=1,
-                          dtype=np.float64)[0]
-        C = check_data(covariance, "covariance", min_samples=1, dtype=np.float64)
-        if C.shape != (mean.size, mean.size):
-            raise ValueError(f"covariance must have shape (d, d) = {(mean.size,) * 2} for a "
-                             f"mean of d={mean.size}; got {C.shape}")
-        source = cls(None)
-        source._moments = (mean, C)
+        source = cls.__new__(cls)
+        source.data, source.chunk_size = None, DEFAULT_CHUNK_ROWS
+        source._moments = pca.Moments.checked(mean, covariance, n_samples)
         return source
+
+    def moments(self) -> pca.Moments:
+        """`tiedae.pca.Moments` (mean, covariance, n_samples), computed once."""
+        if self._moments is None:
+            self._moments = pca.moments(self.data, chunk_size=self.chunk_size)
+            self.data = None  # an iterator is spent; an array is not needed any more
+        return self._moments
 
     def mean_and_covariance(self) -> tuple[np.ndarray, np.ndarray]:
         """(mean (d,), C (d, d)) in float64, computed once."""
-        if self._moments is None:
-            X = self.data
-            if getattr(X, "ndim", None) != 2:
-                X = check_data(X)
-            self._moments = pca.covariance(X, chunk_size=self.chunk_size)
-        return self._moments
+        moments = self.moments()
+        return moments.mean, moments.covariance
+
+    @property
+    def n_samples(self) -> int:
+        return self.moments().n_samples
 
     def mean(self) -> np.ndarray:
         return self.mean_and_covariance()[0]
@@ -293,108 +316,86 @@ class Covariance(Source):
 class RowChunks(Source):
     """Rows streamed from the host, `batch_size` rows per step; X is never held whole.
 
+    An array, memory map or `.npy` file is read in contiguous blocks of `batch_size` rows with
+    `tiedae.data.chunks.RowReader` (explicit reads: the file's pages do not pile up in the
+    process's memory), in a shuffled block order each epoch when `shuffle`. Every chunk is
+    checked as it arrives (`tiedae.data.chunks.check_chunk`: 2-D, one width, real, finite;
+    integers are converted to the model's dtype); a bad one stops `fit` with an error naming
+    the chunk and the row.
+
     Args:
-      rows: an (n, d) array or `np.memmap` (read in contiguous blocks of `batch_size` rows, in a
-        shuffled block order each epoch when `shuffle`), an iterator of (r, d) chunks (one
-        pass), or a function returning a fresh iterator (one call per epoch). Chunks of any
-        row count are regrouped into batches of exactly `batch_size` rows.
+      rows: an (n, d) array or `np.memmap`, a path to a `.npy` file, an iterator of (r, d)
+        chunks (one pass), or a function returning a fresh iterator (one call per epoch).
+        Chunks of any row count are regrouped into batches of exactly `batch_size` rows.
       batch_size: rows per step.
       shuffle: shuffle the block order of an array each epoch.
       seed: seed of that shuffle (default: fit's seed).
-      mean: the rows' mean, if known; otherwise `mean()` makes one pass over the rows (arrays
-        and functions only).
+      mean: the rows' mean, if known; otherwise `mean()` makes one pass over the rows (arrays,
+        files and functions only).
+
+    Example:
+      >>> import numpy as np
+      >>> src = RowChunks(iter([np.ones((3, 2)), np.zeros((5, 2))]), 4)
+      >>> batches = src.bind(dtype=np.float32, mesh=None, seed=0, offset=None).next_inputs(2, 2)
+      >>> batches.shape, batches.sum(axis=(1, 2)).tolist()
+      ((2, 4, 2), [6.0, 0.0])
     """
 
     name = "row chunks"
 
     def __init__(self, rows, batch_size: int, *, shuffle: bool = True, seed: int | None = None,
                  mean=None):
+        self._kind = chunks.rows_kind(rows)
+        if self._kind == "array":
+            with chunks.RowReader(rows) as reader:  # a ValueError now for a bad shape
+                if reader.shape[0] == 0:
+                    raise ValueError(f"the rows are empty: shape {reader.shape}")
         self.rows = rows
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.shuffle, self.seed = bool(shuffle), seed
         self._mean = None if mean is None else np.asarray(mean, np.float64)
-        if isinstance(rows, Iterator) and not isinstance(rows, np.ndarray):
-            self._kind = "iterator"
-        elif callable(rows):
-            self._kind = "factory"
-        elif hasattr(rows, "shape") and len(rows.shape) == 2:
-            self._kind = "array"
-        else:
-            raise TypeError("rows must be a 2-D array or memmap, an iterator of 2-D chunks, or a "
-                            f"function returning one; got {type(rows).__name__}")
 
-    def _epochs(self, seed: int) -> Iterator[np.ndarray]:
-        """Chunks, epoch after epoch (one epoch for a plain iterator)."""
-        rng = np.random.default_rng(seed if self.seed is None else self.seed)
+    def _chunks(self, seed: int, dtype) -> Iterator[np.ndarray]:
+        """Checked chunks, epoch after epoch (one epoch for a plain iterator)."""
         if self._kind == "iterator":
-            yield from self.rows
+            yield from chunks.iter_chunks(self.rows, dtype=dtype)
             return
+        while self._kind == "factory":
+            yield from chunks.iter_chunks(self.rows, dtype=dtype)
+        rng = np.random.default_rng(seed if self.seed is None else self.seed)
+        with chunks.RowReader(self.rows) as reader:
+            n = reader.shape[0]
         while True:
-            if self._kind == "factory":
-                empty = True
-                for chunk in self.rows():
-                    empty = False
-                    yield chunk
-                if empty:
-                    raise ValueError("the rows function returned an empty iterator")
-                continue
-            n, b = self.rows.shape[0], self.batch_size
-            starts = np.arange(0, n, b)
+            starts = np.arange(0, n, self.batch_size)
             if self.shuffle:
                 rng.shuffle(starts)
-            for s in starts:
-                yield self.rows[s: s + b]
+            yield from chunks.iter_chunks(self.rows, self.batch_size, dtype=dtype, starts=starts)
 
     def mean(self) -> np.ndarray:
         if self._mean is not None:
             return self._mean
         if self._kind == "iterator":
             return super().mean()
-        chunks = self.rows() if self._kind == "factory" else (
-            self.rows[s: s + DEFAULT_CHUNK_ROWS]
-            for s in range(0, self.rows.shape[0], DEFAULT_CHUNK_ROWS))
         total, count = None, 0
-        for i, chunk in enumerate(chunks):
-            chunk = check_data(chunk, f"chunk {i}", min_samples=1, dtype=np.float64)
+        for chunk in chunks.iter_chunks(self.rows, DEFAULT_CHUNK_ROWS, dtype=np.float64,
+                                        reuse_buffer=True):
             total = chunk.sum(axis=0) if total is None else total + chunk.sum(axis=0)
             count += len(chunk)
-        if not count:
-            raise ValueError("the rows are empty")
         self._mean = total / count
         return self._mean
 
     def bind(self, *, dtype, mesh, seed, offset) -> Bound:
         b = self.batch_size
         _check_divisible(b, mesh, "devices (batch_size)")
-        chunks = self._epochs(seed)
-        pending: list[np.ndarray] = []
-        state = {"held": 0, "index": 0, "d": None}
+        batches = chunks.regroup(self._chunks(seed, dtype), b)
 
         def take_batch() -> np.ndarray:
-            while state["held"] < b:
-                try:
-                    chunk = next(chunks)
-                except StopIteration:
-                    raise ValueError(
-                        f"the rows ran out after {state['index']} chunks: a plain iterator is "
-                        "read once; pass a function that returns a fresh iterator to train for "
-                        "several epochs") from None
-                chunk = check_data(chunk, f"chunk {state['index']}", min_samples=1, dtype=dtype)
-                if state["d"] is None:
-                    state["d"] = chunk.shape[1]
-                elif chunk.shape[1] != state["d"]:
-                    raise ValueError(f"chunk {state['index']} has {chunk.shape[1]} columns; the "
-                                     f"earlier chunks have {state['d']}")
-                state["index"] += 1
-                pending.append(chunk)
-                state["held"] += len(chunk)
-            rows = np.concatenate(pending) if len(pending) > 1 else pending[0]
-            batch, rest = rows[:b], rows[b:]
-            pending.clear()
-            if len(rest):
-                pending.append(rest)
-            state["held"] = len(rest)
-            return batch
+            try:
+                return next(batches)
+            except StopIteration:
+                raise ValueError(
+                    "the rows ran out: a plain iterator is read once; pass a function that "
+                    "returns a fresh iterator to train for several epochs") from None
 
         first = take_batch()
         d = first.shape[1]

@@ -1,0 +1,297 @@
+"""Streaming fits: covariance, PCA and training from row chunks that never sit whole in memory."""
+
+import sys
+
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+
+import tiedae
+from tiedae import pca
+from tiedae.data import chunks
+from tiedae.training import Covariance, RowChunks, StopWhen
+
+
+@pytest.fixture
+def spiked():
+    return tiedae.data.spiked_covariance(1003, 7, k=2, gap=4.0, seed=3).X + 5.0
+
+
+def _save(tmp_path, X, name="x.npy"):
+    path = tmp_path / name
+    np.save(path, X)
+    return path
+
+
+def _numpy_moments(X):
+    X = np.asarray(X, np.float64)
+    Xc = X - X.mean(axis=0)
+    return X.mean(axis=0), Xc.T @ Xc / len(X)
+
+
+def _assert_covariance(C, ref, rtol=1e-12):
+    np.testing.assert_allclose(C, ref, rtol=rtol, atol=rtol * np.abs(ref).max())
+
+
+def _linear(d=7, k=2, dtype=np.float64, seed=0):
+    return tiedae.LinearAE(d, k, param_dtype=dtype, init_scale=0.1, rngs=nnx.Rngs(seed))
+
+
+def test_streamed_covariance_of_a_file_larger_than_a_chunk_equals_numpys(tmp_path, spiked):
+    X32 = spiked.astype(np.float32)
+    path = _save(tmp_path, X32)
+    mean_ref, C_ref = _numpy_moments(X32)
+    mm = np.load(path, mmap_mode="r")
+    with chunks.RowReader(mm) as reader:
+        assert reader.reads_file  # explicit reads at the rows' offset, not the map's pages
+    sources = {"path": path, "memmap": mm, "iterator": iter(np.array_split(X32, 9)),
+               "function": lambda: (X32[i: i + 77] for i in range(0, 1003, 77))}
+    for name, rows in sources.items():
+        m = pca.moments(rows, chunk_size=100)
+        assert m.n_samples == 1003, name
+        np.testing.assert_allclose(m.mean, mean_ref, rtol=1e-12, err_msg=name)
+        _assert_covariance(m.covariance, C_ref)
+    # a slice of the map is read from its own offset in the file
+    _assert_covariance(pca.moments(mm[250:900], chunk_size=64).covariance,
+                       _numpy_moments(X32[250:900])[1])
+    # the Covariance source computes the same moments, once
+    src = Covariance(path, chunk_size=128)
+    _assert_covariance(src.mean_and_covariance()[1], C_ref)
+    assert src.n_samples == 1003
+
+
+def test_reads_see_what_the_map_holds(tmp_path, spiked):
+    """Explicit reads of a shared map see its writes; a copy-on-write map and strided or
+    Fortran-ordered views are read through the map itself."""
+    path = _save(tmp_path, spiked)
+    shared = np.load(path, mmap_mode="r+")
+    shared[5, 2] = 1e3  # in the page cache, not yet flushed
+    private = np.load(_save(tmp_path, spiked, "c.npy"), mmap_mode="c")
+    private[5, 2] = 1e3  # only in this process's copy
+    expected = spiked.copy()
+    expected[5, 2] = 1e3
+    for rows in (shared, private):
+        _assert_covariance(pca.moments(rows, chunk_size=100).covariance,
+                           _numpy_moments(expected)[1])
+    fortran = np.load(_save(tmp_path, np.asfortranarray(spiked), "f.npy"), mmap_mode="r")
+    for view, ref in ((fortran, spiked), (shared[::3], expected[::3])):
+        with chunks.RowReader(view) as reader:
+            assert not reader.reads_file
+        _assert_covariance(pca.moments(view, chunk_size=50).covariance, _numpy_moments(ref)[1])
+    big_endian = _save(tmp_path, spiked.astype(">f8"), "be.npy")
+    _assert_covariance(pca.moments(big_endian).covariance, _numpy_moments(spiked)[1])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_a_pass_over_a_memory_map_does_not_keep_its_pages(tmp_path):
+    def rss_file_kb():
+        with open("/proc/self/status") as fh:
+            return next(int(line.split()[1]) for line in fh if line.startswith("RssFile:"))
+
+    rows = np.random.default_rng(0).standard_normal((2048, 2048), dtype=np.float32)
+    path = _save(tmp_path, rows)  # 16 MiB
+    del rows
+    mm = np.load(path, mmap_mode="r")
+    before = rss_file_kb()
+    pca.moments(mm, chunk_size=256)
+    streamed = rss_file_kb() - before
+    for start in range(0, 2048, 256):  # the naive pass: slices of the map
+        np.array(mm[start: start + 256]).sum()
+    sliced = rss_file_kb() - before
+    assert sliced > 12 * 1024  # the file's pages stayed mapped: the measure sees them
+    assert streamed < 2 * 1024
+
+
+def test_pca_from_chunks_equals_pca_fit_on_the_array(tmp_path):
+    for n, d, k in ((600, 12, 3), (15, 40, 5)):  # n >= d (eigh) and n < d (fit's SVD)
+        X = tiedae.data.spiked_covariance(n, d, k=k, gap=6.0, seed=1).X + 2.0
+        ref = pca.fit(X, k)
+        for rows in (_save(tmp_path, X), iter(np.array_split(X, 4))):
+            res = pca.fit_chunks(rows, k, chunk_size=64)
+            signs = np.sign(np.sum(res.components * ref.components, axis=1))
+            np.testing.assert_allclose(res.components * signs[:, None], ref.components,
+                                       atol=1e-9)
+            np.testing.assert_allclose(res.eigenvalues, ref.eigenvalues, rtol=1e-10,
+                                       atol=1e-12 * ref.eigenvalues[0])
+            assert res.optimal_loss == pytest.approx(ref.optimal_loss, rel=1e-10)
+            np.testing.assert_allclose(res.mean, ref.mean, rtol=1e-13)
+            assert res.n_samples == n and res.k == k
+
+
+def test_fit_on_the_streamed_covariance_has_the_in_memory_iterates(tmp_path, spiked):
+    path = _save(tmp_path, spiked)
+    ref = pca.fit(spiked, 2)
+    runs = {}
+    m = pca.moments(path, chunk_size=100)
+    sources = {"memory": Covariance(spiked), "file": Covariance(path, chunk_size=100),
+               "iterator": Covariance(iter(np.array_split(spiked, 6))),
+               "moments": Covariance.from_moments(*m)}
+    for name, src in sources.items():
+        model, hist = tiedae.fit(_linear(), src, optimizer=optax.sgd(0.02), steps=60,
+                                 log_every=10, reference=ref)
+        runs[name] = (np.asarray(model.W[...]), hist)
+    W0, hist0 = runs["memory"]
+    for name, (W, hist) in runs.items():
+        np.testing.assert_allclose(W, W0, rtol=1e-10, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(hist["loss"], hist0["loss"], rtol=1e-10, err_msg=name)
+        np.testing.assert_allclose(hist["subspace_distance"], hist0["subspace_distance"],
+                                   rtol=1e-8, atol=1e-14, err_msg=name)
+
+
+def test_row_chunks_sgd_on_a_memory_map_reaches_the_subspace(tmp_path):
+    data = tiedae.data.spiked_covariance(4096, 10, k=2, gap=8.0, seed=2)
+    path = _save(tmp_path, data.X.astype(np.float32) + 1.0)
+    mm = np.load(path, mmap_mode="r")
+    ref = pca.fit_chunks(path, 2)
+    stop = StopWhen("subspace_distance", 1e-2)
+    model, hist = tiedae.fit(_linear(10, 2, np.float32), RowChunks(mm, 128, seed=0),
+                             optimizer=optax.adam(3e-3), steps=3000, log_every=50,
+                             reference=ref, callback=stop)
+    assert stop.step is not None and hist["subspace_distance"][-1] <= 1e-2
+    np.testing.assert_allclose(model.mean[...], ref.mean, rtol=1e-5)
+
+
+def _bad_streams(X):
+    """(description, rows, error type, message pattern) for a stream of chunks."""
+    nan = X.copy()
+    nan[205, 3] = np.nan
+    return [
+        ("varying width", lambda: iter([X[:100], X[100:200, :5]]), ValueError,
+         "chunk 1 has 5 columns; the chunks before it have 7"),
+        ("NaN", lambda: iter(np.array_split(nan, 5)), ValueError,
+         r"chunk 1 contains a non-finite value \(nan\) at row 205 \(row 4 of the chunk\), "
+         "column 3"),
+        ("empty iterator", lambda: iter([]), ValueError, "the rows are empty"),
+        ("1-D chunks", lambda: iter(list(X[:20])), ValueError,
+         r"chunk 0 must be 2-D .* 1-D shape \(7,\) \(for a single row"),
+        ("complex", lambda: iter([X[:10] * 1j]), TypeError, "real numbers"),
+        ("not rows", lambda: 3.5, TypeError, "rows must be an"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(6))
+def test_bad_streams_are_named_by_every_streaming_entry_point(spiked, case):
+    what, make, error, match = _bad_streams(spiked)[case]
+    with pytest.raises(error, match=match):
+        pca.moments(make())
+    with pytest.raises(error, match=match):
+        pca.fit_chunks(make(), 2)
+    with pytest.raises(error, match=match):
+        tiedae.fit(_linear(), Covariance(make()), steps=2)
+    with pytest.raises(error, match=match):
+        tiedae.fit(_linear(), RowChunks(make(), 150, mean=np.zeros(7)), steps=2)
+
+
+def test_a_bad_chunk_leaves_no_state_half_updated(spiked):
+    acc = pca.CovarianceAccumulator()
+    acc.update(spiked[:100])
+    before = acc.result()
+    bad = spiked[100:200].copy()
+    bad[7, 1] = np.inf
+    with pytest.raises(ValueError, match=r"chunk 1 contains a non-finite value \(inf\) at row "
+                                         r"107 \(row 7 of the chunk\)"):
+        acc.update(bad)
+    with pytest.raises(ValueError, match="chunk 1 has 3 columns"):
+        acc.update(spiked[100:200, :3])
+    assert (acc.n, acc.n_chunks) == (100, 1)
+    np.testing.assert_array_equal(acc.result()[1], before[1])
+    # fit: a bad chunk found while computing the moments changes nothing in the model
+    model = _linear()
+    W, mean = np.asarray(model.W[...]), np.asarray(model.mean[...])
+    src = Covariance(iter([spiked[:100], bad]))
+    with pytest.raises(ValueError, match="non-finite"):
+        tiedae.fit(model, src, steps=5)
+    np.testing.assert_array_equal(model.W[...], W)
+    np.testing.assert_array_equal(model.mean[...], mean)
+    # a bad chunk met while training: fit stops with the error, the model keeps its weights
+    stream = RowChunks(iter([spiked[:100], spiked[100:200], bad]), 100, mean=np.zeros(7))
+    with pytest.raises(ValueError, match="chunk 2 contains a non-finite value"):
+        tiedae.fit(model, stream, steps=5, log_every=1)
+    np.testing.assert_array_equal(model.W[...], W)
+
+
+def test_integer_rows_are_converted_exactly_and_huge_integers_refused(tmp_path):
+    X = np.random.default_rng(0).integers(0, 256, size=(500, 6), dtype=np.uint8)
+    mm = np.load(_save(tmp_path, X), mmap_mode="r")
+    m = pca.moments(mm, chunk_size=64)
+    _assert_covariance(m.covariance, _numpy_moments(X.astype(np.float64))[1])
+    ref = pca.fit(X.astype(np.float64), 2)
+    assert pca.fit_chunks(mm, 2).optimal_loss == pytest.approx(ref.optimal_loss, rel=1e-12)
+    model, _ = tiedae.fit(_linear(6, 2, np.float32), RowChunks(mm, 50), steps=3)
+    assert model.W[...].dtype == np.float32
+    huge = np.array([[2**53 + 1, 0], [0, 1]], dtype=np.int64)
+    with pytest.raises(ValueError, match="integers beyond 2\\^53"):
+        pca.moments(iter([huge]))
+
+
+def test_k_larger_than_n_or_d_and_bad_files_are_named(tmp_path, spiked):
+    with pytest.raises(ValueError, match="k must be <= n .* k=5 > n=3"):
+        pca.fit_chunks(iter([spiked[:2], spiked[2:3]]), 5)
+    with pytest.raises(ValueError, match="k must be <= n .* k=5 > n=4"):
+        pca.fit_chunks(_save(tmp_path, spiked[:4]), 5)  # known shape: before the pass
+    with pytest.raises(ValueError, match="k must be <= d"):
+        pca.fit_chunks(spiked, 8)
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        pca.moments(iter([spiked[:1]]))
+    with pytest.raises(ValueError, match="2-D with shape \\(n, d\\); got 1-D"):
+        pca.moments(_save(tmp_path, spiked[0], "row.npy"))
+    with pytest.raises(ValueError, match="cannot be read as rows"):
+        pca.moments(_save(tmp_path, np.array([[object()]], dtype=object), "obj.npy"))
+    npz = tmp_path / "x.npz"
+    np.savez(npz, X=spiked)
+    with pytest.raises(ValueError, match="one .npy file"):
+        pca.moments(npz)
+    path = _save(tmp_path, spiked, "cut.npy")
+    with open(path, "r+b") as fh:
+        fh.truncate(path.stat().st_size - 100)
+    with pytest.raises(ValueError, match="cannot be read as rows|bytes early"):
+        pca.moments(path)
+    with pytest.raises(ValueError, match="chunk_size must be a positive integer"):
+        pca.moments(spiked, chunk_size=0)
+
+
+def test_fit_covariance_checks_the_moments(spiked):
+    mean, C = _numpy_moments(spiked)
+    with pytest.raises(ValueError, match="symmetric"):
+        pca.fit_covariance(mean, C + np.triu(np.ones_like(C), 1), 100, 2)
+    with pytest.raises(ValueError, match="positive semi-definite"):
+        pca.fit_covariance(mean, -C, 100, 2)
+    with pytest.raises(ValueError, match="mean must have shape"):
+        pca.fit_covariance(mean[:3], C, 100, 2)
+    with pytest.raises(ValueError, match="finite"):
+        Covariance.from_moments(mean, C * np.nan, 100)
+    with pytest.raises(TypeError, match="n_samples must be a positive integer"):
+        pca.fit_covariance(mean, C, 10.5, 2)
+
+
+@pytest.mark.slow
+def test_streaming_benchmark_runs_and_renders(tmp_path):
+    """The benchmark end to end at a tiny size (six child processes), then its report."""
+    import importlib
+    import json
+    import pathlib
+    import subprocess
+
+    bench = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
+    out = tmp_path / "results" / "streaming.json"
+    proc = subprocess.run([sys.executable, str(bench / "streaming.py"), "--rows", "1024", "--d",
+                           "24", "--k", "3", "--chunk-rows", "100", "--workdir",
+                           str(tmp_path / "work"), "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads(out.read_text())
+    assert out.with_suffix(".png").stat().st_size > 1000
+    assert not list((tmp_path / "work").glob("*.npy"))  # the rows were deleted
+    assert sorted({r["n"] for r in res["rows"]}) == [256, 512, 1024]
+    ours = {r["n"]: r for r in res["rows"] if r["method"] == "tiedae"}
+    assert all(r["final_distance"] <= 1e-3 for r in ours.values())
+    assert res["rss_growth"] == pytest.approx(ours[1024]["peak_rss_mb"]
+                                              / ours[256]["peak_rss_mb"] - 1)
+    sys.path.insert(0, str(bench))
+    try:
+        report = importlib.import_module("report")
+    finally:
+        sys.path.pop(0)
+    text = report.markdown(out.parent)
+    assert "IncrementalPCA" in text and text.count("\n| 512 |") == 1
