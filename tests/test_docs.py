@@ -11,8 +11,9 @@ import sys
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-MODULES = ["tiedae.linear.decoders", "tiedae.linear.pca", "tiedae.linear.metrics",
-           "tiedae.linear.model", "tiedae.linear.algorithms", "tiedae.data.synthetic",
+MODULES = ["tiedae.linear.decoders", "tiedae.linear.closed_form", "tiedae.linear.pca",
+           "tiedae.linear.metrics", "tiedae.linear.model", "tiedae.linear.algorithms",
+           "tiedae.data.synthetic",
            "tiedae.training.objectives", "tiedae.training.sources", "tiedae.training.step",
            "tiedae.training.loop", "tiedae.training.callbacks", "tiedae.nonlinear.mlp",
            "tiedae.nonlinear.conv", "tiedae.nonlinear.graph", "tiedae.features", "tiedae.blas"]

@@ -187,9 +187,9 @@ def reconstruction_error(
       >>> import jax, jax.numpy as jnp
       >>> x = jax.random.normal(jax.random.key(0), (50, 5))
       >>> W = jax.random.normal(jax.random.key(1), (2, 5))
-      >>> mean, N = x.mean(0), jnp.eye(2)
-      >>> loss = lambda W: reconstruction_error(W, W.T, mean, x, coefficients=N)
-      >>> direct = lambda W: jnp.mean(jnp.sum(((x - mean) @ W.T @ W - (x - mean)) ** 2, 1))
+      >>> mean, xc = x.mean(0), x - x.mean(0, keepdims=True)
+      >>> loss = lambda W: reconstruction_error(W, W.T, mean, x, coefficients=jnp.eye(2))
+      >>> direct = lambda W: jnp.mean(jnp.sum((xc @ W.T @ W - xc) ** 2, axis=1))
       >>> bool(jnp.allclose(jax.grad(loss)(W), jax.grad(direct)(W), rtol=1e-4))
       True
     """
