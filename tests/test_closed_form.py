@@ -240,7 +240,7 @@ def test_fit_calls_the_closed_form_automatically(monkeypatch, data):
 def test_the_compiled_step_does_fewer_flops(decoder):
     """make_train_step's default loss compiles to about 4 n d k FLOPs (8 n d k untied) where
     autodiff needs 10 n d k (XLA's own count)."""
-    n, d, k = 512, 64, 8
+    n, d, k = 256, 128, 8  # d near n: a stray (d, d) product would add 2d/n = 1 n d k
     model = tiedae.LinearAE(d, k, decoder=decoder, rngs=nnx.Rngs(0))
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     tx = optax.sgd(1e-3)
@@ -253,7 +253,7 @@ def test_the_compiled_step_does_fewer_flops(decoder):
         flops[name] = (cost[0] if isinstance(cost, list) else cost)["flops"] / (n * d * k)
     assert flops["autodiff"] > 9.5
     nominal = closed_form.step_flops(n, d, k, free_decoder=decoder == "untied") / (n * d * k)
-    assert flops["closed"] < nominal + 1.5  # + O(nd) sums and O(dk^2) terms at this small k
+    assert flops["closed"] < nominal + 1.25  # + O(n d) sums and O(d k^2) terms at this small k
     assert flops["closed"] < flops["autodiff"] * (0.9 if decoder == "untied" else 0.6)
 
 

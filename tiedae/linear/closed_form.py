@@ -128,7 +128,7 @@ def _loss_bwd(res, g):
     W, V, c, mean, x, st, B = res
     n = x.shape[0]
     scale = 2.0 * g / n
-    grad_W = V.T @ (V @ st.A) - B  # V^T V A - B, O(d k^2)
+    grad_W = (V.T @ V) @ st.A - B  # O(d k^2)
     grad_V = V @ st.G - st.A.T
     rho = st.s - V @ st.u  # R^T 1
     grad_c = None
