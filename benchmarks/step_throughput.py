@@ -44,7 +44,7 @@ from tiedae.bench.suites.step_cost import (
 )
 
 
-def measure(n: int, d: int, k: int, repeats: int, seed: int = 0) -> dict:
+def measure(n: int, d: int, k: int, repeats: int, seed: int = 0, min_time: float = 0.1) -> dict:
     rng = np.random.default_rng(seed)
     X = jnp.asarray(rng.standard_normal((n, d)).astype(np.float32))
     matmul = matmul_function(n, d, k, seed)
@@ -54,7 +54,7 @@ def measure(n: int, d: int, k: int, repeats: int, seed: int = 0) -> dict:
     fns.update({f"{dec} (default BLAS pool)": step_function(dec, X, k, seed, blas_limit=None)
                 for dec in DECODERS})
     fns["numpy"], fns["numpy_one"] = matmul, one_blas_thread(matmul)
-    times = best_times(fns, repeats, min_time=0.1)  # interleaved rounds, best of each
+    times = best_times(fns, repeats, min_time=min_time)  # interleaved rounds, best of each
     numpy_default = 2.0 * n * d * k / times["numpy"] / 1e9
     numpy_one = 2.0 * n * d * k / times["numpy_one"] / 1e9
     ms = {dec: 1e3 * times[dec] for dec in DECODERS}
