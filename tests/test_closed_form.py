@@ -216,6 +216,18 @@ def test_fit_gives_the_autodiff_iterates(decoder, batch_size):
     np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-10)
 
 
+@pytest.mark.parametrize("decoder", ["transpose", "untied"])
+def test_rows_sharded_over_four_devices_give_the_single_device_iterates(decoder):
+    X = np.asarray(_data(n=64))
+    out = []
+    for devices in (None, 4):
+        model, hist = tiedae.fit(_random_model(decoder, True), X, optimizer=optax.sgd(1e-3),
+                                 steps=10, log_every=5, devices=devices)
+        out.append((nnx.state(model, nnx.Param), hist["loss"]))
+    _assert_close(out[0][0], out[1][0], 1e-12)
+    np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-12)
+
+
 @pytest.mark.parametrize("data", ["full", "minibatch", "rows"])
 def test_fit_calls_the_closed_form_automatically(monkeypatch, data):
     calls = []
