@@ -1,7 +1,8 @@
 """The closed-form reconstruction error of a LinearAE (tiedae.linear.closed_form): value and
 gradients against autodiff through model(x) and against a numpy reference of the formulas, in
 float64 at random (non-orthonormal) W; jit, float32, fit (full batch, minibatches, streamed
-rows) using it automatically, fewer FLOPs per step, and the divergence guard."""
+rows, rows sharded over 4 devices) using it automatically, fewer FLOPs per step, and the
+divergence guard."""
 
 import jax
 import jax.numpy as jnp
