@@ -99,6 +99,62 @@ def streaming(res: dict) -> list[str]:
         f"IncrementalPCA at n={max(runs)} (goal ≥ 10); tiedae's peak RSS grows "
         f"**{100 * res['rss_growth']:+.1f}%** from n={min(runs)} to n={max(runs)} (goal ≤ "
         f"+10%; IncrementalPCA {100 * res['rss_growth_incremental_pca']:+.1f}%).")
+
+
+def step_throughput(res: dict) -> list[str]:
+    decoders = list(res["step_ms"])
+    out = ["| decoder | closed form (ms/step) | autodiff (ms/step) | autodiff / closed form | "
+           "closed form / transpose closed form |",
+           "| --- | --- | --- | --- | --- |"]
+    for dec in decoders:
+        out.append(f"| `{dec}` | {_g(res['step_ms'][dec])} | {_g(res['autodiff_step_ms'][dec])} "
+                   f"| {_g(res['closed_form_speedup_by_decoder'][dec])}× | "
+                   f"{_g(res['time_ratio_to_transpose'][dec])} |")
+    out += [
+        "",
+        f"n={res['n']}, d={res['d']}, k={res['k']}, {res['dtype']}; the steps `fit` runs "
+        "(closed form) and the same steps by autodiff through the reconstruction, interleaved, "
+        f"best round of each. Closed-form speedup of the transpose step: "
+        f"**{_g(res['closed_form_speedup'])}×** (goal ≥ 2). Counting each step's own nominal "
+        "FLOPs (closed form 4ndk, untied 8ndk; autodiff 10ndk), the closed-form transpose step "
+        f"runs at {_g(res['transpose_step_gflops'])} GFLOP/s, "
+        f"{_g(res['step_over_numpy_default_threads'])} of numpy's float32 matmul rate on the "
+        f"same product ({_g(res['numpy_matmul_gflops_default_threads'])} GFLOP/s with its "
+        f"default BLAS pool; {_g(res['step_over_numpy_one_blas_thread'])} of its one-thread "
+        f"rate, {_g(res['numpy_matmul_gflops_one_blas_thread'])} GFLOP/s), and the autodiff "
+        f"step at {_g(res['autodiff_transpose_step_gflops'])} GFLOP/s "
+        f"({_g(res['autodiff_step_over_numpy_default_threads'])} of numpy's rate).",
+    ]
+    return out
+
+
+def roofline(res: dict) -> list[str]:
+    out = []
+    for mode, fig in res["modes"].items():
+        rates = ", ".join(f"{fw} {_g(r)}" for fw, r in fig["matmul_gflops"].items())
+        out += [f"{mode} products (matmul GFLOP/s on the step's two product shapes, same "
+                f"run: {rates}):", "",
+                "| step | ms | nominal GFLOP/s | of its framework's matmul rate | "
+                "time / JAX closed form |",
+                "| --- | --- | --- | --- | --- |"]
+        base = fig["steps"]["jax_closed_form"]["ms"]
+        for name, step in fig["steps"].items():
+            out.append(f"| `{name}` | {_g(step['ms'])} | {_g(step['gflops'])} | "
+                       f"{_g(step['of_matmul_rate'])} | {_g(step['ms'] / base)} |")
+        out.append("")
+    torch_note = ""
+    if "torch_device_name" in res:
+        status = res.get("torch_compile") or {}
+        compiled = (f"compiled in {_g(status['compile_seconds'])} s" if status.get("ok") else
+                    f"torch.compile: {status.get('error')}")
+        torch_note = (f" PyTorch {res['torch_version']} on {res['torch_device_name']} "
+                      f"({compiled}).")
+    bf16 = ", ".join(f"{fw} {_g(r)}" for fw, r in res["bf16_matmul_gflops"].items())
+    out.append(f"n={res['n']}, d={res['d']}, k={res['k']}, float32 data; tied (transpose) SGD "
+               f"step; JAX {res['jax_version']} on {res['jax_device_kind']}.{torch_note} "
+               f"Nominal FLOPs: closed form 4ndk, autodiff 10ndk. bf16 matmul GFLOP/s of the "
+               f"(n, d) × (d, k) product for reference: {bf16}. Best of {res['repeats']} "
+               "interleaved rounds, every call synchronised.")
     return out
 
 
@@ -112,6 +168,13 @@ RENDERERS = {
     "streaming": ("Streaming PCA of rows on disk: one covariance pass + `fit` vs IncrementalPCA",
                   "python benchmarks/streaming.py --out benchmarks/results/streaming.json",
                   streaming),
+    "step_throughput": ("Training step: closed form vs autodiff, vs numpy's matmul rate",
+                        "python benchmarks/step_throughput.py --out "
+                        "benchmarks/results/step_throughput.json", step_throughput),
+    "roofline": ("Training step against the device's matmul rate (closed form, autodiff, "
+                 "PyTorch)",
+                 "python benchmarks/roofline.py --out benchmarks/results/roofline.json",
+                 roofline),
 }
 
 

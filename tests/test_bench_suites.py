@@ -127,6 +127,8 @@ def test_step_cost_reports_ratios():
     config = {**_config("step-cost"), "n": 256, "d": 32, "k": 4, "repeats": 1}
     final, _ = _run("step-cost", config)
     assert all(final[f"{d}_ms"] > 0 for d in ("transpose", "pinv", "right_inverse", "untied"))
+    assert all(final[f"{d}_closed_form_speedup"] > 0 and final[f"{d}_autodiff_ms"] > 0
+               for d in ("transpose", "pinv", "right_inverse", "untied"))
     assert final["numpy_gflops"] > 0
 
 

@@ -75,7 +75,7 @@ def test_the_model_keeps_its_centring_and_reconstructs_raw_data_at_the_pca_optim
     X = data.digits().astype(np.float64) + 7.0  # shifted digits
     ref = pca.fit(X, 8)
     model = tiedae.LinearAE(64, 8, param_dtype=jnp.float64, rngs=nnx.Rngs(0))
-    model, _ = tiedae.fit(model, X, optimizer=optax.adam(3e-2), steps=3000, log_every=500)
+    model, hist = tiedae.fit(model, X, optimizer=optax.adam(3e-2), steps=3000, log_every=500)
     np.testing.assert_allclose(model.mean[...], X.mean(axis=0), rtol=1e-12)
     raw = float(tiedae.training.reconstruction_error(model, jnp.asarray(X)))
     assert (raw - ref.optimal_loss) / ref.optimal_loss < 1e-3
@@ -87,9 +87,15 @@ def test_the_model_keeps_its_centring_and_reconstructs_raw_data_at_the_pca_optim
         def __call__(self, x):
             return self.inner(x)
 
-    wrapped, _ = tiedae.fit(Wrapper(), X, optimizer=optax.adam(3e-2), steps=3000,
-                            log_every=500)
-    np.testing.assert_allclose(wrapped.inner.W[...], model.W[...], atol=1e-10)
+    wrapped, wrapped_hist = tiedae.fit(Wrapper(), X, optimizer=optax.adam(3e-2), steps=3000,
+                                       log_every=500)
+    # The wrapper trains by autodiff through model(x), the LinearAE by its closed-form
+    # gradient: the same loss from the same start, then the same optimum (Adam's iterates near
+    # it depend on the last bits of the gradient, so they are not compared).
+    np.testing.assert_allclose(wrapped.inner.mean[...], X.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(wrapped_hist["loss"][0], hist["loss"][0], rtol=1e-12)
+    raw = float(tiedae.training.reconstruction_error(wrapped, jnp.asarray(X)))
+    assert (raw - ref.optimal_loss) / ref.optimal_loss < 1e-3
 
 
 def test_centring_needs_a_place_for_the_mean():

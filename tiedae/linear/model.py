@@ -16,7 +16,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from tiedae._validation import check_positive_int, check_rank
-from tiedae.linear import decoders, metrics
+from tiedae.linear import closed_form, decoders, metrics
 
 __all__ = ["DataMean", "LINEAR_DECODERS", "LinearAE"]
 
@@ -130,6 +130,45 @@ class LinearAE(nnx.Module):
         """x_hat = mu + V z for z of shape (..., k); returns (..., d)."""
         x = _add_bias(z @ self.decoder_matrix().T, self.mean[...])
         return _add_bias(x, self.decoder_bias[...]) if self.use_bias else x
+
+    def reconstruction_error(self, x: jax.Array) -> jax.Array:
+        r"""(1/n) sum_i ||x_i - self(x_i)||^2 over the rows of x (n, d), with its exact gradient
+        from two (n, d) x (d, k)-sized products (`tiedae.linear.closed_form`).
+
+        The same number as `mean(sum((self(x) - x)**2, axis=1))`; its gradient costs 4ndk FLOPs
+        for the tied decoders (8ndk untied) where autodiff through `self(x)` costs 10ndk.
+        `tiedae.fit` and `tiedae.training.reconstruction_error` use it. For x of shape
+        (n, ..., d) the squared error is summed over all but the first axis.
+
+        Example:
+          >>> import jax, jax.numpy as jnp
+          >>> from flax import nnx
+          >>> import tiedae
+          >>> model = tiedae.LinearAE(6, 2, param_dtype=jnp.float64, rngs=nnx.Rngs(0))
+          >>> x = jax.random.normal(jax.random.key(0), (40, 6), jnp.float64)
+          >>> direct = jnp.mean(jnp.sum((model(x) - x) ** 2, axis=1))
+          >>> bool(jnp.allclose(model.reconstruction_error(x), direct, rtol=1e-12))
+          True
+        """
+        x = jnp.asarray(x)
+        if x.ndim < 2 or x.shape[-1] != self.d:
+            raise ValueError(f"x must have shape (n, {self.d}) (or (n, ..., {self.d})); got "
+                             f"{x.shape}")
+        rows = x.reshape(-1, self.d)
+        W, V = self.W[...], self.decoder_matrix()
+        offset = None
+        if self.use_bias:
+            offset = self.decoder_bias[...] + V @ self.encoder_bias[...]
+        coefficients = None
+        if self.decoder != "untied":
+            coefficients = closed_form.row_space_coefficients(self.decoder, W, V,
+                                                              self.decoder_eps)
+        loss = closed_form.reconstruction_error(W, V, self.mean[...], rows, offset=offset,
+                                                coefficients=coefficients)
+        per_row = 1
+        for size in x.shape[1:-1]:
+            per_row *= size
+        return loss * per_row if per_row != 1 else loss
 
     def default_metrics(self, reference=None) -> metrics.LinearAEMetrics:
         """What `tiedae.fit` logs for this model: ||W W^T - I||_F, cond(W), and with a

@@ -2,8 +2,8 @@
 
 Every model and experiment in tiedae trains through `fit`; nothing else runs an optimizer loop.
 
-* `objectives`: losses (`reconstruction_error`, `covariance_loss`) and regularizers (`L2`,
-  `NonuniformL2`).
+* `objectives`: losses (`reconstruction_error`, `autodiff_reconstruction_error`,
+  `covariance_loss`) and regularizers (`L2`, `NonuniformL2`).
 * `sources`: `FullBatch`, `Minibatches`, `Covariance`, `RowChunks`.
 * `step`: `TrainState` and the compiled step (`make_train_step` for a loop of one's own).
 * `loop`: `fit` and `TrainingDiverged`.
@@ -18,6 +18,7 @@ from tiedae.training.loop import TrainingDiverged, fit
 from tiedae.training.objectives import (
     L2,
     NonuniformL2,
+    autodiff_reconstruction_error,
     covariance_loss,
     reconstruction_error,
     weight_matrices,
@@ -37,6 +38,7 @@ __all__ = [
     "StopWhen",
     "TrainState",
     "TrainingDiverged",
+    "autodiff_reconstruction_error",
     "covariance_loss",
     "distributed",
     "fit",

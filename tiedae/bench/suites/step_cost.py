@@ -3,10 +3,13 @@ r"""Suite `step-cost`: time per training step of each decoder against k and d.
 One jitted full-batch gradient step (`tiedae.training.make_train_step`, float32, SGD) per
 decoder, timed as the best of several interleaved rounds (every decoder and the numpy baseline
 once per round, so a burst of load from other processes hits all alike), and reported (a) as a
-ratio to the transpose step and (b) as GFLOP/s of the nominal 10 n d k FLOPs of a
-linear-autoencoder step (two products forward, three backward), against numpy's float32 matmul
-rate on the same (n, d) x (d, k) product measured in the same run (the faster of numpy's
-default BLAS pool and one BLAS thread). Absolute times vary between runs on a shared
+ratio to the transpose step, (b) as GFLOP/s of the step's nominal FLOPs against numpy's float32
+matmul rate on the same (n, d) x (d, k) product measured in the same run (the faster of numpy's
+default BLAS pool and one BLAS thread), and (c) as the speedup of the closed-form step over
+autodiff through the reconstruction, per decoder. The steps timed are those `fit` runs: the
+closed-form gradient (`tiedae.linear.closed_form`), nominally 4 n d k FLOPs for the tied
+decoders and 8 n d k untied; the autodiff step (`autodiff_reconstruction_error`) does 10 n d k
+(two products forward, three backward). Absolute times vary between runs on a shared
 machine: compare ratios. pinv adds an O(d k^2) SVD and right_inverse an O(d k^2 + k^3)
 Cholesky, negligible while k << n.
 """
@@ -25,7 +28,18 @@ import tiedae
 from tiedae.bench.suite import Options, Suite, Summary, fmt, group_by, mean_std
 from tiedae.blas import blas_threads, limit_blas_threads
 from tiedae.linear import LINEAR_DECODERS as DECODERS
-from tiedae.training import TrainState, covariance_loss, make_train_step, reconstruction_error
+from tiedae.linear.closed_form import step_flops
+from tiedae.training import (
+    TrainState,
+    autodiff_reconstruction_error,
+    covariance_loss,
+    make_train_step,
+    reconstruction_error,
+)
+
+AUTODIFF_FLOPS_PER_NDK = 10.0  # two (n, d) x (d, k)-sized products forward, three backward
+LOSSES = {"full": reconstruction_error, "autodiff": autodiff_reconstruction_error,
+          "covariance": covariance_loss}
 
 
 def configs(options: Options) -> list[dict]:
@@ -66,15 +80,16 @@ def best_times(fns: dict, repeats: int, min_time: float = 0.05) -> dict[str, flo
 def step_function(decoder: str, X: jax.Array, k: int, seed: int = 0, mode: str = "full",
                   blas_limit: int | None = 1):
     """A no-argument function running one jitted full-batch SGD step of a float32 LinearAE
-    (`tiedae.training.make_train_step`, the step `fit` runs) and waiting for its result. X is
-    the (n, d) data, or the (d, d) covariance with mode="covariance". The step runs with the
-    BLAS pools limited to `blas_limit` threads, as `tiedae.fit` runs it (None: the pools as
-    they are)."""
+    (`tiedae.training.make_train_step`) and waiting for its result. mode: "full" (the step
+    `fit` runs: closed-form gradient), "autodiff" (autodiff through the reconstruction) or
+    "covariance" (X is then the (d, d) covariance). The step runs with the BLAS pools limited
+    to `blas_limit` threads, as `tiedae.fit` runs it (None: the pools as they are)."""
+    if mode not in LOSSES:
+        raise ValueError(f"mode must be one of {sorted(LOSSES)}; got {mode!r}")
     model = tiedae.LinearAE(X.shape[1], k, decoder=decoder, rngs=nnx.Rngs(seed))
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     opt = optax.sgd(1e-4)
-    loss_fn = covariance_loss if mode == "covariance" else reconstruction_error
-    step = make_train_step(graphdef, rest, opt, loss_fn=loss_fn)
+    step = make_train_step(graphdef, rest, opt, loss_fn=LOSSES[mode])
     box = [TrainState.create(params, opt)]
 
     def one():
@@ -103,13 +118,21 @@ def one_blas_thread(fn):
     return limited
 
 
+def nominal_flops(decoder: str, n: int, d: int, k: int, mode: str = "full") -> float:
+    """Nominal FLOPs of one step: the n-sized products only (see the module docstring)."""
+    if mode == "autodiff":
+        return AUTODIFF_FLOPS_PER_NDK * n * d * k
+    return step_flops(n, d, k, free_decoder=decoder == "untied")
+
+
 def run(config: dict) -> dict:
     n, d, k = config["n"], config["d"], config["k"]
     rng = np.random.default_rng(config["seed"])
     X = jnp.asarray(rng.standard_normal((n, d)).astype(np.float32))
-    flops = 10.0 * n * d * k
     matmul = matmul_function(n, d, k, config["seed"])
     fns = {dec: step_function(dec, X, k, config["seed"]) for dec in DECODERS}
+    for dec in DECODERS:
+        fns[f"{dec}_autodiff"] = step_function(dec, X, k, config["seed"], mode="autodiff")
     for dec in DECODERS[1:3]:  # the decoders that call LAPACK, with the BLAS pools as they are
         fns[f"{dec}_default_pool"] = step_function(dec, X, k, config["seed"], blas_limit=None)
     fns["numpy"] = matmul
@@ -119,29 +142,42 @@ def run(config: dict) -> dict:
     final = {"numpy_gflops": 2.0 * n * d * k / numpy_s / 1e9,
              "numpy_one_blas_thread_faster": times["numpy_one_thread"] < times["numpy"]}
     for dec in DECODERS:
-        t = times[dec]
+        t, t_auto = times[dec], times[f"{dec}_autodiff"]
         final[f"{dec}_ms"] = 1e3 * t
         final[f"{dec}_ratio"] = t / times["transpose"]
-        final[f"{dec}_gflops"] = flops / t / 1e9
+        final[f"{dec}_gflops"] = nominal_flops(dec, n, d, k) / t / 1e9
         final[f"{dec}_vs_numpy"] = final[f"{dec}_gflops"] / final["numpy_gflops"]
+        final[f"{dec}_autodiff_ms"] = 1e3 * t_auto
+        final[f"{dec}_autodiff_vs_numpy"] = (nominal_flops(dec, n, d, k, "autodiff") / t_auto
+                                             / 1e9 / final["numpy_gflops"])
+        final[f"{dec}_closed_form_speedup"] = t_auto / t
     for dec in DECODERS[1:3]:
         final[f"{dec}_default_pool_ratio"] = times[f"{dec}_default_pool"] / times["transpose"]
-    return {"final": final, "trajectory": {}, "extra": {"flops_per_step": flops}}
+    return {"final": final, "trajectory": {},
+            "extra": {"flops_per_step": {dec: nominal_flops(dec, n, d, k) for dec in DECODERS},
+                      "autodiff_flops_per_step": nominal_flops("transpose", n, d, k,
+                                                               "autodiff")}}
 
 
 def summarize(records: list[dict]) -> Summary:
     rows, findings = [], []
+    # Records from before the closed-form step timed autodiff steps (10ndk) only.
+    closed = all("transpose_closed_form_speedup" in r["final"] for r in records)
     for (n, d, k), recs in group_by(records, "n", "d", "k").items():
         f = recs[0]["final"]
         rows.append([n, d, k, fmt(f["transpose_ms"]), *[fmt(f[f"{dec}_ratio"]) for dec in
                                                          DECODERS[1:]],
                      fmt(f["transpose_gflops"]), fmt(f["numpy_gflops"]),
-                     fmt(f["transpose_vs_numpy"])])
+                     fmt(f["transpose_vs_numpy"]),
+                     fmt(f["transpose_closed_form_speedup"]) if closed else "-"])
     for dec in DECODERS[1:]:
         ratios = [r["final"][f"{dec}_ratio"] for r in records]
         worst = max(records, key=lambda r, dec=dec: r["final"][f"{dec}_ratio"])
         if max(ratios) <= 1.1:
             why = ": no measurable extra cost at these sizes."
+        elif dec == "untied" and closed:
+            why = (": its closed-form step does 8ndk FLOPs to the tied decoders' 4ndk "
+                   "(V^T X^T X needs its own pass over X).")
         elif dec == "untied":
             why = ": the same matmuls, plus a second parameter to update."
         else:
@@ -160,13 +196,24 @@ def summarize(records: list[dict]) -> Summary:
             "call and take cores from XLA's matmuls; tiedae.fit limits them to one thread)."
         )
     vs = [r["final"]["transpose_vs_numpy"] for r in records]
-    findings.append(
-        f"transpose step runs at {mean_std(vs)} of numpy's matmul rate (10ndk nominal FLOPs; "
-        "1 = as fast as five back-to-back numpy matmuls of the same shape)."
-    )
+    if closed:
+        findings.append(
+            f"transpose step (closed form) runs at {mean_std(vs)} of numpy's matmul rate (4ndk "
+            "nominal FLOPs; 1 = as fast as two back-to-back numpy matmuls of the same shape).")
+        for dec in DECODERS:
+            speedups = [r["final"][f"{dec}_closed_form_speedup"] for r in records]
+            findings.append(
+                f"{dec}: autodiff step / closed-form step (the one fit runs) = "
+                f"{fmt(min(speedups))} .. {fmt(max(speedups))} (nominal FLOPs 10ndk vs "
+                f"{'8' if dec == 'untied' else '4'}ndk).")
+    else:
+        findings.append(
+            f"transpose step runs at {mean_std(vs)} of numpy's matmul rate (10ndk nominal FLOPs; "
+            "1 = as fast as five back-to-back numpy matmuls of the same shape).")
     return Summary(title="step-cost: full-batch step time (compare ratios; times vary run to run)",
                    columns=["n", "d", "k", "transpose ms", "pinv ×", "right_inv ×", "untied ×",
-                            "transpose GFLOP/s", "numpy GFLOP/s", "step/numpy"],
+                            "transpose GFLOP/s", "numpy GFLOP/s", "step/numpy",
+                            "autodiff/closed"],
                    rows=rows, findings=findings)
 
 

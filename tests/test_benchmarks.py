@@ -1,0 +1,48 @@
+"""The benchmark scripts run at a tiny size and their JSON renders in the README's format (no
+timing is checked here: speed is measured by the scripts themselves)."""
+
+import importlib
+import json
+import pathlib
+import sys
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def benchmarks():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        yield {name: importlib.import_module(name)
+               for name in ("report", "roofline", "step_throughput")}
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+
+
+def _render(report, stem, res, tmp_path):
+    (tmp_path / f"{stem}.json").write_text(json.dumps(res))
+    return report.markdown(tmp_path)
+
+
+def test_step_throughput_reports_the_closed_form_speedup(benchmarks, tmp_path):
+    res = benchmarks["step_throughput"].measure(64, 16, 4, repeats=1, min_time=1e-3)
+    assert res["closed_form_speedup"] == pytest.approx(
+        res["autodiff_step_ms"]["transpose"] / res["step_ms"]["transpose"])
+    assert res["flops_per_step"] == {"transpose": 4 * 64 * 16 * 4, "pinv": 4 * 64 * 16 * 4,
+                                     "right_inverse": 4 * 64 * 16 * 4, "untied": 8 * 64 * 16 * 4}
+    text = _render(benchmarks["report"], "step_throughput", res, tmp_path)
+    assert "Closed-form speedup of the transpose step" in text and "| `untied` |" in text
+
+
+def test_roofline_runs_on_the_cpu_and_renders(benchmarks, tmp_path):
+    res = benchmarks["roofline"].measure(64, 16, 4, repeats=1, torch_compile="off",
+                                         min_time=1e-3)
+    mode = res["modes"]["float32"]
+    assert {"jax_closed_form", "jax_autodiff"} <= set(mode["steps"])
+    assert mode["closed_form_speedup"] > 0 and mode["matmul_gflops"]["jax"] > 0
+    assert mode["steps"]["jax_closed_form"]["nominal_flops"] == 4 * 64 * 16 * 4
+    assert res["device"] and res["jax_device_kind"]
+    text = _render(benchmarks["report"], "roofline", res, tmp_path)
+    assert "| `jax_closed_form` |" in text and "float32 products" in text
