@@ -179,6 +179,9 @@ RENDERERS = {
     "step_throughput": ("Training step: closed form vs autodiff, vs numpy's matmul rate",
                         "python benchmarks/step_throughput.py --out "
                         "benchmarks/results/step_throughput.json", step_throughput),
+    "per_step_overhead_gpu": ("The same on a GPU",
+                              "python benchmarks/per_step_overhead.py --out "
+                              "benchmarks/results/per_step_overhead_gpu.json", per_step_overhead),
     "step_throughput_gpu": ("The same steps on a GPU",
                             "python benchmarks/step_throughput.py --out "
                             "benchmarks/results/step_throughput_gpu.json", step_throughput),
