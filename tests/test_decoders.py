@@ -74,7 +74,7 @@ def test_registry_and_errors():
         decoders.tied("inverse")
     with pytest.raises(ValueError, match="2-D"):
         decoders.pinv(jnp.ones(3))
-    with pytest.raises(ValueError, match="eps must be >= 0"):
+    with pytest.raises(ValueError, match="eps must be a finite number >= 0"):
         decoders.right_inverse(jnp.eye(2, 3), eps=-1.0)
 
 
