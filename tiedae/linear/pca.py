@@ -66,6 +66,58 @@ class PCAResult:
     def k(self) -> int:
         return self.components.shape[0]
 
+    def check_data(self, mean, *, n_samples: int | None = None,
+                   total_variance: float | None = None, name: str = "X") -> None:
+        """Raises ValueError unless data with these statistics can be the data this PCA was
+        fit on (a reference for `tiedae.fit` must come from the training data).
+
+        Compares the mean (to 1e-5 of the rows' root-mean-square norm
+        r = sqrt(total variance + ||mean||^2), which leaves room for float32 rounding of the
+        same data), the number of rows (exactly) and the total variance tr C = sum of the
+        eigenvalues (to 1e-3 of it, plus 1e-6 r^2); a statistic given as None is not checked.
+
+        Args:
+          mean: (d,) the data's mean.
+          n_samples: the data's number of rows.
+          total_variance: tr C = mean squared distance of the rows to their mean.
+          name: the data's name in the message.
+
+        Example:
+          >>> import numpy as np
+          >>> X = np.random.default_rng(0).normal(size=(100, 3))
+          >>> ref = fit(X, 2)
+          >>> ref.check_data(X.mean(axis=0), n_samples=100)  # the same data: no error
+          >>> try:
+          ...     ref.check_data(X[:50].mean(axis=0), n_samples=50)
+          ... except ValueError as err:
+          ...     print(str(err)[:78])
+          the reference PCA was fit on other data than X: X has n=50 rows, the reference
+        """
+        mean = np.asarray(mean, np.float64)
+        if mean.shape != self.mean.shape:
+            raise ValueError(f"{name} has d={mean.size} features; the reference PCA was fit on "
+                             f"d={self.mean.size}")
+        ref_variance = float(np.sum(self.eigenvalues))
+        rms = float(np.sqrt(ref_variance + np.sum(self.mean**2)))
+        problems = []
+        if n_samples is not None and int(n_samples) != self.n_samples:
+            problems.append(f"{name} has n={int(n_samples)} rows, the reference n="
+                            f"{self.n_samples}")
+        shift = float(np.linalg.norm(mean - self.mean))
+        if not shift <= 1e-5 * rms:
+            problems.append(f"their means differ by {shift:.3g} (norm; the rows' RMS norm is "
+                            f"{rms:.3g})")
+        if total_variance is not None:
+            diff = abs(float(total_variance) - ref_variance)
+            if not diff <= 1e-3 * ref_variance + 1e-6 * rms**2:
+                problems.append(f"{name}'s total variance tr C is {float(total_variance):.6g}, "
+                                f"the reference's {ref_variance:.6g}")
+        if problems:
+            raise ValueError(
+                f"the reference PCA was fit on other data than {name}: {'; '.join(problems)}. "
+                f"Its loss gap and subspace distance would be wrong: call pca.fit({name}, "
+                f"k={self.k}) on the training data itself")
+
 
 class CovarianceAccumulator:
     r"""Mean and covariance of rows seen chunk by chunk, exact in float64 (one pass, any n).

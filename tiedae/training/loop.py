@@ -116,6 +116,45 @@ def _default_metrics(model, reference):
     return None
 
 
+def _row_statistics(X, chunk_size: int) -> tuple[np.ndarray, int, float] | None:
+    """(mean, n, total variance) of a 2-D array's rows in float64, two passes in row chunks
+    (no float64 copy of X); None for anything else."""
+    if getattr(X, "ndim", None) != 2:
+        return None
+    n = X.shape[0]
+    chunks = lambda: (np.asarray(X[i: i + chunk_size], np.float64)  # noqa: E731
+                      for i in range(0, n, chunk_size))
+    mean = sum(chunk.sum(axis=0) for chunk in chunks()) / n
+    variance = sum(float(np.sum((chunk - mean) ** 2)) for chunk in chunks()) / n
+    return mean, n, variance
+
+
+def _check_reference(reference, source, chunk_size: int) -> None:
+    """Raises ValueError when `reference` (a `pca.PCAResult`) was not fit on the training data:
+    its mean, number of rows and total variance are compared with the data's, as far as the
+    source can tell them (a stream of unknown length: the mean only; a bare iterator without a
+    given mean: nothing)."""
+    if reference is None or not hasattr(reference, "check_data"):
+        return
+    mean = n = variance = None
+    if isinstance(source, sources_lib.Covariance):
+        mean, C = source.mean_and_covariance()
+        n, variance = np.shape(source.data)[0], float(np.trace(C))
+    elif isinstance(source, sources_lib.FullBatch | sources_lib.Minibatches):
+        stats = _row_statistics(source.data, chunk_size)
+        if stats is not None:
+            mean, n, variance = stats
+    elif isinstance(source, sources_lib.RowChunks):
+        if hasattr(source.rows, "shape"):
+            n = source.rows.shape[0]
+        try:
+            mean = source.mean()  # one pass over an array or a rows function (cached)
+        except ValueError:  # a one-pass iterator without a given mean
+            mean = None
+    if mean is not None:
+        reference.check_data(mean, n_samples=n, total_variance=variance)
+
+
 def _set_data_mean(model, source, center) -> np.ndarray | None:
     """Sets every `DataMean` of the model to the data mean (when centring); returns the vector
     the model subtracts from each row (None when it has no `DataMean`)."""
@@ -222,7 +261,9 @@ def fit(
         each log point. Default: the model's `default_metrics(reference)` if it has one (a
         `LinearAE`: orthonormality, condition number, and with a reference the loss gap and
         subspace distance).
-      reference: `pca.fit(X, k)` of the same data, for a LinearAE's default metrics.
+      reference: `pca.fit(X, k)` of the same data, for a LinearAE's default metrics. Its
+        mean, number of rows and total variance are checked against the data's (as far as the
+        source can tell them: a stream of unknown length is checked on its mean only).
       eval_data: held-out data, an array (logged as `eval_loss`) or a mapping name -> array
         (logged as `<name>_loss`), evaluated with `loss_fn` (the reconstruction error when the
         loss is the source's covariance form) at each log point.
@@ -285,6 +326,10 @@ def fit(
     source = sources_lib.as_source(data, batch_size, chunk_size=chunk_size)
     mesh = _mesh(devices)
     callbacks = _callbacks(callback)
+    if metrics is not None and reference is not None:
+        raise ValueError("reference= sets up the model's default metrics; with metrics= given it "
+                         "would be ignored: drop one (e.g. metrics=tiedae.metrics.LinearAEMetrics"
+                         ".from_reference(ref, k=k, d=d))")
     metrics = _default_metrics(model, reference) if metrics is None else metrics
 
     offset = _set_data_mean(model, source, center)
@@ -297,6 +342,7 @@ def fit(
     if model_d is not None and bound.n_features is not None and bound.n_features != model_d:
         raise ValueError(f"X has d={bound.n_features} features but the model expects "
                          f"d={model_d}")
+    _check_reference(reference, source, chunk_size)
     evals = _eval_data(eval_data, dtype)
     if loss_fn is None:
         loss_fn, eval_loss_fn = source.default_loss, reconstruction_error
