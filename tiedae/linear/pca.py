@@ -39,6 +39,9 @@ __all__ = [
 ]
 
 DEFAULT_CHUNK_ROWS = 65536  # rows held in memory at once by a pass over X on the host
+_OVERFLOW = ("the covariance of X overflows float64 although X is finite (its values are too "
+             "large to square and sum, beyond about 1e154): rescale X, e.g. divide it by its "
+             "largest |value|")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,8 +164,9 @@ class CovarianceAccumulator:
             raise ValueError(f"{name} has {block.shape[1]} columns; the rows seen before have "
                              f"{self.shift.shape[0]}")
         block = block - self.shift
-        self._sum += block.sum(axis=0)
-        self._gram += block.T @ block
+        with np.errstate(over="ignore", invalid="ignore"):  # result() names an overflow
+            self._sum += block.sum(axis=0)
+            self._gram += block.T @ block
         self.n += block.shape[0]
         self.n_chunks += 1
 
@@ -171,7 +175,11 @@ class CovarianceAccumulator:
         if self.n < min_samples:
             raise ValueError(f"the covariance needs at least {min_samples} rows; got {self.n}")
         offset = self._sum / self.n
-        return self.shift + offset, self._gram / self.n - np.outer(offset, offset)
+        with np.errstate(over="ignore", invalid="ignore"):
+            C = self._gram / self.n - np.outer(offset, offset)
+        if not np.isfinite(C).all():
+            raise ValueError(_OVERFLOW)
+        return self.shift + offset, C
 
 
 def covariance(X, *, chunk_size: int = DEFAULT_CHUNK_ROWS) -> tuple[np.ndarray, np.ndarray]:
@@ -222,16 +230,23 @@ def fit(X, k: int) -> PCAResult:
     k = check_rank(k, d)
     if k > n:
         raise ValueError(f"k must be <= n (the number of samples); got k={k} > n={n}")
-    mean = X.mean(axis=0)
-    Xc = X - mean
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = X.mean(axis=0)
+        Xc = X - mean
+        gram = Xc.T @ Xc / n if n >= d else None
+    if not np.isfinite(Xc).all() or (gram is not None and not np.isfinite(gram).all()):
+        raise ValueError(_OVERFLOW)
     if n >= d:
-        evals, evecs = scipy.linalg.eigh(Xc.T @ Xc / n, driver="evd")
+        evals, evecs = scipy.linalg.eigh(gram, driver="evd")
         evals, evecs = evals[::-1], evecs[:, ::-1]
     else:
         _, s, vh = scipy.linalg.svd(Xc, full_matrices=False, lapack_driver="gesdd")
         evals = np.zeros(d)
-        evals[: s.size] = s**2 / n
+        with np.errstate(over="ignore"):
+            evals[: s.size] = s**2 / n
         evecs = vh.T
+    if not np.isfinite(evals).all():
+        raise ValueError(_OVERFLOW)
     evals = np.clip(evals, 0.0, None)
     components = np.ascontiguousarray(evecs[:, :k].T)
     signs = np.sign(components[np.arange(k), np.abs(components).argmax(axis=1)])
@@ -253,6 +268,11 @@ def reconstruction_loss(W: jax.Array, V: jax.Array, C: jax.Array) -> jax.Array:
     Args:
       W: encoder (k, d). V: decoder (d, k). C: covariance of the centred data (d, d).
     """
+    W, V, C = check_matrix(W, "W"), check_matrix(V, "V"), check_matrix(C, "C")
+    k, d = W.shape
+    if V.shape != (d, k) or C.shape != (d, d):
+        raise ValueError(f"need W (k, d), V (d, k) and C (d, d); got W {W.shape}, V {V.shape}, "
+                         f"C {C.shape}")
     WC = W @ C  # (k, d)
     return jnp.trace(C) - 2.0 * jnp.vdot(V.T, WC) + jnp.vdot(V.T @ V, WC @ W.T)
 

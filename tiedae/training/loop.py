@@ -14,6 +14,7 @@ model; the steps in between run in one compiled call.
 from __future__ import annotations
 
 import inspect
+import numbers
 import time
 from collections.abc import Callable, Mapping
 
@@ -62,10 +63,25 @@ def _check_steps(steps, log_every) -> tuple[int, int]:
     return int(steps), log_every
 
 
+def _check_covariance_model(model) -> None:
+    """The covariance source trains a linear model x_hat = V W (x - mu) and nothing else."""
+    if not (hasattr(model, "encoder_matrix") and hasattr(model, "decoder_matrix")):
+        raise TypeError(f"the covariance source (batch_size='covariance') trains linear models "
+                        f"with encoder_matrix() and decoder_matrix() (a LinearAE); "
+                        f"{type(model).__name__} has none: use batch_size=None or an int")
+    if getattr(model, "use_bias", False):
+        raise ValueError("the covariance source sees only the covariance of the data, not the "
+                         "model's biases, which it would leave untrained: use a model without "
+                         "biases (use_bias=False; the DataMean centres the data) or "
+                         "batch_size=None")
+
+
 def _mesh(devices) -> Mesh | None:
     if devices is None:
         return None
     if isinstance(devices, int | np.integer) and not isinstance(devices, bool):
+        if devices < 1:
+            raise ValueError(f"devices must be >= 1 (or a list of devices); got {devices}")
         available = jax.devices()
         if not 1 <= devices <= len(available):
             raise ValueError(f"devices={devices} but JAX sees {len(available)} device(s)")
@@ -92,7 +108,7 @@ def _callbacks(callback) -> list[Callable]:
     return out
 
 
-def _eval_data(eval_data, dtype) -> dict[str, jax.Array]:
+def _eval_data(eval_data, dtype, model_d) -> dict[str, jax.Array]:
     if eval_data is None:
         return {}
     named = dict(eval_data) if isinstance(eval_data, Mapping) else {"eval": eval_data}
@@ -103,8 +119,37 @@ def _eval_data(eval_data, dtype) -> dict[str, jax.Array]:
         arr = np.asarray(X)
         flat = check_data(arr.reshape(len(arr), -1) if arr.ndim > 2 else arr,
                           f"eval_data[{name!r}]", min_samples=1, dtype=dtype)
+        if model_d is not None and arr.ndim == 2 and arr.shape[1] != model_d:
+            raise ValueError(f"eval_data[{name!r}] has d={arr.shape[1]} features but the model "
+                             f"expects d={model_d}")
         out[name] = jnp.asarray(flat.reshape(arr.shape))
     return out
+
+
+def _check_callable(value, name: str, form: str) -> None:
+    if value is not None and not callable(value):
+        raise TypeError(f"{name} must be a function {form}; got {value!r}")
+
+
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise TypeError(f"seed must be a non-negative integer; got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative integer; got {seed}")
+    return int(seed)
+
+
+def _rows_as_array(data):
+    """A list of rows (lists, tuples or numbers) as an array; anything else as it is (fit
+    treats tuples, dicts and lists of arrays as pytrees for a `FullBatch`)."""
+    if isinstance(data, list) and data and all(isinstance(row, list | tuple | numbers.Number)
+                                               for row in data):
+        try:
+            return np.asarray(data)
+        except ValueError as err:  # ragged
+            raise TypeError("data must be an array of shape (n, d); got a list of rows of "
+                            "different lengths") from err
+    return data
 
 
 def _default_metrics(model, reference):
@@ -166,11 +211,14 @@ def _set_data_mean(model, source, center) -> np.ndarray | None:
             raise ValueError(
                 "center=True needs a model with a tiedae.DataMean variable to hold the mean "
                 "(LinearAE has one); centre X yourself or add one to the model")
-        mu = source.mean()
+        mu = np.asarray(source.mean(), np.float64)
         for var in means:
             if var[...].shape != mu.shape:
-                raise ValueError(f"X has d={mu.shape[0]} features but the model expects "
-                                 f"d={var[...].shape[0]}")
+                raise ValueError(f"X has d={mu.size} features but the model expects "
+                                 f"d={var[...].shape[0]} (the data's mean has {mu.size} entries)")
+            if not np.isfinite(mu).all():
+                raise ValueError("the data's mean contains NaN or inf (a mean given to "
+                                 "RowChunks(mean=...)?)")
             var[...] = jnp.asarray(mu, var[...].dtype)
     return np.asarray(means[0][...], np.float64) if means else None
 
@@ -316,6 +364,11 @@ def fit(
     if not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(f"optimizer must be an optax transformation such as optax.adam(1e-2); "
                         f"got {optimizer!r}")
+    _check_callable(loss_fn, "loss_fn", "(model, batch) -> scalar")
+    _check_callable(regularizer, "regularizer", "(model) -> scalar, e.g. tiedae.training.L2(0.1)")
+    _check_callable(metrics, "metrics", "(model, loss) -> {name: scalar}")
+    seed = _check_seed(seed)
+    data = _rows_as_array(data)
     if l2:
         if regularizer is not None:
             raise ValueError("give either l2 or regularizer, not both")
@@ -324,6 +377,8 @@ def fit(
         raise ValueError(f"blowup_factor must be a finite number > 1, or None; got "
                          f"{blowup_factor!r}")
     source = sources_lib.as_source(data, batch_size, chunk_size=chunk_size)
+    if isinstance(source, sources_lib.Covariance):
+        _check_covariance_model(model)
     mesh = _mesh(devices)
     callbacks = _callbacks(callback)
     if metrics is not None and reference is not None:
@@ -343,7 +398,7 @@ def fit(
         raise ValueError(f"X has d={bound.n_features} features but the model expects "
                          f"d={model_d}")
     _check_reference(reference, source, chunk_size)
-    evals = _eval_data(eval_data, dtype)
+    evals = _eval_data(eval_data, dtype, model_d)
     if loss_fn is None:
         loss_fn, eval_loss_fn = source.default_loss, reconstruction_error
     else:
