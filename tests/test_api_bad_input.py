@@ -361,6 +361,8 @@ BAD = [
      r"rtol must be in \[0, 1\)"),
     ("pinv NaN", lambda: decoders.pinv(jnp.full((2, 3), jnp.nan)), ValueError,
      "W contains NaN or inf"),
+    ("pinv inf", lambda: decoders.pinv(jnp.eye(2, 3).at[0, 0].set(jnp.inf)), ValueError,
+     "W contains NaN or inf"),
     ("right_inverse zeros", lambda: decoders.right_inverse(jnp.zeros((2, 3))), ValueError,
      "rank-deficient"),
     ("right_inverse rank 1", lambda: decoders.right_inverse(jnp.ones((2, 3))), ValueError,

@@ -113,10 +113,12 @@ def pinv(W: jax.Array, rtol: float | None = None) -> jax.Array:
         rtol = max(W.shape) * float(jnp.finfo(W.dtype).eps)
     if not _non_negative(rtol, "rtol") < 1.0:
         raise ValueError(f"rtol must be in [0, 1); got {rtol!r}")
-    V = _pinv(W, float(rtol))
-    if _concrete(W) and not bool(jnp.isfinite(W).all()):
+    finite = jnp.all(jnp.isfinite(W))
+    if _concrete(W) and not bool(finite):
         raise ValueError("W contains NaN or inf; its pseudo-inverse is undefined")
-    return V
+    # LAPACK's SVD can loop forever on inf: factor zeros instead and return NaN (under jit)
+    V = _pinv(jnp.where(finite, W, jnp.zeros_like(W)), float(rtol))
+    return jnp.where(finite, V, jnp.nan)
 
 
 def right_inverse(W: jax.Array, eps: float = 0.0) -> jax.Array:

@@ -70,6 +70,12 @@ def _pair(W, components) -> tuple[jax.Array, jax.Array]:
     return W, components.astype(W.dtype)
 
 
+def _finite_or_zero(W: jax.Array) -> jax.Array:
+    """W, or zeros when W holds NaN or inf: LAPACK's SVD can loop forever on inf, and the
+    result is replaced by NaN anyway (`_nan_unless_finite`)."""
+    return jnp.where(jnp.all(jnp.isfinite(W)), W, jnp.zeros_like(W))
+
+
 def _nan_unless_finite(value: jax.Array, *arrays: jax.Array) -> jax.Array:
     """`value`, or NaN where any of `arrays` holds NaN or inf (so that bad input never passes
     for a finite-looking distance)."""
@@ -106,7 +112,7 @@ def _rank_tolerance(W: jax.Array, s: jax.Array) -> jax.Array:
 def _row_basis(W: jax.Array) -> tuple[jax.Array, jax.Array]:
     """(Q, r): Q (d, k) has an orthonormal basis of the row space of W (k, d) in its first r
     columns (r = numerical rank, from the SVD) and zeros in the others."""
-    _, s, vh = jnp.linalg.svd(W, full_matrices=False)
+    _, s, vh = jnp.linalg.svd(_finite_or_zero(W), full_matrices=False)
     keep = s > _rank_tolerance(W, s)  # all False for W = 0
     return vh.T * keep[None, :].astype(W.dtype), jnp.sum(keep)
 
@@ -209,7 +215,7 @@ def condition_number(W: jax.Array) -> jax.Array:
       inf
     """
     W = _matrix(W)
-    s = jnp.linalg.svd(W, compute_uv=False)
+    s = jnp.linalg.svd(_finite_or_zero(W), compute_uv=False)
     cond = jnp.where(s[-1] > 0, s[0] / jnp.where(s[-1] > 0, s[-1], 1.0), jnp.inf)
     return _nan_unless_finite(cond, W)
 
