@@ -294,8 +294,9 @@ def fit(
 
     Args:
       model: an `nnx.Module`; with the default loss, `model(x)` reconstructs a batch x.
-      data: an (n, ...) array (samples as rows; cast to the model's parameter dtype) or a data
-        source (`tiedae.training.FullBatch`, `Minibatches`, `Covariance`, `RowChunks`).
+      data: an (n, ...) array or a list of rows (samples as rows; cast to the model's parameter
+        dtype), or a data source (`tiedae.training.FullBatch`, `Minibatches`, `Covariance`,
+        `RowChunks`).
       optimizer: an optax transformation; default `optax.adam(1e-2)`.
       steps: number of updates.
       batch_size: with an array: None (full batch), an int (minibatches reshuffled every
