@@ -14,7 +14,6 @@ model; the steps in between run in one compiled call.
 from __future__ import annotations
 
 import inspect
-import numbers
 import time
 from collections.abc import Callable, Mapping
 
@@ -28,6 +27,7 @@ from jax.sharding import Mesh
 from tiedae._validation import check_data, check_positive_int
 from tiedae.blas import blas_threads
 from tiedae.linear.model import DataMean
+from tiedae.training import _checks as checks
 from tiedae.training import sources as sources_lib
 from tiedae.training.objectives import L2, reconstruction_error
 from tiedae.training.step import StepSpec, TrainState, compiled_segment, partition
@@ -63,17 +63,6 @@ def _check_steps(steps, log_every) -> tuple[int, int]:
     return int(steps), log_every
 
 
-def _check_covariance_model(model) -> None:
-    """The covariance source trains a linear model x_hat = V W (x - mu) and nothing else."""
-    if not (hasattr(model, "encoder_matrix") and hasattr(model, "decoder_matrix")):
-        raise TypeError(f"the covariance source (batch_size='covariance') trains linear models "
-                        f"with encoder_matrix() and decoder_matrix() (a LinearAE); "
-                        f"{type(model).__name__} has none: use batch_size=None or an int")
-    if getattr(model, "use_bias", False):
-        raise ValueError("the covariance source sees only the covariance of the data, not the "
-                         "model's biases, which it would leave untrained: use a model without "
-                         "biases (use_bias=False; the DataMean centres the data) or "
-                         "batch_size=None")
 
 
 def _mesh(devices) -> Mesh | None:
@@ -126,30 +115,10 @@ def _eval_data(eval_data, dtype, model_d) -> dict[str, jax.Array]:
     return out
 
 
-def _check_callable(value, name: str, form: str) -> None:
-    if value is not None and not callable(value):
-        raise TypeError(f"{name} must be a function {form}; got {value!r}")
 
 
-def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise TypeError(f"seed must be a non-negative integer; got {seed!r}")
-    if seed < 0:
-        raise ValueError(f"seed must be a non-negative integer; got {seed}")
-    return int(seed)
 
 
-def _rows_as_array(data):
-    """A list of rows (lists, tuples or numbers) as an array; anything else as it is (fit
-    treats tuples, dicts and lists of arrays as pytrees for a `FullBatch`)."""
-    if isinstance(data, list) and data and all(isinstance(row, list | tuple | numbers.Number)
-                                               for row in data):
-        try:
-            return np.asarray(data)
-        except ValueError as err:  # ragged
-            raise TypeError("data must be an array of shape (n, d); got a list of rows of "
-                            "different lengths") from err
-    return data
 
 
 def _default_metrics(model, reference):
@@ -161,43 +130,8 @@ def _default_metrics(model, reference):
     return None
 
 
-def _row_statistics(X, chunk_size: int) -> tuple[np.ndarray, int, float] | None:
-    """(mean, n, total variance) of a 2-D array's rows in float64, two passes in row chunks
-    (no float64 copy of X); None for anything else."""
-    if getattr(X, "ndim", None) != 2:
-        return None
-    n = X.shape[0]
-    chunks = lambda: (np.asarray(X[i: i + chunk_size], np.float64)  # noqa: E731
-                      for i in range(0, n, chunk_size))
-    mean = sum(chunk.sum(axis=0) for chunk in chunks()) / n
-    variance = sum(float(np.sum((chunk - mean) ** 2)) for chunk in chunks()) / n
-    return mean, n, variance
 
 
-def _check_reference(reference, source, chunk_size: int) -> None:
-    """Raises ValueError when `reference` (a `pca.PCAResult`) was not fit on the training data:
-    its mean, number of rows and total variance are compared with the data's, as far as the
-    source can tell them (a stream of unknown length: the mean only; a bare iterator without a
-    given mean: nothing)."""
-    if reference is None or not hasattr(reference, "check_data"):
-        return
-    mean = n = variance = None
-    if isinstance(source, sources_lib.Covariance):
-        mean, C = source.mean_and_covariance()
-        n, variance = np.shape(source.data)[0], float(np.trace(C))
-    elif isinstance(source, sources_lib.FullBatch | sources_lib.Minibatches):
-        stats = _row_statistics(source.data, chunk_size)
-        if stats is not None:
-            mean, n, variance = stats
-    elif isinstance(source, sources_lib.RowChunks):
-        if hasattr(source.rows, "shape"):
-            n = source.rows.shape[0]
-        try:
-            mean = source.mean()  # one pass over an array or a rows function (cached)
-        except ValueError:  # a one-pass iterator without a given mean
-            mean = None
-    if mean is not None:
-        reference.check_data(mean, n_samples=n, total_variance=variance)
 
 
 def _set_data_mean(model, source, center) -> np.ndarray | None:
@@ -365,11 +299,12 @@ def fit(
     if not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(f"optimizer must be an optax transformation such as optax.adam(1e-2); "
                         f"got {optimizer!r}")
-    _check_callable(loss_fn, "loss_fn", "(model, batch) -> scalar")
-    _check_callable(regularizer, "regularizer", "(model) -> scalar, e.g. tiedae.training.L2(0.1)")
-    _check_callable(metrics, "metrics", "(model, loss) -> {name: scalar}")
-    seed = _check_seed(seed)
-    data = _rows_as_array(data)
+    checks.check_callable(loss_fn, "loss_fn", "(model, batch) -> scalar")
+    checks.check_callable(regularizer, "regularizer",
+                          "(model) -> scalar, e.g. tiedae.training.L2(0.1)")
+    checks.check_callable(metrics, "metrics", "(model, loss) -> {name: scalar}")
+    seed = checks.check_seed(seed)
+    data = checks.rows_as_array(data)
     if l2:
         if regularizer is not None:
             raise ValueError("give either l2 or regularizer, not both")
@@ -379,7 +314,7 @@ def fit(
                          f"{blowup_factor!r}")
     source = sources_lib.as_source(data, batch_size, chunk_size=chunk_size)
     if isinstance(source, sources_lib.Covariance):
-        _check_covariance_model(model)
+        checks.check_covariance_model(model)
     mesh = _mesh(devices)
     callbacks = _callbacks(callback)
     if metrics is not None and reference is not None:
@@ -398,7 +333,7 @@ def fit(
     if model_d is not None and bound.n_features is not None and bound.n_features != model_d:
         raise ValueError(f"X has d={bound.n_features} features but the model expects "
                          f"d={model_d}")
-    _check_reference(reference, source, chunk_size)
+    checks.check_reference(reference, source, chunk_size)
     evals = _eval_data(eval_data, dtype, model_d)
     if loss_fn is None:
         loss_fn, eval_loss_fn = source.default_loss, reconstruction_error
