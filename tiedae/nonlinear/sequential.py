@@ -9,12 +9,16 @@ with an unpadded convolution that is not the mirror of anything) and MATLAB's (m
 * `Conv(filters, kernel, stride, padding, activation)`: a convolution (Keras ``Conv2D``);
 * `ConvTranspose(filters, kernel, stride, padding, activation)`: a transposed convolution
   (Keras ``Conv2DTranspose``, MATLAB ``transposedConv2dLayer``; "same" padding multiplies the
-  size by the stride);
+  size by the stride). It computes `jax.lax.conv_transpose` (what `flax.nnx.ConvTranspose`
+  computes, same kernel layout) in the sub-pixel form of `tiedae.nonlinear.transposed`, whose
+  gradients XLA evaluates several times faster on CPU;
 * `MaxPool(size, padding)`: max-pooling with stride = size ("same" rounds the size up);
 * `UpSample(factor)`: nearest-neighbour repetition (Keras ``UpSampling2D``);
 * `Dense(units, activation)`, `Flatten()`, `Reshape(shape)`;
-* `Pad(height, width)` / `Crop(height, width)`: zero-pad (centred) or crop (top-left) the
-  image, to run an architecture made for one image size on another.
+* `Pad(height, width)` / `Crop(height, width)`: zero-pad or crop the image, both centred (an
+  odd difference puts the extra row/column at the bottom/right), so `Crop` undoes `Pad`: to run
+  an architecture made for one image size on another (MATLAB's net, whose three poolings need
+  a side divisible by 8, on 28 x 28 MNIST: Pad(32, 32) first, Crop(28, 28) last).
 
 Activations: the names in `tiedae.nonlinear.layers.ACTIVATIONS`, plus "linear" and
 "clipped_relu" (min(max(x, 0), 1), MATLAB's ``clippedReluLayer(1)``). Weights start
@@ -47,6 +51,7 @@ from flax import nnx
 
 from tiedae._validation import check_positive_int
 from tiedae.nonlinear import layers
+from tiedae.nonlinear.transposed import conv_transpose
 
 __all__ = ["Conv", "ConvTranspose", "Crop", "Dense", "Flatten", "MaxPool", "Pad", "Reshape",
            "SequentialAE", "UpSample"]
@@ -170,6 +175,21 @@ def _out_shape(spec, shape: tuple[int, ...]) -> tuple[int, ...]:
     raise TypeError(f"unknown layer spec {spec!r}")
 
 
+class _ConvTransposeLayer(nnx.Module):
+    """A transposed convolution with `nnx.ConvTranspose`'s parameters (kernel (k, k, C_in,
+    C_out), bias (C_out,)) and numbers, computed by `conv_transpose` (sub-pixel form)."""
+
+    def __init__(self, c_in: int, spec: ConvTranspose, init, dtype, rngs: nnx.Rngs):
+        shape = (spec.kernel, spec.kernel, c_in, spec.filters)
+        self.kernel = nnx.Param(init(rngs.params(), shape, dtype))
+        self.bias = nnx.Param(jnp.zeros((spec.filters,), dtype))
+        self.stride, self.padding = spec.stride, spec.padding.upper()
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        kernel, bias = self.kernel[...].astype(x.dtype), self.bias[...].astype(x.dtype)
+        return conv_transpose(x, kernel, self.stride, self.padding) + bias.reshape(1, 1, 1, -1)
+
+
 def _build(spec, shape, rngs, dtype):
     """The nnx layer of a spec with parameters (None for parameter-free specs)."""
     init = nnx.initializers.glorot_uniform()
@@ -178,9 +198,7 @@ def _build(spec, shape, rngs, dtype):
                         padding=spec.padding.upper(), kernel_init=init, param_dtype=dtype,
                         rngs=rngs)
     if isinstance(spec, ConvTranspose):
-        return nnx.ConvTranspose(shape[2], spec.filters, (spec.kernel,) * 2,
-                                 strides=spec.stride, padding=spec.padding.upper(),
-                                 kernel_init=init, param_dtype=dtype, rngs=rngs)
+        return _ConvTransposeLayer(shape[2], spec, init, dtype, rngs)
     if isinstance(spec, Dense):
         return nnx.Linear(shape[0], spec.units, kernel_init=init, param_dtype=dtype, rngs=rngs)
     return None
@@ -198,7 +216,8 @@ def _apply(spec, layer, h):
         dh, dw = spec.height - h.shape[1], spec.width - h.shape[2]
         return jnp.pad(h, ((0, 0), (dh // 2, dh - dh // 2), (dw // 2, dw - dw // 2), (0, 0)))
     if isinstance(spec, Crop):
-        return h[:, : spec.height, : spec.width, :]
+        top, left = (h.shape[1] - spec.height) // 2, (h.shape[2] - spec.width) // 2
+        return h[:, top: top + spec.height, left: left + spec.width, :]
     if isinstance(spec, Flatten):
         return h.reshape(h.shape[0], -1)
     if isinstance(spec, Reshape):
