@@ -287,7 +287,7 @@ def run(config: dict) -> dict:
             "extra": {"methods": list(methods), "torch_threads": threads}}
 
 
-def _times(recs: list[dict], m: str) -> list[float]:
+def method_times(recs: list[dict], m: str) -> list[float]:
     """Seconds to the target per seed (inf: not reached)."""
     return [np.inf if r["final"].get(f"{m}.time_to_target") is None else
             float(r["final"][f"{m}.time_to_target"]) for r in recs]
@@ -321,7 +321,7 @@ def summarize(records: list[dict]) -> Summary:
     for (n, d, k), recs in group_by(records, "n", "d", "k").items():
         recs = sorted(recs, key=lambda r: r["config"]["seed"])
         names = recs[0]["extra"]["methods"]
-        times = {m: _times(recs, m) for m in names}
+        times = {m: method_times(recs, m) for m in names}
         for m in names:
             got = [t for t in times[m] if np.isfinite(t)]
             rows.append([f"n={n} d={d} k={k}", m, len(recs),
