@@ -372,16 +372,17 @@ def test_graph_table_labels_the_karate_reference_and_needs_both_decoders():
 def test_optimal_decoder_sentence_names_the_headline_data_set():
     from paper_records import _optimal_decoder
 
-    from tiedae.paper import tables
+    from tiedae.paper.suites import optimal_decoder
 
     rng = np.random.default_rng(0)
     records = [{"config": {"dataset": "digits", "d": 64, "k": 4, "seed": s},
-                **_optimal_decoder({}, rng)} for s in range(2)]
-    macros, _ = tables.optimal_decoder(records)
-    assert macros["RFindOptimalDecoder"].startswith("On the digits data,")
+                **_optimal_decoder({}, rng)} for s in range(3)]
+    macros, _ = optimal_decoder.optimal_decoder(records)
+    assert macros["RFindOptimalDecoder"].startswith("On the digits data (")
+    assert "lower with the least-squares decoder" in macros["RFindOptimalDecoder"]
     spiked = [{**r, "config": {**r["config"], "dataset": "spiked"}} for r in records]
-    macros, _ = tables.optimal_decoder(records + spiked)
-    assert macros["RFindOptimalDecoder"].startswith("On the spiked data,")
+    macros, _ = optimal_decoder.optimal_decoder(records + spiked)
+    assert macros["RFindOptimalDecoder"].startswith("On the spiked data (")
 
 
 def test_missing_suite_is_an_error_naming_it(tmp_path):
