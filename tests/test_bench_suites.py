@@ -56,6 +56,44 @@ def test_user_data_is_flattened_and_scaled(tmp_path):
     assert any(c["dataset"] == "user" for c in configs)
 
 
+def test_decoders_untied_init_is_capped_only_where_gradient_descent_would_diverge():
+    import jax.numpy as jnp
+    from flax import nnx
+
+    import tiedae
+    from tiedae.bench.suites import decoders as suite
+
+    for quick in (True, False):  # the cap leaves every d=64 run (digits, spiked) as it was
+        for config in suite.configs(Options(quick=quick)):
+            if config["decoder"] == "untied":
+                model = tiedae.LinearAE(config["d"], config["k"], decoder="untied",
+                                        init_scale=config["init_scale"],
+                                        rngs=nnx.Rngs(config["seed"]))
+                assert suite.cap_untied_decoder(model, config["untied_v0_cap"],
+                                                config["lr_gd_times_lambda1"]) == 1.0
+    model = tiedae.LinearAE(784, 4, decoder="untied", init_scale=0.5, rngs=nnx.Rngs(0))
+    scale = suite.cap_untied_decoder(model, suite.UNTIED_V0_CAP, 0.1)
+    norm2 = float(jnp.linalg.norm(model.V[...], 2)) ** 2
+    assert scale < 0.5 and 0.1 * norm2 == pytest.approx(suite.UNTIED_V0_CAP, rel=1e-5)
+
+
+def test_decoders_untied_gradient_descent_runs_on_784_dimensional_data(tmp_path):
+    import tiedae
+
+    rng = np.random.default_rng(0)
+    images = (rng.random((300, 28, 28)) < 0.2).astype(np.uint8) * 255
+    images[:, :2] = 0  # constant border pixels, as in MNIST
+    path = tmp_path / "mini.npz"
+    np.savez(path, x_test=images, y_test=rng.integers(0, 10, 300).astype(np.uint8))
+    config = next(c for c in BY_NAME["decoders"].configs(Options(quick=True, data=str(path)))
+                  if c["dataset"] == "user" and c["decoder"] == "untied")
+    config["steps"] = 30
+    final, _ = _run("decoders", config)
+    assert np.isfinite(final["loss_gap"]) and final["loss_gap"] >= -1e-4
+    with pytest.raises(tiedae.TrainingDiverged):  # the same run without the cap
+        _run("decoders", {**config, "untied_v0_cap": None})
+
+
 def test_helpers():
     assert fmt(None) == "-" and fmt(1234.5) == "1.23e+03" and fmt(0.5) == "0.5"
     assert mean_std([1.0, 3.0]).startswith("2 ±") and mean_std([None]) == "-"

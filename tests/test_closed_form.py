@@ -266,7 +266,8 @@ def test_the_compiled_step_does_fewer_flops(decoder):
         flops[name] = (cost[0] if isinstance(cost, list) else cost)["flops"] / (n * d * k)
     assert flops["autodiff"] > 9.5
     nominal = closed_form.step_flops(n, d, k, free_decoder=decoder == "untied") / (n * d * k)
-    assert flops["closed"] < nominal + 1.25  # + O(n d) sums and O(d k^2) terms at this small k
+    # + O(n d) sums and O(d k^2) terms at this small k (pinv also guards its SVD against inf)
+    assert flops["closed"] < nominal + 1.5
     assert flops["closed"] < flops["autodiff"] * (0.9 if decoder == "untied" else 0.6)
 
 

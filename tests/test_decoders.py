@@ -74,7 +74,7 @@ def test_registry_and_errors():
         decoders.tied("inverse")
     with pytest.raises(ValueError, match="2-D"):
         decoders.pinv(jnp.ones(3))
-    with pytest.raises(ValueError, match="eps must be >= 0"):
+    with pytest.raises(ValueError, match="eps must be a finite number >= 0"):
         decoders.right_inverse(jnp.eye(2, 3), eps=-1.0)
 
 
@@ -85,3 +85,23 @@ def test_ridge_right_inverse_stays_finite_and_tends_to_pinv(rng):
         assert np.isfinite(V).all()
         assert np.linalg.norm(V, 2) <= 1.0 / (2.0 * eps**0.5) + 1e-9
     np.testing.assert_allclose(decoders.right_inverse(W, eps=1e-10), decoders.pinv(W), atol=1e-4)
+
+
+def test_right_inverse_of_a_rank_deficient_w_raises_outside_jit_and_is_nan_inside():
+    for W in (jnp.zeros((2, 5)), jnp.ones((2, 1)) @ jnp.arange(1.0, 6.0)[None, :]):
+        with pytest.raises(ValueError, match="rank-deficient"):
+            decoders.right_inverse(W)
+        assert np.isnan(jax.jit(decoders.right_inverse)(W)).all()  # Cholesky breaks down
+        V = jax.jit(decoders.pinv)(W)  # the pseudo-inverse is defined for every W
+        np.testing.assert_allclose(V, np.linalg.pinv(np.asarray(W)), atol=1e-12)
+    assert not np.asarray(decoders.pinv(jnp.zeros((2, 5)))).any()  # 0^+ = 0
+    inf = jnp.eye(2, 5).at[0, 0].set(jnp.inf)  # LAPACK's SVD alone would never return on it
+    assert np.isnan(jax.jit(decoders.pinv)(inf)).all()
+    with pytest.raises(ValueError, match="NaN or inf"):
+        decoders.pinv(inf)
+    # nearly rank-deficient: float32 with cond(W)^2 eps >= 1 has no accurate right inverse
+    W = jnp.asarray([[1.0, 0.0, 0.0], [0.0, 1e-4, 0.0]], jnp.float32)
+    with pytest.raises(ValueError, match="rank-deficient"):
+        decoders.right_inverse(W)
+    np.testing.assert_allclose(decoders.right_inverse(W.astype(jnp.float64)),
+                               np.linalg.pinv(np.asarray(W, np.float64)), rtol=1e-10)

@@ -115,3 +115,53 @@ def test_missing_and_malformed_files(tmp_path, tiny):
     (tmp_path / "file.txt").write_text("hi")
     with pytest.raises(ValueError, match="expected a directory"):
         mnist.load(tmp_path / "file.txt")
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_folder_with_only_the_test_files_is_split_with_a_fixed_seed(tmp_path, rng, gz):
+    images = rng.integers(0, 256, size=(10, 4, 3), dtype=np.uint8)
+    labels = np.arange(10, dtype=np.uint8)
+    suffix = ".gz" if gz else ""
+    _write(tmp_path / f"t10k-images-idx3-ubyte{suffix}", images, gz=gz)
+    _write(tmp_path / f"t10k-labels-idx1-ubyte{suffix}", labels, gz=gz)
+    data = mnist.load(tmp_path)
+    assert (len(data.x_train), len(data.x_test)) == (8, 2)  # ceil(0.2 * 10) held out
+    perm = np.random.default_rng(mnist.SPLIT_SEED).permutation(10)
+    np.testing.assert_array_equal(data.y_train, perm[:8])
+    np.testing.assert_array_equal(data.y_test, perm[8:])
+    np.testing.assert_allclose(data.x_test, images[perm[8:]] / 255.0, rtol=1e-6)
+    again = mnist.load(tmp_path)
+    np.testing.assert_array_equal(again.y_test, data.y_test)  # same split every time
+    other = mnist.load(tmp_path, test_fraction=0.5, seed=1)
+    assert len(other.x_test) == 5 and not np.array_equal(other.y_test[:2], data.y_test)
+
+
+def test_three_images_split_and_an_npz_of_one_pair(tmp_path, rng):
+    images = rng.integers(0, 256, size=(3, 4, 4), dtype=np.uint8)
+    np.savez(tmp_path / "three.npz", x_test=images, y_test=np.array([1, 2, 3]))
+    data = mnist.load(tmp_path / "three.npz")
+    assert (len(data.x_train), len(data.x_test)) == (2, 1)
+    assert sorted([*data.y_train, *data.y_test]) == [1, 2, 3]
+
+
+def test_malformed_files_say_what_is_wrong(tmp_path, tiny):
+    (tmp_path / "random.npz").write_bytes(bytes(range(7, 107)))
+    with pytest.raises(ValueError, match="not a zip archive") as info:
+        mnist.load(tmp_path / "random.npz")
+    assert "unpickle" not in str(info.value)
+    np.save(tmp_path / "array.npy", tiny["x_train"])
+    (tmp_path / "array.npz").write_bytes((tmp_path / "array.npy").read_bytes())
+    with pytest.raises(ValueError, match=r"a single \.npy array"):
+        mnist.load(tmp_path / "array.npz")
+    np.savez(tmp_path / "keys.npz", images=tiny["x_train"], labels=tiny["y_train"])
+    with pytest.raises(ValueError, match=r"lacks a complete pair.*\['images', 'labels'\]"):
+        mnist.load(tmp_path / "keys.npz")
+    full = _idx_bytes(tiny["x_train"])
+    (tmp_path / "short-idx3-ubyte").write_bytes(full[:-7])
+    with pytest.raises(ValueError, match="the file is truncated"):
+        mnist.load_idx(tmp_path / "short-idx3-ubyte")
+    with gzip.open(tmp_path / "cut.gz", "wb") as f:
+        f.write(full)
+    (tmp_path / "cut.gz").write_bytes((tmp_path / "cut.gz").read_bytes()[:-10])
+    with pytest.raises(ValueError, match="truncated or corrupt gzip"):
+        mnist.load_idx(tmp_path / "cut.gz")

@@ -130,3 +130,35 @@ def test_more_bad_input_is_named():
         data.spiked_covariance(10, 4, k=1, gap=np.inf)
     with pytest.raises(ValueError, match="same shape"):
         metrics.subspace_distance(jnp.ones((3, 4)), jnp.eye(2, 4))
+
+
+def test_metrics_define_rank_deficient_encoders():
+    d, k = 7, 3
+    U = jnp.eye(k, d)
+    rng = np.random.default_rng(3)
+    for r in range(k + 1):  # a rank-r W inside span(U): r directions found, k - r missing
+        W = jnp.asarray(rng.standard_normal((k, r)) @ np.eye(r, d))
+        for fn in (metrics.subspace_distance, jax.jit(metrics.subspace_distance)):
+            assert float(fn(W, U)) == pytest.approx((k - r) / k, abs=1e-15)
+        angles = jax.jit(metrics.principal_angles)(W, U)
+        np.testing.assert_allclose(angles, [0.0] * r + [np.pi / 2] * (k - r), atol=1e-7)
+    # the other way round: a full W against rank-deficient components
+    assert float(metrics.subspace_distance(U, U.at[2].set(0.0))) == pytest.approx(1 / 3)
+    # NaN or inf never passes for a finite-looking value
+    bad = jnp.full((k, d), jnp.nan)
+    for fn in (metrics.subspace_distance, metrics.condition_number):
+        args = (bad, U) if fn is metrics.subspace_distance else (bad,)
+        assert np.isnan(float(jax.jit(fn)(*args)))
+    assert np.isnan(metrics.principal_angles(U.at[0, 0].set(jnp.inf), U)).all()
+    assert float(metrics.orthonormality_error(jnp.zeros((k, d)))) == pytest.approx(np.sqrt(k))
+    assert float(metrics.axis_alignment(jnp.zeros((k, d)), U)) == 0.0
+
+
+def test_near_zero_accuracy_holds_for_ill_conditioned_full_rank_w():
+    theta = 1e-7
+    W = np.zeros((2, 5))
+    W[0, 0] = 1.0
+    W[1, 1], W[1, 2] = np.cos(theta), np.sin(theta)
+    W = np.array([[1.0, 0.0], [1.0, 1e-6]]) @ W  # cond ~ 2e6, same row space
+    dist = float(jax.jit(metrics.subspace_distance)(jnp.asarray(W), jnp.eye(2, 5)))
+    assert dist == pytest.approx(np.sin(theta) ** 2 / 2, rel=1e-4)

@@ -19,7 +19,8 @@ def check_data(X, name: str = "X", *, min_samples: int = 2, dtype=None) -> np.nd
 
     Raises:
       TypeError: if X is not numeric (strings, objects, complex).
-      ValueError: if X is not 2-D, has fewer than `min_samples` rows, no columns, or NaN/inf.
+      ValueError: if X is not 2-D, has fewer than `min_samples` rows, no columns, NaN/inf,
+        or finite values too large for `dtype` (e.g. float64 data beyond float32's range).
     """
     try:
         arr = np.asarray(X)
@@ -45,11 +46,24 @@ def check_data(X, name: str = "X", *, min_samples: int = 2, dtype=None) -> np.nd
         raise ValueError(f"{name} has no features (d=0)")
     if dtype is None:
         dtype = np.float64 if arr.dtype == np.float64 else np.float32
-    arr = arr.astype(dtype, copy=False)
-    if not np.isfinite(arr).all():
+    dtype = np.dtype(dtype)
+    if not np.issubdtype(dtype, np.floating):
+        raise TypeError(f"dtype must be a floating dtype; got {dtype}")
+    if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
         bad = int((~np.isfinite(arr)).sum())
         raise ValueError(f"{name} contains {bad} non-finite value(s) (NaN or inf)")
-    return arr
+    with np.errstate(over="ignore"):
+        cast = arr.astype(dtype, copy=False)
+    if not np.isfinite(cast).all():  # finite before the cast: too large for `dtype`
+        too_large = ~np.isfinite(cast)
+        largest = float(np.max(np.abs(arr[too_large])))
+        raise ValueError(
+            f"{name} has {int(too_large.sum())} value(s) (largest |value| {largest:.3g}) beyond "
+            f"{dtype}'s range (|x| <= {float(np.finfo(dtype).max):.3g}): rescale the data "
+            f"(e.g. divide by its largest |value|) or use float64 (a float64 model, with "
+            f"jax_enable_x64)"
+        )
+    return cast
 
 
 def check_positive_int(value, name: str) -> int:

@@ -6,7 +6,8 @@ Row data (`load`):
 * ``linear``: Bao et al. (2020)'s synthetic set, eigenvalues linearly spaced from d/10 down to 1.
 * ``digits``: scikit-learn's bundled 8x8 digits (1797 x 64), values in [0, 1].
 * ``user``: the training images of a user's MNIST / Fashion-MNIST data (a folder of IDX files
-  or a .npz) via `tiedae.data.mnist.load`, flattened to rows and scaled to [0, 1].
+  or a .npz) via `tiedae.data.mnist.load`, flattened to rows and scaled to [0, 1] (a folder
+  with only the test files is split by `mnist.load`: 80 % train, seed 0).
 
 Labelled image splits (`image_split`): the digits, or a user's MNIST-format data, as flattened
 train/test rows with labels.
@@ -199,6 +200,9 @@ def _load(name: str, n: int, d: int, k: int, gap: float, seed: int, path: str | 
         if path is None:
             raise ValueError("data set 'user' needs --data PATH")
         X = user_images(path).x_train  # the training images; labels are not used here
+        if len(X) <= max(k, 1):
+            raise ValueError(f"--data {path}: {len(X)} training image(s); this run needs more "
+                             f"than k={k} (use the whole data set)")
         return np.asarray(X, dtype=np.float64).reshape(len(X), -1)  # in [0, 1] already
     raise ValueError(f"unknown data set {name!r}")
 

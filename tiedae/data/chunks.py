@@ -107,8 +107,10 @@ def check_chunk(chunk, *, index: int, first_row: int = 0, width: int | None = No
     finite = np.isfinite(arr)
     if not finite.all():
         row, col = (int(i[0]) for i in np.nonzero(~finite))
-        raise ValueError(f"{name} contains a non-finite value ({arr[row, col]}) at row "
-                         f"{first_row + row} (row {row} of the chunk), column {col}")
+        count = int(finite.size - np.count_nonzero(finite))
+        raise ValueError(f"{name} contains {count} non-finite value(s) (NaN or inf), the first "
+                         f"({arr[row, col]}) at row {first_row + row} (row {row} of the chunk), "
+                         f"column {col}")
     return arr
 
 

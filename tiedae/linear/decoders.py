@@ -95,8 +95,8 @@ def pinv(W: jax.Array, rtol: float | None = None) -> jax.Array:
 
     Args:
       W: encoder matrix, shape (k, d).
-      rtol: singular values below `rtol * max(s)` are treated as zero. Default
-        `max(k, d) * eps(dtype)`, as in `numpy.linalg.pinv`.
+      rtol: singular values at or below `rtol * max(s)` are treated as zero, in [0, 1). Default
+        `max(k, d) * eps(dtype)`, as in `numpy.linalg.pinv`. W = 0 gives V = 0.
 
     Returns:
       W^+, shape (d, k).
@@ -111,7 +111,14 @@ def pinv(W: jax.Array, rtol: float | None = None) -> jax.Array:
     W = check_matrix(W)
     if rtol is None:
         rtol = max(W.shape) * float(jnp.finfo(W.dtype).eps)
-    return _pinv(W, float(rtol))
+    if not _non_negative(rtol, "rtol") < 1.0:
+        raise ValueError(f"rtol must be in [0, 1); got {rtol!r}")
+    finite = jnp.all(jnp.isfinite(W))
+    if _concrete(W) and not bool(finite):
+        raise ValueError("W contains NaN or inf; its pseudo-inverse is undefined")
+    # LAPACK's SVD can loop forever on inf: factor zeros instead and return NaN (under jit)
+    V = _pinv(jnp.where(finite, W, jnp.zeros_like(W)), float(rtol))
+    return jnp.where(finite, V, jnp.nan)
 
 
 def right_inverse(W: jax.Array, eps: float = 0.0) -> jax.Array:
@@ -122,10 +129,18 @@ def right_inverse(W: jax.Array, eps: float = 0.0) -> jax.Array:
     inverse, and is cheaper than the SVD behind `pinv`.
 
     Conditioning: the Gram matrix has condition number cond(W)^2, so the relative error of V
-    grows like cond(W)^2 * eps_machine (about 1e-7 * cond(W)^2 in float32). When W loses row
-    rank the Cholesky factorisation breaks down and V (and the loss) become NaN; `tiedae.fit`
-    then stops with an error. eps > 0 gives the ridge (Tikhonov) right inverse, which is
-    finite for every W, has norm at most 1 / (2 sqrt(eps)), and tends to W^+ as eps -> 0.
+    grows like cond(W)^2 * eps_machine (about 1e-7 * cond(W)^2 in float32). With eps = 0 and a
+    (nearly) rank-deficient W (W = 0 included), where cond(W)^2 * eps_machine >= 1, there is
+    no accurate right inverse:
+
+    * outside `jax.jit` the function raises ValueError (it checks the singular values of W);
+    * inside `jax.jit` (e.g. a training step) it cannot raise: an exactly singular W W^T makes
+      the Cholesky factorisation break down and V is NaN (W = 0 gives all NaN), so the loss
+      is NaN and `tiedae.fit` stops with `TrainingDiverged`; a nearly singular one gives an
+      inaccurate V.
+
+    eps > 0 gives the ridge (Tikhonov) right inverse, which is finite for every W, has norm at
+    most 1 / (2 sqrt(eps)), and tends to W^+ as eps -> 0.
 
     Args:
       W: encoder matrix, shape (k, d).
@@ -133,6 +148,10 @@ def right_inverse(W: jax.Array, eps: float = 0.0) -> jax.Array:
 
     Returns:
       V, shape (d, k).
+
+    Raises:
+      ValueError: W is not 2-D, k > d, eps < 0, or (outside jit, eps = 0) W is (nearly)
+        rank-deficient or not finite.
 
     Example:
       >>> import jax.numpy as jnp
@@ -142,11 +161,49 @@ def right_inverse(W: jax.Array, eps: float = 0.0) -> jax.Array:
       [0.5, 0.5, 0.0]
     """
     W = check_matrix(W)
-    if eps < 0:
-        raise ValueError(f"eps must be >= 0; got {eps}")
-    gram = W @ W.T + eps * jnp.eye(W.shape[0], dtype=W.dtype)
+    eps = _non_negative(eps, "eps")
+    k, d = W.shape
+    if k > d:
+        raise ValueError(f"W has k={k} rows but only d={d} columns: W W^T is singular, so W has "
+                         "no right inverse (use pinv, or eps > 0)")
+    gram = W @ W.T + eps * jnp.eye(k, dtype=W.dtype)
     factor = jsl.cho_factor(gram, lower=True)
-    return jsl.cho_solve(factor, W).T
+    V = jsl.cho_solve(factor, W).T
+    if _concrete(W):
+        _check_right_inverse(W, V, eps)
+    return V
+
+
+def _non_negative(value, name: str) -> float:
+    """`value` as a finite float >= 0, or a ValueError naming `name`."""
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        out = float("nan")
+    if isinstance(value, bool) or not 0.0 <= out < float("inf"):
+        raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
+    return out
+
+
+def _concrete(x) -> bool:
+    """Whether `x` is a value (outside `jax.jit`), so data-dependent checks can raise."""
+    return not isinstance(x, jax.core.Tracer)
+
+
+def _check_right_inverse(W: jax.Array, V: jax.Array, eps: float) -> None:
+    """Raises ValueError (outside jit) when V is not a meaningful right inverse of W."""
+    if not bool(jnp.isfinite(W).all()):
+        raise ValueError("W contains NaN or inf; its right inverse is undefined")
+    if eps > 0:
+        return
+    s = jnp.linalg.svd(W, compute_uv=False)
+    limit = float(s[0]) * float(jnp.finfo(W.dtype).eps) ** 0.5
+    if not float(s[-1]) > limit or not bool(jnp.isfinite(V).all()):
+        raise ValueError(
+            f"W is (nearly) rank-deficient (singular values {float(s[0]):.3g} .. "
+            f"{float(s[-1]):.3g}; cond(W)^2 * eps of {W.dtype} >= 1), so W W^T is singular to "
+            "working precision and W has no accurate right inverse: use eps > 0 (ridge) or "
+            "pinv (W^+ is defined for every W)")
 
 
 TIED_DECODERS: dict[str, Callable[[jax.Array], jax.Array]] = {

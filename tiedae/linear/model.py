@@ -11,6 +11,8 @@ reconstructs raw data, and the same holds for a LinearAE inside a module of one'
 
 from __future__ import annotations
 
+import numbers
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -29,6 +31,15 @@ class DataMean(nnx.Variable):
     `tiedae.fit` sets every `DataMean` of a model (including those of submodules) to the mean
     of the training data, unless `center=False`.
     """
+
+
+def _positive_number(value, name: str) -> float:
+    """`value` as a finite float > 0, or a TypeError (not a number) / ValueError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number > 0; got {value!r}")
+    if not 0.0 < float(value) < float("inf"):
+        raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
+    return float(value)
 
 
 def _add_bias(x: jax.Array, b: jax.Array) -> jax.Array:
@@ -84,8 +95,12 @@ class LinearAE(nnx.Module):
             raise ValueError(
                 "param_dtype=float64 needs jax.config.update('jax_enable_x64', True) first"
             )
-        if not init_scale > 0:
-            raise ValueError(f"init_scale must be > 0; got {init_scale}")
+        init_scale = _positive_number(init_scale, "init_scale")
+        if isinstance(decoder_eps, bool) or not isinstance(decoder_eps, numbers.Real) or \
+                not 0.0 <= float(decoder_eps) < float("inf"):
+            raise ValueError(f"decoder_eps must be a finite number >= 0; got {decoder_eps!r}")
+        if not isinstance(rngs, nnx.Rngs):
+            raise TypeError(f"rngs must be an nnx.Rngs, e.g. nnx.Rngs(0); got {rngs!r}")
         self.d, self.k, self.decoder, self.use_bias = d, k, decoder, use_bias
         self.decoder_eps = float(decoder_eps)
         std_w = float(init_scale) / float(d) ** 0.5
@@ -122,12 +137,18 @@ class LinearAE(nnx.Module):
 
     def encode(self, x: jax.Array) -> jax.Array:
         """z = W (x - mu) for x of shape (..., d); returns (..., k)."""
+        if x.ndim < 1 or x.shape[-1] != self.d:
+            raise ValueError(f"x must have shape (..., {self.d}) (d={self.d} features); got "
+                             f"{x.shape}")
         W = self.W[...]
         z = _add_bias(x @ W.T, -(self.mean[...] @ W.T))  # W mu: O(dk), no (n, d) copy
         return _add_bias(z, self.encoder_bias[...]) if self.use_bias else z
 
     def decode(self, z: jax.Array) -> jax.Array:
         """x_hat = mu + V z for z of shape (..., k); returns (..., d)."""
+        if z.ndim < 1 or z.shape[-1] != self.k:
+            raise ValueError(f"z must have shape (..., {self.k}) (a code of size k={self.k}); "
+                             f"got {z.shape}")
         x = _add_bias(z @ self.decoder_matrix().T, self.mean[...])
         return _add_bias(x, self.decoder_bias[...]) if self.use_bias else x
 

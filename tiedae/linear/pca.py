@@ -45,6 +45,9 @@ __all__ = [
 ]
 
 DEFAULT_CHUNK_ROWS = 65536  # rows held in memory at once by a pass over X on the host
+_OVERFLOW = ("the covariance of X overflows float64 although X is finite (its values are too "
+             "large to square and sum, beyond about 1e154): rescale X, e.g. divide it by its "
+             "largest |value|")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +74,58 @@ class PCAResult:
     @property
     def k(self) -> int:
         return self.components.shape[0]
+
+    def check_data(self, mean, *, n_samples: int | None = None,
+                   total_variance: float | None = None, name: str = "X") -> None:
+        """Raises ValueError unless data with these statistics can be the data this PCA was
+        fit on (a reference for `tiedae.fit` must come from the training data).
+
+        Compares the mean (to 1e-5 of the rows' root-mean-square norm
+        r = sqrt(total variance + ||mean||^2), which leaves room for float32 rounding of the
+        same data), the number of rows (exactly) and the total variance tr C = sum of the
+        eigenvalues (to 1e-3 of it, plus 1e-6 r^2); a statistic given as None is not checked.
+
+        Args:
+          mean: (d,) the data's mean.
+          n_samples: the data's number of rows.
+          total_variance: tr C = mean squared distance of the rows to their mean.
+          name: the data's name in the message.
+
+        Example:
+          >>> import numpy as np
+          >>> X = np.random.default_rng(0).normal(size=(100, 3))
+          >>> ref = fit(X, 2)
+          >>> ref.check_data(X.mean(axis=0), n_samples=100)  # the same data: no error
+          >>> try:
+          ...     ref.check_data(X[:50].mean(axis=0), n_samples=50)
+          ... except ValueError as err:
+          ...     print(str(err)[:78])
+          the reference PCA was fit on other data than X: X has n=50 rows, the reference
+        """
+        mean = np.asarray(mean, np.float64)
+        if mean.shape != self.mean.shape:
+            raise ValueError(f"{name} has d={mean.size} features; the reference PCA was fit on "
+                             f"d={self.mean.size}")
+        ref_variance = float(np.sum(self.eigenvalues))
+        rms = float(np.sqrt(ref_variance + np.sum(self.mean**2)))
+        problems = []
+        if n_samples is not None and int(n_samples) != self.n_samples:
+            problems.append(f"{name} has n={int(n_samples)} rows, the reference n="
+                            f"{self.n_samples}")
+        shift = float(np.linalg.norm(mean - self.mean))
+        if not shift <= 1e-5 * rms:
+            problems.append(f"their means differ by {shift:.3g} (norm; the rows' RMS norm is "
+                            f"{rms:.3g})")
+        if total_variance is not None:
+            diff = abs(float(total_variance) - ref_variance)
+            if not diff <= 1e-3 * ref_variance + 1e-6 * rms**2:
+                problems.append(f"{name}'s total variance tr C is {float(total_variance):.6g}, "
+                                f"the reference's {ref_variance:.6g}")
+        if problems:
+            raise ValueError(
+                f"the reference PCA was fit on other data than {name}: {'; '.join(problems)}. "
+                f"Its loss gap and subspace distance would be wrong: call pca.fit({name}, "
+                f"k={self.k}) on the training data itself")
 
 
 class CovarianceAccumulator:
@@ -130,11 +185,12 @@ class CovarianceAccumulator:
         rows = min(r, self.BLOCK_ROWS)
         if self._buffer is None or self._buffer.shape[0] < rows:
             self._buffer = np.empty((rows, d))
-        for start in range(0, r, self.BLOCK_ROWS):
-            part = block[start: start + self.BLOCK_ROWS]
-            y = np.subtract(part, self.shift, out=self._buffer[: part.shape[0]])
-            self._sum += y.sum(axis=0)
-            self._gram += y.T @ y  # numpy calls syrk for a product with its own transpose
+        with np.errstate(over="ignore", invalid="ignore"):  # result() names an overflow
+            for start in range(0, r, self.BLOCK_ROWS):
+                part = block[start: start + self.BLOCK_ROWS]
+                y = np.subtract(part, self.shift, out=self._buffer[: part.shape[0]])
+                self._sum += y.sum(axis=0)
+                self._gram += y.T @ y  # numpy calls syrk for a product with its own transpose
         self.n += r
         self.n_chunks += 1
 
@@ -143,7 +199,11 @@ class CovarianceAccumulator:
         if self.n < min_samples:
             raise ValueError(f"the covariance needs at least {min_samples} rows; got {self.n}")
         offset = self._sum / self.n
-        return self.shift + offset, self._gram / self.n - np.outer(offset, offset)
+        with np.errstate(over="ignore", invalid="ignore"):
+            C = self._gram / self.n - np.outer(offset, offset)
+        if not np.isfinite(C).all():
+            raise ValueError(_OVERFLOW)
+        return self.shift + offset, C
 
 
 class Moments(NamedTuple):
@@ -258,16 +318,23 @@ def fit(X, k: int) -> PCAResult:
     k = check_rank(k, d)
     if k > n:
         raise ValueError(f"k must be <= n (the number of samples); got k={k} > n={n}")
-    mean = X.mean(axis=0)
-    Xc = X - mean
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = X.mean(axis=0)
+        Xc = X - mean
+        gram = Xc.T @ Xc / n if n >= d else None
+    if not np.isfinite(Xc).all() or (gram is not None and not np.isfinite(gram).all()):
+        raise ValueError(_OVERFLOW)
     if n >= d:
-        evals, evecs = scipy.linalg.eigh(Xc.T @ Xc / n, driver="evd")
+        evals, evecs = scipy.linalg.eigh(gram, driver="evd")
         evals, evecs = evals[::-1], evecs[:, ::-1]
     else:
         _, s, vh = scipy.linalg.svd(Xc, full_matrices=False, lapack_driver="gesdd")
         evals = np.zeros(d)
-        evals[: s.size] = s**2 / n
+        with np.errstate(over="ignore"):
+            evals[: s.size] = s**2 / n
         evecs = vh.T
+    if not np.isfinite(evals).all():
+        raise ValueError(_OVERFLOW)
     evals = np.clip(evals, 0.0, None)
     components = np.ascontiguousarray(evecs[:, :k].T)
     signs = np.sign(components[np.arange(k), np.abs(components).argmax(axis=1)])
@@ -369,6 +436,11 @@ def reconstruction_loss(W: jax.Array, V: jax.Array, C: jax.Array) -> jax.Array:
     Args:
       W: encoder (k, d). V: decoder (d, k). C: covariance of the centred data (d, d).
     """
+    W, V, C = check_matrix(W, "W"), check_matrix(V, "V"), check_matrix(C, "C")
+    k, d = W.shape
+    if V.shape != (d, k) or C.shape != (d, d):
+        raise ValueError(f"need W (k, d), V (d, k) and C (d, d); got W {W.shape}, V {V.shape}, "
+                         f"C {C.shape}")
     WC = W @ C  # (k, d)
     return jnp.trace(C) - 2.0 * jnp.vdot(V.T, WC) + jnp.vdot(V.T @ V, WC @ W.T)
 

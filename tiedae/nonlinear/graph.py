@@ -76,6 +76,7 @@ import numpy as np
 from flax import nnx
 from jax.experimental import sparse
 
+from tiedae._validation import check_positive_int
 from tiedae.data.graphs import check_adjacency
 from tiedae.nonlinear import layers
 
@@ -156,11 +157,14 @@ class GraphAE(nnx.Module):
         if decoder_propagation not in DECODER_PROPAGATIONS:
             raise ValueError(f"unknown decoder_propagation {decoder_propagation!r}; choose one "
                              f"of {DECODER_PROPAGATIONS}")
-        if n_nodes < 2 or hidden < 1 or code_dim < 1:
-            raise ValueError("need n_nodes >= 2, hidden >= 1 and code_dim >= 1")
-        self.n_nodes, self.decoder = int(n_nodes), decoder
-        self.decoder_propagation = decoder_propagation
+        n_nodes = check_positive_int(n_nodes, "n_nodes")
+        hidden, code_dim = check_positive_int(hidden, "hidden"), check_positive_int(code_dim,
+                                                                                    "code_dim")
+        if n_nodes < 2:
+            raise ValueError(f"n_nodes must be >= 2; got n_nodes={n_nodes}")
         mlp_hidden = layers.check_widths(mlp_hidden, "mlp_hidden")
+        self.n_nodes, self.decoder = n_nodes, decoder
+        self.decoder_propagation = decoder_propagation
         keys = iter(rngs.params() for _ in range(4 + len(mlp_hidden)))
         self.W0 = nnx.Param(layers.lecun_normal(next(keys), (self.n_nodes, hidden), jnp.float32))
         self.W1 = nnx.Param(layers.lecun_normal(next(keys), (hidden, code_dim), jnp.float32))

@@ -26,6 +26,8 @@ Example:
 
 from __future__ import annotations
 
+import math
+import numbers
 import time
 from collections.abc import Callable
 
@@ -56,6 +58,14 @@ class StopWhen:
     """
 
     def __init__(self, key: str, threshold: float):
+        if not isinstance(key, str):
+            raise TypeError(f"StopWhen's key must be the name of a logged value (a str); got "
+                            f"{key!r}")
+        if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+            raise TypeError(f"StopWhen's threshold must be a number; got {threshold!r}")
+        if math.isnan(threshold):
+            raise ValueError("StopWhen's threshold is NaN: no value is <= NaN, so it would "
+                             "never stop")
         self.key, self.threshold = key, float(threshold)
         self.step: int | None = None
         self.wall_time: float | None = None

@@ -27,6 +27,7 @@ from jax.sharding import Mesh
 from tiedae._validation import check_data, check_positive_int
 from tiedae.blas import blas_threads
 from tiedae.linear.model import DataMean
+from tiedae.training import _checks as checks
 from tiedae.training import distributed
 from tiedae.training import sources as sources_lib
 from tiedae.training.objectives import L2, reconstruction_error
@@ -63,6 +64,8 @@ def _check_steps(steps, log_every) -> tuple[int, int]:
     return int(steps), log_every
 
 
+
+
 def _mesh(devices) -> Mesh | None:
     if devices is None:
         return None
@@ -72,6 +75,8 @@ def _mesh(devices) -> Mesh | None:
                              f"{devices!r}")
         devices = jax.devices()
     elif isinstance(devices, int | np.integer) and not isinstance(devices, bool):
+        if devices < 1:
+            raise ValueError(f"devices must be >= 1 (or a list of devices); got {devices}")
         available = jax.devices()
         if not 1 <= devices <= len(available):
             raise ValueError(f"devices={devices} but JAX sees {len(available)} device(s)")
@@ -98,7 +103,7 @@ def _callbacks(callback) -> list[Callable]:
     return out
 
 
-def _eval_data(eval_data, dtype) -> dict[str, jax.Array]:
+def _eval_data(eval_data, dtype, model_d) -> dict[str, jax.Array]:
     if eval_data is None:
         return {}
     named = dict(eval_data) if isinstance(eval_data, Mapping) else {"eval": eval_data}
@@ -109,8 +114,17 @@ def _eval_data(eval_data, dtype) -> dict[str, jax.Array]:
         arr = np.asarray(X)
         flat = check_data(arr.reshape(len(arr), -1) if arr.ndim > 2 else arr,
                           f"eval_data[{name!r}]", min_samples=1, dtype=dtype)
+        if model_d is not None and arr.ndim == 2 and arr.shape[1] != model_d:
+            raise ValueError(f"eval_data[{name!r}] has d={arr.shape[1]} features but the model "
+                             f"expects d={model_d}")
         out[name] = jnp.asarray(flat.reshape(arr.shape))
     return out
+
+
+
+
+
+
 
 
 def _default_metrics(model, reference):
@@ -134,11 +148,14 @@ def _set_data_mean(model, source, center, mean=None) -> np.ndarray | None:
             raise ValueError(
                 "center=True needs a model with a tiedae.DataMean variable to hold the mean "
                 "(LinearAE has one); centre X yourself or add one to the model")
-        mu = source.mean() if mean is None else mean
+        mu = np.asarray(source.mean() if mean is None else mean, np.float64)
         for var in means:
             if var[...].shape != mu.shape:
-                raise ValueError(f"X has d={mu.shape[0]} features but the model expects "
-                                 f"d={var[...].shape[0]}")
+                raise ValueError(f"X has d={mu.size} features but the model expects "
+                                 f"d={var[...].shape[0]} (the data's mean has {mu.size} entries)")
+            if not np.isfinite(mu).all():
+                raise ValueError("the data's mean contains NaN or inf (a mean given to "
+                                 "RowChunks(mean=...)?)")
             var[...] = jnp.asarray(mu, var[...].dtype)
     return np.asarray(means[0][...], np.float64) if means else None
 
@@ -225,8 +242,9 @@ def fit(
 
     Args:
       model: an `nnx.Module`; with the default loss, `model(x)` reconstructs a batch x.
-      data: an (n, ...) array (samples as rows; cast to the model's parameter dtype) or a data
-        source (`tiedae.training.FullBatch`, `Minibatches`, `Covariance`, `RowChunks`).
+      data: an (n, ...) array or a list of rows (samples as rows; cast to the model's parameter
+        dtype), or a data source (`tiedae.training.FullBatch`, `Minibatches`, `Covariance`,
+        `RowChunks`).
       optimizer: an optax transformation; default `optax.adam(1e-2)`.
       steps: number of updates.
       batch_size: with an array: None (full batch), an int (minibatches reshuffled every
@@ -240,7 +258,9 @@ def fit(
         each log point. Default: the model's `default_metrics(reference)` if it has one (a
         `LinearAE`: orthonormality, condition number, and with a reference the loss gap and
         subspace distance).
-      reference: `pca.fit(X, k)` of the same data, for a LinearAE's default metrics.
+      reference: `pca.fit(X, k)` of the same data, for a LinearAE's default metrics. Its
+        mean, number of rows and total variance are checked against the data's (as far as the
+        source can tell them: a stream of unknown length is checked on its mean only).
       eval_data: held-out data, an array (logged as `eval_loss`) or a mapping name -> array
         (logged as `<name>_loss`), evaluated with `loss_fn` (the reconstruction error when the
         loss is the source's covariance form) at each log point.
@@ -298,6 +318,12 @@ def fit(
     if not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(f"optimizer must be an optax transformation such as optax.adam(1e-2); "
                         f"got {optimizer!r}")
+    checks.check_callable(loss_fn, "loss_fn", "(model, batch) -> scalar")
+    checks.check_callable(regularizer, "regularizer",
+                          "(model) -> scalar, e.g. tiedae.training.L2(0.1)")
+    checks.check_callable(metrics, "metrics", "(model, loss) -> {name: scalar}")
+    seed = checks.check_seed(seed)
+    data = checks.rows_as_array(data)
     if l2:
         if regularizer is not None:
             raise ValueError("give either l2 or regularizer, not both")
@@ -306,14 +332,21 @@ def fit(
         raise ValueError(f"blowup_factor must be a finite number > 1, or None; got "
                          f"{blowup_factor!r}")
     source = sources_lib.as_source(data, batch_size, chunk_size=chunk_size)
+    if isinstance(source, sources_lib.Covariance):
+        checks.check_covariance_model(model)
     mesh = _mesh(devices)
     callbacks = _callbacks(callback)
+    if metrics is not None and reference is not None:
+        raise ValueError("reference= sets up the model's default metrics; with metrics= given it "
+                         "would be ignored: drop one (e.g. metrics=tiedae.metrics.LinearAEMetrics"
+                         ".from_reference(ref, k=k, d=d))")
     metrics = _default_metrics(model, reference) if metrics is None else metrics
     initial = jax.tree.leaves(nnx.state(model, nnx.Param))
     if not initial:
         raise ValueError(f"{type(model).__name__} has no nnx.Param to train")
     dtype = np.dtype(initial[0].dtype)
 
+    model_d = getattr(model, "d", None)
     multi = distributed.spans_processes(mesh)
     mean, evals = None, None
     if multi:  # see tiedae.training.distributed for the contract
@@ -324,16 +357,17 @@ def fit(
                     "blowup_factor": blowup_factor, "hyperparams": {
                         k: float(v) for k, v in sorted((hyperparams or {}).items())}}
         mean, evals = distributed.agree_on_inputs(
-            lambda: _local_rows(source, dtype), lambda: _eval_data(eval_data, dtype), initial,
-            settings)
+            lambda: _local_rows(source, dtype),
+            lambda: _eval_data(eval_data, dtype, model_d), initial, settings)
     offset = _set_data_mean(model, source, center, mean)
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     bound = source.bind(dtype=dtype, mesh=mesh, seed=seed, offset=offset)
-    model_d = getattr(model, "d", None)
     if model_d is not None and bound.n_features is not None and bound.n_features != model_d:
         raise ValueError(f"X has d={bound.n_features} features but the model expects "
                          f"d={model_d}")
-    evals = _eval_data(eval_data, dtype) if evals is None else evals
+    if not multi:  # a process's source holds its own rows only; the reference is global
+        checks.check_reference(reference, source, chunk_size)
+    evals = _eval_data(eval_data, dtype, model_d) if evals is None else evals
     if loss_fn is None:
         loss_fn, eval_loss_fn = source.default_loss, reconstruction_error
     else:

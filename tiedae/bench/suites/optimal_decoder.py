@@ -86,12 +86,14 @@ def run(config: dict) -> dict:
         final[f"{enc}.invariance"] = np.linalg.norm(C @ P - P @ C @ P) / normC
         final[f"{enc}.orthonormality"] = float(metrics.orthonormality_error(jnp.asarray(W)))
     extra["optimal_loss"] = ref.optimal_loss
+    extra["n"], extra["d"] = X.shape  # a user's data set (--data) has n = d = 0 in its config
     return {"final": final, "trajectory": {}, "extra": extra}
 
 
 def summarize(records: list[dict]) -> Summary:
     rows, findings = [], []
     for (name, d, k), recs in group_by(records, "dataset", "d", "k").items():
+        d = d or recs[0].get("extra", {}).get("d", d)
         encs = [key[: -len(".invariance")] for key in recs[0]["final"] if
                 key.endswith(".invariance")]
         for enc in encs:
