@@ -23,6 +23,7 @@ from pathlib import Path
 from tiedae.paper import figures, figures_deep, tables, tables_algorithms, tables_deep
 from tiedae.paper import results as R
 from tiedae.paper.style import stub
+from tiedae.paper.suites import graph as graph_paper
 
 __all__ = ["MAKERS", "Manuscript", "generate", "manuscript_refs"]
 
@@ -39,7 +40,7 @@ MAKERS: dict[str, tuple[list[Callable], list[Callable]]] = {
     "symmetry": ([], [tables_deep.symmetry]),
     "features": ([figures_deep.fig_codes2d], [tables_deep.features]),
     "conv-decoders": ([figures_deep.fig_checkerboard], [tables_deep.conv]),
-    "graph": ([], [tables_deep.graph]),
+    "graph": ([graph_paper.fig_graph_curves], [graph_paper.graph]),
 }
 
 _GRAPHICS = re.compile(r"\\includegraphics(?:\[[^\]]*\])?\{([^}]+)\}")

@@ -179,7 +179,7 @@ def paired_difference(recs_a: list[dict], recs_b: list[dict], key: str) -> stats
 
 
 PAIRS = (("inner_product", "mlp"), ("inner_product", "mirrored_gcn"), ("mlp", "mirrored_gcn"))
-PROTOCOLS = (("", "after 200 epochs"), ("selected_", "at the best validation AUC"))
+PROTOCOLS = (("", "after {epochs} epochs"), ("selected_", "at the best validation AUC"))
 
 
 def _ci(values) -> str:
@@ -208,8 +208,10 @@ def findings_for(name: str, recs_g: list[dict]) -> list[str]:
     f0 = recs_g[0]["final"]
     n_seeds = len({r["config"]["seed"] for r in recs_g})
     head = f"{name} ({f0['nodes']} nodes, {f0['edges']} edges, {n_seeds} seeds)"
+    epochs = "/".join(str(e) for e in sorted({r["config"].get("epochs") for r in recs_g}))
     out = []
-    for prefix, when in PROTOCOLS:
+    for prefix, protocol in PROTOCOLS:
+        when = protocol.format(epochs=epochs)
         for metric in ("auc", "ap"):
             key = f"{prefix}test_{metric}"
             means = "; ".join(f"{DECODER_NAMES[d]} {_ci(_values(decs[d], key))}" for d in order)
@@ -218,12 +220,12 @@ def findings_for(name: str, recs_g: list[dict]) -> list[str]:
                               for a, b in PAIRS if a in decs and b in decs)
             out.append(f"{head}: test {metric.upper()} {when} (mean ± 95% t-interval) "
                        f"{means}. Paired differences [95% CI]: {diffs or 'none (one decoder)'}.")
-    epochs = "; ".join(f"{DECODER_NAMES[d]} {np.median(_values(decs[d], 'selected_epoch')):.0f}"
-                       for d in order)
+    selected = "; ".join(f"{DECODER_NAMES[d]} "
+                         f"{np.median(_values(decs[d], 'selected_epoch')):.0f}" for d in order)
     losses = "; ".join(f"{DECODER_NAMES[d]} {fmt(np.mean(_values(decs[d], 'train_loss')))}"
                        for d in order)
-    out.append(f"{head}: epoch of the best validation AUC (median over seeds) {epochs}; "
-               f"training loss after 200 epochs {losses}.")
+    out.append(f"{head}: epoch of the best validation AUC (median over seeds) {selected}; "
+               f"training loss after {epochs} epochs {losses}.")
     block = one_per_seed(recs_g, "block_score_auc")
     if block:
         out.append(f"{head}: block-probability score (true p_in / p_out of the pair's blocks) "
