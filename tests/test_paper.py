@@ -342,33 +342,6 @@ def test_generator_writes_everything_the_manuscript_includes(generated):
             assert (PAPER / f"{inp.removesuffix('.tex')}.tex").exists(), inp
 
 
-def _graph_record(name, decoder, auc, ref):
-    config = {"graph": "karate" if name == "karate" else "sbm", "name": name,
-              "decoder": decoder, "blocks": [] if name == "karate" else [20, 20],
-              "p_in": 0.3, "p_out": 0.05}
-    return {"config": config, "final": {"test_auc": auc, "test_ap": auc, f"{ref}_auc": 0.7,
-                                        f"{ref}_ap": 0.7, "node_probe_accuracy": 0.9,
-                                        "train_loss": 0.5, "params": 100}}
-
-
-def test_graph_table_labels_the_karate_reference_and_needs_both_decoders():
-    from tiedae.paper import tables_deep
-
-    records = [_graph_record("sbm40", "inner_product", 0.8, "oracle"),
-               _graph_record("karate", "inner_product", 0.7, "same_faction"),
-               _graph_record("karate", "mlp", 0.6, "same_faction")]
-    macros, tables = tables_deep.graph(records)
-    sbm, karate = tables["graph"].split("karate club")
-    assert "oracle (true edge probabilities)" in sbm and "same-faction" not in sbm
-    assert "same-faction score" in karate and "oracle" not in karate
-    assert "0.7" in karate  # the same-faction AUC itself
-    assert "every graph" in macros["RAnswerGraph"]
-    # no graph with both decoders: nothing is claimed about which predicts links better
-    macros, _ = tables_deep.graph(records[:2])
-    assert "not compared" in macros["RAnswerGraph"]
-    assert "at least as well" not in macros["RAnswerGraph"]
-
-
 def test_optimal_decoder_sentence_names_the_headline_data_set():
     from paper_records import _optimal_decoder
 

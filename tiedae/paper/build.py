@@ -26,6 +26,7 @@ from tiedae.paper.style import stub
 from tiedae.paper.suites import conservation as conservation_paper
 from tiedae.paper.suites import decoders as decoders_paper
 from tiedae.paper.suites import exact_pcs as exact_pcs_paper
+from tiedae.paper.suites import graph as graph_paper
 from tiedae.paper.suites import optimal_decoder as optimal_decoder_paper
 from tiedae.paper.suites import peers as peers_paper
 from tiedae.paper.suites import regularized as regularized_paper
@@ -47,7 +48,7 @@ MAKERS: dict[str, tuple[list[Callable], list[Callable]]] = {
     "symmetry": ([], [tables_deep.symmetry]),
     "features": ([figures_deep.fig_codes2d], [tables_deep.features]),
     "conv-decoders": ([figures_deep.fig_checkerboard], [tables_deep.conv]),
-    "graph": ([], [tables_deep.graph]),
+    "graph": ([graph_paper.fig_graph_curves], [graph_paper.graph]),
 }
 
 _GRAPHICS = re.compile(r"\\includegraphics(?:\[[^\]]*\])?\{([^}]+)\}")
