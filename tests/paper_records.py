@@ -178,14 +178,30 @@ def _features(cfg, rng):
 
 
 def _conv(cfg, rng):
-    final = {"params": 5000, "test_error": 1.0 + 0.01 * rng.standard_normal()}
+    boost = 2.0 if cfg["model"].startswith("transposed_conv") else 1.0
+    final = {"params": 5000, "test_error": 1.0 + 0.1 * boost + 0.01 * rng.standard_normal(),
+             "train_error": 0.9, "checker_noise_p2": 3 / 63, "checker_noise_p4": 15 / 63}
     for m in ("input", "out_init", "out", "grad"):
         for p in (2, 4):
-            boost = 2.0 if cfg["decoder"] == "transposed_conv" else 1.0
-            final[f"checker_{m}_p{p}"] = 0.01 * p * boost
+            final[f"checker_{m}_p{p}"] = 0.01 * p * boost * (1 + 0.05 * rng.random())
+    extra = {"image_shape": [8, 8, 1]}
+    if cfg["seed"] == cfg["first_seed"]:
+        extra.update({key: rng.random((4, 8, 8)).round(3).tolist()
+                      for key in ("images_input", "images_init", "images_trained")})
     return {"final": final, "trajectory": {"step": STEPS, "loss": _decay(5, 1),
                                            "eval_loss": _decay(5, 1)},
-            "extra": {"code_shape": [2, 2, 16]}}
+            "extra": extra}
+
+
+def _conv_capacity(cfg, rng):
+    bigger = cfg["variant"] != "baseline"
+    final = {"test_error": 40.0 - 2.0 * bigger + 0.1 * rng.standard_normal(),
+             "train_error": 35.0 - 2.0 * bigger, "params": 3000 + 1000 * bigger,
+             "encoder_params": 1500, "decoder_params": 1500 + 1000 * bigger,
+             "decoder_layers": 5, "seconds_per_step": 0.1}
+    return {"final": final, "trajectory": {"step": STEPS, "loss": _decay(90, 40),
+                                           "eval_loss": _decay(90, 40 - 2.0 * bigger)},
+            "extra": {}}
 
 
 def _graph(cfg, rng):
@@ -211,7 +227,8 @@ def _graph(cfg, rng):
 FAKE_RUNS = {"decoders": _decoders, "conservation": _conservation, "regularized": _regularized,
              "exact-pcs": _exact_pcs, "optimal-decoder": _optimal_decoder,
              "step-cost": _step_cost, "peers": _peers, "symmetry": _symmetry,
-             "features": _features, "conv-decoders": _conv, "graph": _graph}
+             "features": _features, "conv-decoders": _conv, "conv-capacity": _conv_capacity,
+             "graph": _graph}
 
 
 def suite_module(name: str):

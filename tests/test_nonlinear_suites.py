@@ -1,4 +1,4 @@
-"""The symmetry / features / conv-decoders / graph suites: configs, one shrunken run each, CLI."""
+"""The symmetry / features / graph suites: configs, one shrunken run each, CLI."""
 
 import json
 
@@ -10,7 +10,7 @@ from suite_runs import run_once as _run
 from tiedae.bench import cli
 from tiedae.bench.suite import Options, Suite
 
-NAMES = ("symmetry", "features", "conv-decoders", "graph")
+NAMES = ("symmetry", "features", "graph")  # conv suites: tests/test_conv_suites.py
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -73,22 +73,6 @@ def test_features_shrunken_runs():
     for rec in (tied, pca):
         assert 0.1 < rec["final"]["probe_accuracy"] <= 1.0
         assert 0.1 < rec["final"]["knn_accuracy"] <= 1.0
-
-
-def test_conv_decoders_shrunken_run():
-    configs = BY_NAME["conv-decoders"].configs(Options(quick=True))
-    finals = {}
-    for dec in ("tied", "transposed_conv"):
-        config = next(c for c in configs if c["decoder"] == dec and c["kernel_size"] == 3)
-        finals[dec] = _run("conv-decoders", {**config, "steps": 20, "eval_every": 10,
-                                             "n_measure": 50})["final"]
-        assert finals[dec]["test_error"] > 0
-    tied, transposed = finals["tied"], finals["transposed_conv"]
-    # the reference share is measured on the same test images whatever the decoder ...
-    for p in (2, 4):
-        assert tied[f"checker_input_p{p}"] == transposed[f"checker_input_p{p}"]
-    # ... while the outputs' shares are the decoders' own (tied reads the encoder kernels)
-    assert tied["checker_out_init_p2"] != transposed["checker_out_init_p2"]
 
 
 def _edge_list(path, n=40):

@@ -61,6 +61,7 @@ __all__ = [
     "CONV_DECODERS",
     "ConvAE",
     "checkerboard_energy",
+    "checkerboard_noise_level",
     "conv2d",
     "conv2d_adjoint",
     "input_gradient",
@@ -267,6 +268,23 @@ def checkerboard_energy(images, period: int = 2) -> np.ndarray:
     on_lattice = energy[:, :: H // period, :: W // period].sum(axis=(1, 2))  # DC is 0
     total = energy.sum(axis=(1, 2))
     return np.divide(on_lattice, total, out=np.zeros(n), where=total > 1e-300)
+
+
+def checkerboard_noise_level(height: int, width: int, period: int = 2) -> float:
+    r"""Expected `checkerboard_energy` c_p of white noise: (p^2 - 1) / (HW - 1).
+
+    White noise spreads its energy evenly over the HW - 1 non-zero frequencies, and the lattice
+    Lambda_p has p^2 - 1 of them, so a share near this level is no checkerboard evidence.
+
+    Example:
+      >>> round(checkerboard_noise_level(8, 8, 2), 3), round(checkerboard_noise_level(8, 8, 4), 3)
+      (0.048, 0.238)
+    """
+    height, width = check_positive_int(height, "height"), check_positive_int(width, "width")
+    period = check_positive_int(period, "period")
+    if height % period or width % period or height * width < 2:
+        raise ValueError(f"period {period} must divide the image size {height}x{width}")
+    return (period * period - 1) / (height * width - 1)
 
 
 def input_gradient(model: nnx.Module, x) -> jax.Array:

@@ -24,6 +24,8 @@ from tiedae.paper import figures_deep, tables, tables_deep
 from tiedae.paper import results as R
 from tiedae.paper.style import stub
 from tiedae.paper.suites import conservation as conservation_paper
+from tiedae.paper.suites import conv_capacity as conv_capacity_paper
+from tiedae.paper.suites import conv_decoders as conv_decoders_paper
 from tiedae.paper.suites import decoders as decoders_paper
 from tiedae.paper.suites import exact_pcs as exact_pcs_paper
 from tiedae.paper.suites import graph as graph_paper
@@ -47,7 +49,10 @@ MAKERS: dict[str, tuple[list[Callable], list[Callable]]] = {
     "peers": ([], [peers_paper.peers]),
     "symmetry": ([], [tables_deep.symmetry]),
     "features": ([figures_deep.fig_codes2d], [tables_deep.features]),
-    "conv-decoders": ([figures_deep.fig_checkerboard], [tables_deep.conv]),
+    "conv-decoders": ([conv_decoders_paper.fig_checkerboard, conv_decoders_paper.fig_conv_images],
+                      [conv_decoders_paper.conv]),
+    "conv-capacity": ([conv_capacity_paper.fig_conv_capacity],
+                      [conv_capacity_paper.conv_capacity]),
     "graph": ([graph_paper.fig_graph_curves], [graph_paper.graph]),
 }
 

@@ -3,6 +3,7 @@
 from tiedae.bench.suite import Suite
 from tiedae.bench.suites import (
     conservation,
+    conv_capacity,
     conv_decoders,
     decoders,
     exact_pcs,
@@ -28,6 +29,7 @@ SUITES: list[Suite] = [
     symmetry.SUITE,
     features.SUITE,
     conv_decoders.SUITE,
+    conv_capacity.SUITE,
     graph.SUITE,
 ]
 

@@ -1,16 +1,34 @@
-r"""Suite `conv-decoders`: transposed conv vs upsampling + conv vs tied (posts 001, 003).
+r"""Suite `conv-decoders`: post 003's Keras vs MATLAB CAE, and three ConvAE decoders.
 
-A two-layer strided-conv encoder (stride 2, "SAME") is paired with each decoder of
-`tiedae.ConvAE` — "transposed_conv" (own ConvTranspose kernels), "upsample_conv" (nearest
-upsampling then a stride-1 conv, Keras's UpSampling2D + Conv2D) and "tied" (the exact adjoint of
-the encoder's convolutions) — for kernel sizes the stride divides (2, 4: even overlap) and does
-not (3: uneven overlap, the checkerboard cause of Odena et al. 2016).
+Post 003's two convolutional autoencoders, built as the posts build them with
+`tiedae.nonlinear.sequential.SequentialAE`:
 
-Checkerboard measure (`tiedae.nonlinear.conv.checkerboard_energy`): the share c_p of an image's
-spectral energy (mean removed) on the lattice of frequencies of period-p patterns, p = 2 (one
-stride) and p = 4 (both strides). It is reported for the reconstructions at initialisation (the
-pattern the architecture paints before training) and after training, for the input gradients
-d||f(x) - x||^2/dx through the trained model, and for the test images themselves (reference).
+* ``keras_cae`` (the Keras blog): Conv 16/8/8 (3 x 3, ReLU) each followed by 2 x 2
+  max-pooling; decoder Conv 8 + UpSample, Conv 8 + UpSample, *unpadded* Conv 16 + UpSample,
+  Conv 1 (sigmoid) — 28 -> 4 x 4 x 8 -> 28;
+* ``matlab_cae`` (MATLAB's image-to-image example): Conv 8/16/32 (3 x 3, ReLU) + max-pooling;
+  decoder three 2 x 2 stride-2 transposed convolutions 32/16/8 (ReLU), a 1 x 1 convolution and
+  a clipped ReLU. Its three poolings need a side divisible by 8: 28 x 28 images are zero-padded
+  to 32 x 32 (centred) first and the output cropped back to 28 x 28 (`Pad`, `Crop`).
+
+On the 8 x 8 digits (no ``--data``) the Keras net is run on the digits zero-padded to 28 x 28
+and cropped back; the MATLAB net needs no padding (8 -> 1 x 1 x 32).
+
+Beside them, `tiedae.ConvAE` (two stride-2 convolutions) with each decoder — "transposed_conv",
+"upsample_conv" (nearest upsampling + stride-1 conv) and "tied" (the encoder's exact adjoint) —
+for kernel sizes 2, 4 (the stride divides them) and 3 (it does not).
+
+Every model is trained the same way: Adam (learning rate 3e-3), squared error summed over the
+pixels (not the Keras blog's binary cross-entropy), minibatches of 32 through `tiedae.fit`; a
+seed sets the initial weights and the minibatch order (the data split is fixed), so the seeds
+pair the models.
+
+Checkerboard measure c_p (`tiedae.nonlinear.conv.checkerboard_energy`, p = 2 and 4) of the
+decoded test images at initialisation and after training, of the input gradients
+d||f(x) - x||^2/dx through the trained model, and of the test images themselves; the white-noise
+level (p^2 - 1)/(HW - 1) (`checkerboard_noise_level`) is the share of a pattern-free random
+image. A few decoded images at initialisation and reconstructions are kept (first seed) for the
+paper's figures.
 """
 
 from __future__ import annotations
@@ -19,36 +37,66 @@ import numpy as np
 from flax import nnx
 
 from tiedae import ConvAE
+from tiedae.bench import stats
 from tiedae.bench.datasets import image_config, load_images
-from tiedae.bench.suite import (
-    Options,
-    Suite,
-    Summary,
-    fmt,
-    group_by,
-    mean_std,
-    train_minibatches,
-)
+from tiedae.bench.suite import Options, Suite, Summary, train_minibatches
 from tiedae.bench.suite import seeds as seed_list
-from tiedae.nonlinear.conv import CONV_DECODERS, checkerboard_energy, input_gradient
+from tiedae.nonlinear.conv import (
+    CONV_DECODERS,
+    checkerboard_energy,
+    checkerboard_noise_level,
+    input_gradient,
+)
 from tiedae.nonlinear.layers import count_params
+from tiedae.nonlinear.sequential import (
+    Conv,
+    ConvTranspose,
+    Crop,
+    MaxPool,
+    Pad,
+    SequentialAE,
+    UpSample,
+)
+
+POST_MODELS = ("keras_cae", "matlab_cae")
+N_IMAGES = 4  # decoded images kept for the figures
 
 _outputs = nnx.jit(lambda model, x: (model(x), input_gradient(model, x)))
+
+
+def post_003_model(name: str, shape: tuple, rngs: nnx.Rngs) -> SequentialAE:
+    """Post 003's Keras or MATLAB CAE on images of `shape` (padded and cropped as needed)."""
+    h, w, c = shape
+    if name == "keras_cae":
+        pad, crop = ([Pad(28, 28)], [Crop(h, w)]) if (h, w) != (28, 28) else ([], [])
+        enc = [*pad, Conv(16, 3), MaxPool(2), Conv(8, 3), MaxPool(2), Conv(8, 3), MaxPool(2)]
+        dec = [Conv(8, 3), UpSample(2), Conv(8, 3), UpSample(2), Conv(16, 3, padding="valid"),
+               UpSample(2), Conv(c, 3, activation="sigmoid"), *crop]
+    elif name == "matlab_cae":
+        ph, pw = -(-h // 8) * 8, -(-w // 8) * 8
+        pad, crop = ([Pad(ph, pw)], [Crop(h, w)]) if (ph, pw) != (h, w) else ([], [])
+        enc = [*pad, Conv(8, 3), MaxPool(2), Conv(16, 3), MaxPool(2), Conv(32, 3), MaxPool(2)]
+        dec = [ConvTranspose(32, 2, 2), ConvTranspose(16, 2, 2), ConvTranspose(8, 2, 2),
+               Conv(c, 1, activation="clipped_relu"), *crop]
+    else:
+        raise ValueError(f"unknown model {name!r}; expected one of {POST_MODELS}")
+    return SequentialAE(shape, enc, dec, rngs=rngs)
 
 
 def configs(options: Options) -> list[dict]:
     tag = "quick" if options.quick else "full"
     base = {**image_config(options), "stride": 2, "batch_size": 32, "learning_rate": 3e-3,
-            "eval_every": 100, "channels": [8, 4] if options.quick else [16, 4],
-            "steps": 200 if options.quick else 2000, "n_measure": 200 if options.quick else 1000}
-    kernels = (3, 4) if options.quick else (2, 3, 4)
-    return [
-        {**base, "run_id": f"{tag}-{dec}-k{k}-s{seed}", "decoder": dec, "kernel_size": k,
-         "seed": seed}
-        for seed in seed_list(options, quick=3, full=3)
-        for dec in CONV_DECODERS
-        for k in kernels
-    ]
+            "channels": [8, 4] if options.quick else [16, 4],
+            "steps": 60 if options.quick else 300, "eval_every": 30 if options.quick else 50,
+            "n_measure": 200 if options.quick else 1000, "first_seed": options.seed}
+    if options.mnist:  # a few thousand images: the runs are step-bound, not data-bound
+        base.update(n_train=1000 if options.quick else 4000, n_test=500 if options.quick else 1000)
+    kernels = (3,) if options.quick else (2, 3, 4)
+    models = [(m, None, None) for m in POST_MODELS]
+    models += [(f"{dec}-k{k}", dec, k) for dec in CONV_DECODERS for k in kernels]
+    return [{**base, "run_id": f"{tag}-{model}-s{seed}", "model": model, "decoder": dec,
+             "kernel_size": k, "seed": seed}
+            for seed in seed_list(options, quick=2, full=5) for model, dec, k in models]
 
 
 def _images(x, shape):
@@ -59,68 +107,99 @@ def _checker(images, prefix):
     return {f"{prefix}_p{p}": float(np.mean(checkerboard_energy(images, p))) for p in (2, 4)}
 
 
+def _keep(images) -> list:
+    return np.round(np.asarray(images[:N_IMAGES, :, :, 0], np.float64), 3).tolist()
+
+
 def run(config: dict) -> dict:
     X, _, X_test, _, shape = load_images(config)
-    model = ConvAE(shape, tuple(config["channels"]), kernel_size=config["kernel_size"],
-                   stride=config["stride"], decoder=config["decoder"],
-                   rngs=nnx.Rngs(config["seed"]))
+    rngs = nnx.Rngs(config["seed"])
+    if config["decoder"] is None:
+        model = post_003_model(config["model"], shape, rngs)
+    else:
+        model = ConvAE(shape, tuple(config["channels"]), kernel_size=config["kernel_size"],
+                       stride=config["stride"], decoder=config["decoder"], rngs=rngs)
     probe = X_test[: config["n_measure"]]
+    init_out = _images(_outputs(model, probe)[0], shape)
     final = {"params": count_params(model), **_checker(_images(probe, shape), "checker_input"),
-             **_checker(_images(_outputs(model, probe)[0], shape), "checker_out_init")}
+             **_checker(init_out, "checker_out_init"),
+             **{f"checker_noise_p{p}": checkerboard_noise_level(shape[0], shape[1], p)
+                for p in (2, 4)}}
     model, hist = train_minibatches(model, X, X_test, config)
     final["test_error"] = float(hist["test_loss"][-1])
+    final["train_error"] = float(hist["train_loss"][-1])
     out, grad = _outputs(model, probe)
-    final.update(_checker(_images(out, shape), "checker_out"))
+    out = _images(out, shape)
+    final.update(_checker(out, "checker_out"))
     final.update(_checker(_images(grad, shape), "checker_grad"))
+    extra = {"image_shape": list(shape)}
+    if config["seed"] == config["first_seed"]:
+        extra.update(images_input=_keep(_images(probe, shape)), images_init=_keep(init_out),
+                     images_trained=_keep(out))
     return {"final": final,
             "trajectory": {"step": hist["step"], "loss": hist["train_loss"],
                            "eval_loss": hist["test_loss"]},
-            "extra": {"code_shape": list(model.code_shape)}}
+            "extra": extra}
 
 
 COLUMNS = ("out_init_p2", "out_p2", "grad_p2", "out_p4", "grad_p4")
 
 
+def _by_model(records) -> dict[str, dict[int, dict]]:
+    out: dict[str, dict[int, dict]] = {}
+    for r in records:
+        out.setdefault(r["config"]["model"], {})[r["config"]["seed"]] = r["final"]
+    return out
+
+
+def compare(by: dict, a: str, b: str, key: str) -> stats.Paired:
+    """Paired comparison of `key` between models a and b over their common seeds."""
+    seeds = sorted(set(by[a]) & set(by[b]))
+    return stats.paired([by[a][s][key] for s in seeds], [by[b][s][key] for s in seeds])
+
+
 def summarize(records: list[dict]) -> Summary:
-    rows, findings, means = [], [], {}
-    for (dec, k), recs in group_by(records, "decoder", "kernel_size").items():
-        f = [r["final"] for r in recs]
-        rows.append([dec, k, f[0]["params"], mean_std([x["test_error"] for x in f]),
-                     *[mean_std([x[f"checker_{c}"] for x in f], 2) for c in COLUMNS]])
-        means[(dec, k)] = {key: float(np.mean([x[key] for x in f])) for key in f[0]}
-    if not means:
+    by = _by_model(records)
+    if not by:
         return Summary("conv-decoders", [], [], [])
+    rows = []
+    for model, per_seed in by.items():
+        f = list(per_seed.values())
+        rows.append([model, f[0]["params"], stats.fmt_ci([x["test_error"] for x in f]),
+                     *[stats.fmt_ci([x[f"checker_{c}"] for x in f], 2) for c in COLUMNS]])
+    f0 = records[0]["final"]
     ref = {p: float(np.mean([r["final"][f"checker_input_p{p}"] for r in records]))
            for p in (2, 4)}
-    rows.append(["input images (reference)", "-", "-", "-", fmt(ref[2], 2), fmt(ref[2], 2),
-                 fmt(ref[2], 2), fmt(ref[4], 2), fmt(ref[4], 2)])
-    kernels = sorted({k for _, k in means})
-    present = [dec for dec in CONV_DECODERS if any(d == dec for d, _ in means)]
-    for dec in present:
-        parts = "; ".join(
-            f"k={k}: output {fmt(means[(dec, k)]['checker_out_init_p2'], 2)} at init -> "
-            f"{fmt(means[(dec, k)]['checker_out_p2'], 2)} trained, input gradient "
-            f"{fmt(means[(dec, k)]['checker_grad_p2'], 2)}"
-            for k in kernels if (dec, k) in means)
-        findings.append(f"{dec}: period-2 (checkerboard) energy share, {parts} (test images "
-                        f"themselves: {fmt(ref[2], 2)}).")
-    best = min(means, key=lambda key: means[key]["test_error"])
-    findings.append(
-        f"lowest test error: {best[0]} with kernel {best[1]} ({fmt(means[best]['test_error'])},"
-        f" {int(means[best]['params'])} params); by decoder (mean over kernels): " + ", ".join(
-            f"{dec} {fmt(np.mean([v['test_error'] for (d, _), v in means.items() if d == dec]))}"
-            for dec in present) + ".")
+    rows.append(["test images", "-", "-", "-", f"{ref[2]:.3g}", "-", f"{ref[4]:.3g}", "-"])
+    rows.append(["white noise (p^2-1)/(HW-1)", "-", "-", "-", f"{f0['checker_noise_p2']:.3g}",
+                 "-", f"{f0['checker_noise_p4']:.3g}", "-"])
+    findings = []
+    pairs = [("keras_cae", "matlab_cae")]
+    kernels = sorted({r["config"]["kernel_size"] for r in records
+                      if r["config"]["kernel_size"] is not None})
+    pairs += [(f"{a}-k{k}", f"{b}-k{k}") for k in kernels
+              for a, b in (("transposed_conv", "upsample_conv"), ("transposed_conv", "tied"),
+                           ("upsample_conv", "tied"))]
+    for a, b in pairs:
+        if a not in by or b not in by:
+            continue
+        for key, what in (("test_error", "test error"), ("checker_out_p2", "trained c_2")):
+            p = compare(by, a, b, key)
+            verdict = (p.verdict if p.verdict == "no measurable difference"
+                       else f"{a} {p.verdict}")
+            findings.append(f"{what}, {a} - {b}: {p.mean:+.3g} [{p.lo:+.3g}, {p.hi:+.3g}] "
+                            f"({p.n} seeds): {verdict}.")
     return Summary(
-        title="conv-decoders: reconstruction and checkerboard energy shares c_p (mean ± std)",
-        columns=["decoder", "kernel", "params", "test error", "out@init c2", "out c2",
-                 "grad c2", "out c4", "grad c4"],
+        title="conv-decoders: reconstruction and checkerboard shares c_p (mean ± 95% t-interval)",
+        columns=["model", "params", "test error", "out@init c2", "out c2", "grad c2", "out c4",
+                 "grad c4"],
         rows=rows, findings=findings,
     )
 
 
 SUITE = Suite(
     name="conv-decoders",
-    description="conv AE decoders: transposed vs upsample+conv vs tied adjoint, kernel 3 vs 4 at "
-                "stride 2; checkerboard spectral energy (posts 001, 003)",
+    description="post 003's Keras vs MATLAB CAE and ConvAE decoders (transposed, upsample+conv, "
+                "tied; kernels 2/3/4): reconstruction and checkerboard energy vs white noise",
     configs=configs, run=run, summarize=summarize,
 )
