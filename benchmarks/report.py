@@ -58,6 +58,7 @@ def distributed_scaling(res: dict) -> list[str]:
                f"steps (compilation excluded), whole command = start-up, connecting, compiling "
                f"and training. The layouts' trained encoders differ by at most "
                f"{res['max_encoder_difference']:.1e}.")
+    return out
 
 
 def _g_or(x, digits: int = 3, missing: str = "not reached") -> str:
@@ -99,6 +100,7 @@ def streaming(res: dict) -> list[str]:
         f"IncrementalPCA at n={max(runs)} (goal ≥ 10); tiedae's peak RSS grows "
         f"**{100 * res['rss_growth']:+.1f}%** from n={min(runs)} to n={max(runs)} (goal ≤ "
         f"+10%; IncrementalPCA {100 * res['rss_growth_incremental_pca']:+.1f}%).")
+    return out
 
 
 def step_throughput(res: dict) -> list[str]:

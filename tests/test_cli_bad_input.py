@@ -449,7 +449,7 @@ BAD_DATA = {
                   "single class"),
     "test images of another size": (
         lambda t: t / "x.npz", lambda p: _npz(p, x_test=_arrays(side=9)["x_test"]),
-        "test images of"),
+        "but test images (9, 9)"),
     "object arrays": (lambda t: t / "x.npz",
                       lambda p: _npz(p, x_train=np.array([{}, 1], dtype=object)), None),
     "2-D images": (lambda t: t / "x.npz", lambda p: _npz(p, x_train=np.zeros((100, 64))),

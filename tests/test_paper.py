@@ -342,46 +342,20 @@ def test_generator_writes_everything_the_manuscript_includes(generated):
             assert (PAPER / f"{inp.removesuffix('.tex')}.tex").exists(), inp
 
 
-def _graph_record(name, decoder, auc, ref):
-    config = {"graph": "karate" if name == "karate" else "sbm", "name": name,
-              "decoder": decoder, "blocks": [] if name == "karate" else [20, 20],
-              "p_in": 0.3, "p_out": 0.05}
-    return {"config": config, "final": {"test_auc": auc, "test_ap": auc, f"{ref}_auc": 0.7,
-                                        f"{ref}_ap": 0.7, "node_probe_accuracy": 0.9,
-                                        "train_loss": 0.5, "params": 100}}
-
-
-def test_graph_table_labels_the_karate_reference_and_needs_both_decoders():
-    from tiedae.paper import tables_deep
-
-    records = [_graph_record("sbm40", "inner_product", 0.8, "oracle"),
-               _graph_record("karate", "inner_product", 0.7, "same_faction"),
-               _graph_record("karate", "mlp", 0.6, "same_faction")]
-    macros, tables = tables_deep.graph(records)
-    sbm, karate = tables["graph"].split("karate club")
-    assert "oracle (true edge probabilities)" in sbm and "same-faction" not in sbm
-    assert "same-faction score" in karate and "oracle" not in karate
-    assert "0.7" in karate  # the same-faction AUC itself
-    assert "every graph" in macros["RAnswerGraph"]
-    # no graph with both decoders: nothing is claimed about which predicts links better
-    macros, _ = tables_deep.graph(records[:2])
-    assert "not compared" in macros["RAnswerGraph"]
-    assert "at least as well" not in macros["RAnswerGraph"]
-
-
 def test_optimal_decoder_sentence_names_the_headline_data_set():
     from paper_records import _optimal_decoder
 
-    from tiedae.paper import tables
+    from tiedae.paper.suites import optimal_decoder
 
     rng = np.random.default_rng(0)
     records = [{"config": {"dataset": "digits", "d": 64, "k": 4, "seed": s},
-                **_optimal_decoder({}, rng)} for s in range(2)]
-    macros, _ = tables.optimal_decoder(records)
-    assert macros["RFindOptimalDecoder"].startswith("On the digits data,")
+                **_optimal_decoder({}, rng)} for s in range(3)]
+    macros, _ = optimal_decoder.optimal_decoder(records)
+    assert macros["RFindOptimalDecoder"].startswith("On the digits data (")
+    assert "lower with the least-squares decoder" in macros["RFindOptimalDecoder"]
     spiked = [{**r, "config": {**r["config"], "dataset": "spiked"}} for r in records]
-    macros, _ = tables.optimal_decoder(records + spiked)
-    assert macros["RFindOptimalDecoder"].startswith("On the spiked data,")
+    macros, _ = optimal_decoder.optimal_decoder(records + spiked)
+    assert macros["RFindOptimalDecoder"].startswith("On the spiked data (")
 
 
 def test_missing_suite_is_an_error_naming_it(tmp_path):

@@ -21,6 +21,10 @@ Example:
   ('lower', -0.5)
   >>> stats.paired([1.0, 1.2, 0.9], [1.1, 1.0, 1.0]).verdict
   'no measurable difference'
+  >>> stats.median_iqr([50.0, 50.0, None, None, None])
+  (inf, 50.0, inf)
+  >>> stats.median_iqr([1.0, 2.0, 3.0, 4.0])
+  (2.5, 1.75, 3.25)
 """
 
 from __future__ import annotations
@@ -118,7 +122,16 @@ def median_iqr(values: Sequence) -> tuple[float, float, float]:
     x = np.array([math.inf if v is None else float(v) for v in values], dtype=float)
     if x.size == 0:
         return math.nan, math.nan, math.nan
-    q25, med, q75 = np.percentile(x, [25, 50, 75], method="linear")
+    x = np.sort(x)
+
+    def quantile(p: float) -> float:  # numpy's "linear" method, with inf beyond a never-reached
+        pos = p * (x.size - 1)
+        lo, frac = int(math.floor(pos)), pos - math.floor(pos)
+        if frac == 0:
+            return float(x[lo])
+        return float(x[lo] + frac * (x[lo + 1] - x[lo])) if math.isfinite(x[lo + 1]) else math.inf
+
+    q25, med, q75 = quantile(0.25), quantile(0.5), quantile(0.75)
     return float(med), float(q25), float(q75)
 
 

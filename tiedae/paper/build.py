@@ -20,26 +20,35 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from tiedae.paper import figures, figures_deep, tables, tables_algorithms, tables_deep
+from tiedae.paper import figures_deep, tables, tables_deep
 from tiedae.paper import results as R
 from tiedae.paper.style import stub
+from tiedae.paper.suites import conservation as conservation_paper
+from tiedae.paper.suites import decoders as decoders_paper
+from tiedae.paper.suites import exact_pcs as exact_pcs_paper
+from tiedae.paper.suites import graph as graph_paper
+from tiedae.paper.suites import optimal_decoder as optimal_decoder_paper
+from tiedae.paper.suites import peers as peers_paper
+from tiedae.paper.suites import regularized as regularized_paper
+from tiedae.paper.suites import step_cost as step_cost_paper
 
 __all__ = ["MAKERS", "Manuscript", "generate", "manuscript_refs"]
 
 # suite -> functions of (records, out_dir). A figure maker writes PDFs; a table maker returns
 # (macros: {name: tex}, tables: {name: tex}).
 MAKERS: dict[str, tuple[list[Callable], list[Callable]]] = {
-    "decoders": ([figures.fig_decoders], [tables.decoders]),
-    "conservation": ([figures.fig_conservation], [tables.conservation]),
-    "regularized": ([figures.fig_regularized], [tables.regularized]),
-    "exact-pcs": ([figures.fig_exact_pcs], [tables_algorithms.exact_pcs]),
-    "optimal-decoder": ([], [tables.optimal_decoder]),
-    "step-cost": ([figures.fig_step_cost], [tables_algorithms.step_cost]),
-    "peers": ([], [tables_algorithms.peers]),
+    "decoders": ([decoders_paper.fig_decoders, decoders_paper.fig_decoders_sv],
+                 [decoders_paper.decoders]),
+    "conservation": ([conservation_paper.fig_conservation], [conservation_paper.conservation]),
+    "regularized": ([regularized_paper.fig_regularized], [regularized_paper.regularized]),
+    "exact-pcs": ([exact_pcs_paper.fig_exact_pcs], [exact_pcs_paper.exact_pcs]),
+    "optimal-decoder": ([], [optimal_decoder_paper.optimal_decoder]),
+    "step-cost": ([step_cost_paper.fig_step_cost], [step_cost_paper.step_cost]),
+    "peers": ([], [peers_paper.peers]),
     "symmetry": ([], [tables_deep.symmetry]),
     "features": ([figures_deep.fig_codes2d], [tables_deep.features]),
     "conv-decoders": ([figures_deep.fig_checkerboard], [tables_deep.conv]),
-    "graph": ([], [tables_deep.graph]),
+    "graph": ([graph_paper.fig_graph_curves], [graph_paper.graph]),
 }
 
 _GRAPHICS = re.compile(r"\\includegraphics(?:\[[^\]]*\])?\{([^}]+)\}")

@@ -1,4 +1,4 @@
-r"""Numbers, sentences and tables of the deep / conv / graph suites, from records.
+r"""Numbers, sentences and tables of the deep and conv suites, from records.
 
 Same contract as `tiedae.paper.tables`: each function maps a suite's records to
 `(macros, tables)`. Comparative words in generated sentences ("lower", "faster", ...) are
@@ -12,7 +12,7 @@ import numpy as np
 from tiedae.paper import results as R
 from tiedae.paper.tables import camel, tabular
 
-__all__ = ["compare", "conv", "features", "graph", "symmetry"]
+__all__ = ["compare", "conv", "features", "symmetry"]
 
 
 def _mean(records, key) -> float:
@@ -254,75 +254,3 @@ def conv(records: list[dict]) -> tuple[dict, dict]:
         "transposed convolutions cleanly; see Table~\\ref{tab:conv}."
     )
     return macros, {"conv": table}
-
-
-GRAPH_LABELS = {"inner_product": r"inner product $\sigma(ZZ^\top)$", "mlp": "MLP of rows"}
-
-
-def _graph_name(name: str, config: dict) -> str:
-    if name == "karate":
-        return "karate club"
-    blocks = config.get("blocks") or []
-    return (rf"SBM, {len(blocks)} blocks of {blocks[0]}, $p_{{\mathrm{{in}}}}="
-            rf"{config.get('p_in')}$, $p_{{\mathrm{{out}}}}={config.get('p_out')}$"
-            if blocks else R.tex_escape(name))
-
-
-def _graph_reference(name: str, recs: list[dict]) -> tuple[str, str]:
-    """(row label, `final` key prefix) of a graph's reference score: the SBM oracle, or for the
-    karate club (edge probabilities unknown) the same-faction score, a baseline rather than a
-    bound (older karate records stored it under `oracle_`)."""
-    if name != "karate":
-        return "oracle (true edge probabilities)", "oracle"
-    key = ("same_faction" if any("same_faction_auc" in r.get("final", {}) for r in recs)
-           else "oracle")
-    return "same-faction score (1 within a faction, 0 across)", key
-
-
-def graph(records: list[dict]) -> tuple[dict, dict]:
-    """Link-prediction AUC / AP and node-probe accuracy per graph and decoder."""
-    rows, means = [], {}
-    for (name,), recs_g in R.group(records, "name").items():
-        rows.append([rf"\multicolumn{{6}}{{l}}{{\emph{{{_graph_name(name, recs_g[0]['config'])}"
-                     r"}}"])
-        for (dec,), recs in R.group(recs_g, "decoder").items():
-            rows.append([GRAPH_LABELS.get(dec, R.tex_escape(dec)), R.num(_first(recs, "params")),
-                         R.pm(R.final(recs, "test_auc")), R.pm(R.final(recs, "test_ap")),
-                         R.pm(R.final(recs, "node_probe_accuracy")),
-                         R.pm(R.final(recs, "train_loss"))])
-            means[(name, dec)] = {m: _mean(recs, m) for m in ("test_auc", "test_ap",
-                                                              "node_probe_accuracy")}
-        label, key = _graph_reference(name, recs_g)
-        rows.append([label, "--", R.pm(R.final(recs_g, f"{key}_auc")),
-                     R.pm(R.final(recs_g, f"{key}_ap")), "--", "--"])
-    table = tabular(["decoder", "params", "test AUC", "test AP", "node probe", "train loss"],
-                     rows, "lrrrrr")
-    macros: dict[str, str] = {}
-    parts, ip_wins = [], []
-    for name in dict.fromkeys(n for n, _ in means):
-        ip, mlp = means.get((name, "inner_product")), means.get((name, "mlp"))
-        if not ip or not mlp:
-            continue
-        ip_wins.append(ip["test_auc"] > mlp["test_auc"])
-        parts.append(
-            rf"on the {_graph_name(name, R.select(records, name=name)[0]['config'])} graph the "
-            rf"inner-product decoder reaches test AUC {R.num(ip['test_auc'])} against "
-            rf"{R.num(mlp['test_auc'])} for the MLP decoder, with node-probe accuracy "
-            rf"{R.num(ip['node_probe_accuracy'])} against {R.num(mlp['node_probe_accuracy'])}"
-        )
-    sentence = "; ".join(parts) + "." if parts else "Both decoders were not run on one graph."
-    macros["RFindGraph"] = sentence[:1].upper() + sentence[1:]
-    if not ip_wins:
-        answer = ("For graphs, no graph had runs of both decoders, so the inner-product and MLP "
-                  "decoders were not compared.")
-    elif all(ip_wins):
-        answer = ("For graphs, the parameter-free inner-product decoder predicted held-out links "
-                  "better than the learned MLP decoder on every graph we tried.")
-    elif any(ip_wins):
-        answer = ("For graphs, the inner-product decoder predicted held-out links better on some "
-                  "graphs and worse on others.")
-    else:
-        answer = ("For graphs, the learned MLP decoder predicted held-out links at least as well "
-                  "as the inner-product decoder.")
-    macros["RAnswerGraph"] = answer
-    return macros, {"graph": table}

@@ -4,7 +4,16 @@ For each data set and code size k, a `LinearAE` with decoder transpose (W^T), pi
 right_inverse (W^T (W W^T)^{-1}) or untied (free V) starts from the same W (same seed) and is
 trained with the same optimizer by `tiedae.fit`. Recorded against steps and wall time: the
 loss gap to the Eckart--Young optimum, ||W W^T - I||_F, the subspace distance to the top-k
-principal subspace, and cond(W).
+principal subspace, cond(W), and (every fifth log point) the singular values of W. The
+practical question "which tie should I use" is answered by the steps and seconds each decoder
+needs to reach subspace distance 1e-3, compared with the transpose decoder's over the same
+seeds (paired: same data, same initial W).
+
+Data: the spiked covariance (n = 2000, d = 64; k = 4) and scikit-learn's digits (1797 x 64;
+k = 4 and 16), trained on the rows (full batch), 10 seeds; with `--data`, the user's
+MNIST-format training images (8000 of MNIST's test images, d = 784, k = 16, 5 seeds),
+trained through their covariance (the same iterates as the full batch, at O(d^2 k) per step
+instead of O(n d k)).
 
 Initialisation: W0 has N(0, init_scale^2 / d) entries (rows of norm about init_scale); the
 untied decoder's V0 has N(0, init_scale^2 / k) entries, so its spectral norm grows like
@@ -12,9 +21,9 @@ init_scale sqrt(d / k), and with it the curvature 2 lambda_1 ||V0||_2^2 of the l
 Where that would make the gradient-descent step eta = lr_gd_times_lambda1 / lambda_1 unstable,
 V0 is scaled down so that eta lambda_1 ||V0||_2^2 <= `untied_v0_cap` (0.8, i.e. eta times the
 curvature <= 1.6 < 2), for both optimizers (the same init). At d = 64 the cap never binds
-(||V0||_2^2 <= 6.6 for the seeds used, all spiked and digits records unchanged); on 784-pixel
-MNIST images ||V0||_2^2 is about 56 and gradient descent at 0.1 / lambda_1 diverged within six
-steps without it. The factor applied is recorded (`extra.v0_scale`).
+(||V0||_2^2 <= 6.6 for the seeds used); on 784-pixel MNIST images ||V0||_2^2 is about 56 and
+gradient descent at 0.1 / lambda_1 diverged within six steps without it. The factor applied
+is recorded (`extra.v0_scale`).
 
 Theory: all four reach the optimal loss. Only the transpose decoder needs W W^T = I to be
 optimal, and its gradient drives W there; pinv and right_inverse give a loss that depends on
@@ -24,16 +33,24 @@ gradient flow (gradient descent changes it only by eta^2 G G^T per step: see `co
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import optax
 from flax import nnx
 
 import tiedae
-from tiedae.bench import datasets
-from tiedae.bench.suite import Options, Suite, Summary, fmt, group_by, mean_of, mean_std, seeds
+from tiedae.bench import datasets, stats
+from tiedae.bench.suite import Options, Suite, Summary, fmt, group_by, mean_of, seeds
 
 DECODERS = ("transpose", "pinv", "right_inverse", "untied")
 UNTIED_V0_CAP = 0.8  # eta_gd * lambda_1 * ||V0||_2^2 at most (see the module docstring)
+SUBSPACE_TARGET = 1e-3
+SV_EVERY = 5  # singular values of W at every fifth log point
+# One optimizer object per kind, the step size injected per run: runs that differ only in
+# their seed or data share one compiled program.
+OPTIMIZERS = {"gd": optax.inject_hyperparams(optax.sgd)(learning_rate=1.0),
+              "adam": optax.inject_hyperparams(optax.adam)(learning_rate=1.0)}
 
 
 def cap_untied_decoder(model, cap: float, lr_gd_times_lambda1: float) -> float:
@@ -49,28 +66,29 @@ def cap_untied_decoder(model, cap: float, lr_gd_times_lambda1: float) -> float:
 
 def configs(options: Options) -> list[dict]:
     quick = options.quick
-    sets = [("digits", 1797, 64, 0.0)] if quick else [("spiked", 2000, 64, 4.0),
-                                                      ("digits", 1797, 64, 0.0)]
+    # (name, n, d, gap, k, source, steps)
+    sets = ([("digits", 1797, 64, 0.0, 4, "rows", 600)] if quick else
+            [("spiked", 2000, 64, 4.0, 4, "rows", 1000),
+             ("digits", 1797, 64, 0.0, 4, "rows", 1000),
+             ("digits", 1797, 64, 0.0, 16, "rows", 1500)])
     if options.mnist:
-        sets.append(("user", 0, 0, 0.0))
-    ks = (4,) if quick else (4, 16)
+        sets.append(("user", 0, 0, 0.0, 16, "covariance", 600 if quick else 1000))
     opts = ("gd",) if quick else ("gd", "adam")
     out = []
-    for name, n, d, gap in sets:
-        for k in ks:
-            for opt in opts:
-                for seed in seeds(options):
-                    for dec in DECODERS:
-                        out.append({
-                            "run_id": f"{'quick' if quick else 'full'}-{name}-k{k}-{opt}-{dec}"
-                                      f"-s{seed}",
-                            "dataset": name, "n": n, "d": d, "gap": gap, "k": k,
-                            "decoder": dec, "optimizer": opt, "seed": seed,
-                            "data_seed": options.seed,
-                            "steps": 600 if quick else 1000, "init_scale": 0.5,
-                            "lr_gd_times_lambda1": 0.1, "lr_adam": 1e-2, "data": options.mnist,
-                            "untied_v0_cap": UNTIED_V0_CAP,
-                        })
+    for name, n, d, gap, k, source, steps in sets:
+        for opt in opts:
+            for seed in seeds(options, quick=5, full=5 if name == "user" else 10):
+                for dec in DECODERS:
+                    out.append({
+                        "run_id": f"{'quick' if quick else 'full'}-{name}-k{k}-{opt}-{dec}"
+                                  f"-s{seed}",
+                        "dataset": name, "n": n, "d": d, "gap": gap, "k": k, "decoder": dec,
+                        "optimizer": opt, "seed": seed, "data_seed": options.seed,
+                        "source": source, "steps": steps, "init_scale": 0.5,
+                        "lr_gd_times_lambda1": 0.1, "lr_adam": 1e-2,
+                        "data": options.mnist if name == "user" else None,
+                        "untied_v0_cap": UNTIED_V0_CAP,
+                    })
     return out
 
 
@@ -80,10 +98,8 @@ def run(config: dict) -> dict:
     k = config["k"]
     ref = tiedae.pca.fit(X, k)
     lam1 = float(ref.eigenvalues[0])
-    if config["optimizer"] == "gd":
-        opt = optax.sgd(config["lr_gd_times_lambda1"] / lam1)
-    else:
-        opt = optax.adam(config["lr_adam"])
+    lr = config["lr_gd_times_lambda1"] / lam1 if config["optimizer"] == "gd" else \
+        config["lr_adam"]
     model = tiedae.LinearAE(X.shape[1], k, decoder=config["decoder"],
                             init_scale=config["init_scale"], rngs=nnx.Rngs(config["seed"]))
     v0_scale = 1.0
@@ -91,12 +107,25 @@ def run(config: dict) -> dict:
         v0_scale = cap_untied_decoder(model, config["untied_v0_cap"],
                                       config["lr_gd_times_lambda1"])
     steps = config["steps"]
-    model, hist = tiedae.fit(model, X.astype(np.float32), optimizer=opt, steps=steps,
-                             reference=ref, log_every=max(1, steps // 100))
+    log_every = max(1, steps // 100)
+    singular = tiedae.training.Observe(
+        lambda m: np.linalg.svd(np.asarray(m.encoder_matrix(), np.float64), compute_uv=False))
+
+    def every_fifth(step, metrics, m):
+        if (step // log_every) % SV_EVERY == 0 or step == steps:
+            singular(step, metrics, m)
+
+    data = X.astype(np.float32)
+    if config.get("source") == "covariance":
+        data = tiedae.training.Covariance(data)
+    model, hist = tiedae.fit(model, data, optimizer=OPTIMIZERS[config["optimizer"]],
+                             hyperparams={"learning_rate": lr}, steps=steps, reference=ref,
+                             log_every=log_every, callback=every_fifth)
     sub = hist["subspace_distance"]
-    reached = np.flatnonzero(sub <= 1e-3)
+    reached = np.flatnonzero(sub <= SUBSPACE_TARGET)
     keys = ("step", "wall_time", "loss_gap", "orthonormality", "subspace_distance",
             "condition_number")
+    sv = np.asarray(singular.values)
     return {
         "final": {
             "orthonormality_start": hist["orthonormality"][0],
@@ -106,12 +135,63 @@ def run(config: dict) -> dict:
             "subspace_distance": sub[-1],
             "condition_number": hist["condition_number"][-1],
             "steps_to_subspace_1e-3": hist["step"][reached[0]] if reached.size else None,
+            "seconds_to_subspace_1e-3": hist["wall_time"][reached[0]] if reached.size else None,
             "ms_per_step": 1e3 * hist["wall_time"][-1] / max(steps, 1),
+            "sv_min_start": sv[0].min(), "sv_max_start": sv[0].max(),
+            "sv_min": sv[-1].min(), "sv_max": sv[-1].max(),
         },
         "trajectory": {key: hist[key] for key in keys},
         "extra": {"eigenvalues_top": ref.eigenvalues[: k + 1], "optimal_loss": ref.optimal_loss,
-                  "v0_scale": v0_scale},
+                  "v0_scale": v0_scale, "n": X.shape[0], "d": X.shape[1],
+                  "sv_step": singular.steps, "singular_values": sv},
     }
+
+
+def ci(values) -> str:
+    """'mean ± half-width of the 95% t interval' (the value alone for one seed)."""
+    iv = stats.interval(values)
+    if iv.n < 2:
+        return fmt(iv.mean, 2)
+    return f"{fmt(iv.mean, 2)} ± {fmt(iv.hi - iv.mean, 2)}"
+
+
+def to_target(records: list[dict], unit: str = "steps") -> list[float]:
+    """Steps (or seconds) to subspace distance 1e-3 per record: inf when not reached, nan
+    when the record does not have the figure (records from before it was recorded)."""
+    key = f"{unit}_to_subspace_1e-3"
+    return [math.nan if key not in r["final"] else
+            math.inf if r["final"][key] is None else float(r["final"][key]) for r in records]
+
+
+def median_iqr_text(values: list[float]) -> str:
+    """'median [q25, q75]', 'never' for inf, with the count reached when not all did."""
+    if any(math.isnan(v) for v in values):
+        return "not recorded"
+    med, lo, hi = stats.median_iqr(values)
+    reached = sum(map(math.isfinite, values))
+
+    def one(x):
+        return "never" if math.isinf(x) else fmt(x)
+
+    text = f"{one(med)} [{one(lo)}, {one(hi)}]"
+    return text if reached == len(values) else f"{text} ({reached}/{len(values)})"
+
+
+def paired_to_target(a: list[float], b: list[float]) -> tuple[str, stats.Paired | None]:
+    """Verdict of a vs b (per seed; a - b < 0: a is faster) with the paired comparison when
+    every run of both reached the target."""
+    if any(math.isnan(v) for v in a + b):
+        return "not recorded", None
+    na, nb = sum(map(math.isfinite, a)), sum(map(math.isfinite, b))
+    if na < len(a) or nb < len(b):
+        return f"reached in {na} vs {nb} of {len(a)} seeds", None
+    r = stats.paired(a, b)
+    words = {"lower": "faster", "higher": "slower"}.get(r.verdict, r.verdict)
+    return words, r
+
+
+def by_seed(records: list[dict]) -> list[dict]:
+    return sorted(records, key=lambda r: r["config"]["seed"])
 
 
 def summarize(records: list[dict]) -> Summary:
@@ -119,23 +199,19 @@ def summarize(records: list[dict]) -> Summary:
     groups = group_by(records, "dataset", "k", "optimizer", "decoder")
     for (name, k, opt, dec), recs in groups.items():
         f = [r["final"] for r in recs]
-        rows.append([name, k, opt, dec,
-                     mean_std([x["orthonormality_start"] for x in f], 2),
-                     mean_std([x["orthonormality"] for x in f], 2),
-                     mean_std([x["relative_loss_gap"] for x in f], 2),
-                     mean_std([x["subspace_distance"] for x in f], 2),
-                     mean_std([x["condition_number"] for x in f], 3),
-                     mean_std([x["ms_per_step"] for x in f], 2)])
+        rows.append([name, k, opt, dec, len(recs),
+                     ci([x["orthonormality_start"] for x in f]),
+                     ci([x["orthonormality"] for x in f]), ci([x["relative_loss_gap"] for x in f]),
+                     median_iqr_text(to_target(recs)),
+                     median_iqr_text(to_target(recs, "seconds")),
+                     ci([x["ms_per_step"] for x in f])])
     for (name, k, opt), recs in group_by(records, "dataset", "k", "optimizer").items():
-        by_dec = {dec: [r["final"] for r in rs] for (dec,), rs in group_by(recs, "decoder").items()}
+        by_dec = {dec: by_seed(rs) for (dec,), rs in group_by(recs, "decoder").items()}
         if not set(DECODERS) <= set(by_dec):
             continue
 
         def onorm(dec, key="orthonormality", by_dec=by_dec):
-            return mean_of([x[key] for x in by_dec[dec]])
-
-        def gap(dec, by_dec=by_dec):
-            return mean_of([x["relative_loss_gap"] for x in by_dec[dec]])
+            return mean_of([r["final"][key] for r in by_dec[dec]])
 
         start = onorm("transpose", "orthonormality_start")
         verdict = "rows became orthonormal" if onorm("transpose") < 1e-3 * start else \
@@ -149,28 +225,57 @@ def summarize(records: list[dict]) -> Summary:
             f"{name}, k={k}, {opt}: transpose ||WW^T-I|| {fmt(start)} -> {fmt(onorm('transpose'))}"
             f" ({verdict}); pinv -> {fmt(onorm('pinv'))}, right_inverse -> "
             f"{fmt(onorm('right_inverse'))} (changed by {100 * change:.0f}%: {why}); untied -> "
-            f"{fmt(onorm('untied'))} (only the product V W is determined)."
+            f"{fmt(onorm('untied'))} (only the product V W is determined); singular values of "
+            f"W: transpose {_sv_range(by_dec['transpose'])}, pinv {_sv_range(by_dec['pinv'])}."
         )
-        gaps = {dec: gap(dec) for dec in DECODERS}
-        best = max(gaps.values())
+        gaps = {dec: mean_of([r["final"]["relative_loss_gap"] for r in by_dec[dec]])
+                for dec in DECODERS}
         findings.append(
-            f"{name}, k={k}, {opt}: relative loss gap to the PCA optimum "
+            f"{name}, k={k}, {opt}: relative loss gap to the PCA optimum (mean over "
+            f"{len(by_dec['transpose'])} seeds) "
             + ", ".join(f"{dec} {fmt(g, 2)}" for dec, g in gaps.items())
-            + (" - every decoder reached the optimum (as theory says)." if best < 1e-3 else
-               " - not all reached the optimum within the step budget.")
+            + (" - every decoder reached the optimum (as theory says)." if max(gaps.values())
+               < 1e-3 else " - not all reached the optimum within the step budget.")
         )
+        findings.append(_time_finding(name, k, opt, by_dec))
     return Summary(
-        title="decoders: same init, same optimizer (mean ± std over seeds)",
-        columns=["data", "k", "opt", "decoder", "||WW^T-I|| start", "||WW^T-I|| end",
-                 "rel. loss gap",
-                 "subspace dist", "cond(W)", "ms/step (with logging)"],
+        title="decoders: same init, same optimizer (mean ± 95% CI half-width over seeds; "
+              "times to subspace distance 1e-3: median [IQR])",
+        columns=["data", "k", "opt", "decoder", "seeds", "||WW^T-I|| start", "||WW^T-I|| end",
+                 "rel. loss gap", "steps to 1e-3", "seconds to 1e-3", "ms/step (with logging)"],
         rows=rows, findings=findings,
     )
 
 
+def _sv_range(records: list[dict]) -> str:
+    lo = mean_of([r["final"].get("sv_min_start") for r in records])
+    hi = mean_of([r["final"].get("sv_max_start") for r in records])
+    lo_end = mean_of([r["final"].get("sv_min") for r in records])
+    hi_end = mean_of([r["final"].get("sv_max") for r in records])
+    if math.isnan(lo):
+        return "not recorded"
+    return f"[{fmt(lo, 2)}, {fmt(hi, 2)}] -> [{fmt(lo_end, 2)}, {fmt(hi_end, 2)}]"
+
+
+def _time_finding(name, k, opt, by_dec) -> str:
+    """Which tie reaches the subspace first: medians, and each decoder against the transpose
+    decoder paired over seeds, in steps and in seconds."""
+    parts = []
+    for dec in DECODERS:
+        steps, secs = to_target(by_dec[dec]), to_target(by_dec[dec], "seconds")
+        text = f"{dec} {median_iqr_text(steps)} steps / {median_iqr_text(secs)} s"
+        if dec != "transpose":
+            v_steps, _ = paired_to_target(steps, to_target(by_dec["transpose"]))
+            v_secs, _ = paired_to_target(secs, to_target(by_dec["transpose"], "seconds"))
+            text += f" ({v_steps} in steps, {v_secs} in seconds than transpose)"
+        parts.append(text)
+    return (f"{name}, k={k}, {opt}: to subspace distance {SUBSPACE_TARGET:g} (median [IQR]; "
+            "paired over seeds) - " + "; ".join(parts) + ".")
+
+
 SUITE = Suite(
     name="decoders",
-    description="transpose vs pinv vs right_inverse vs untied: loss gap, ||WW^T-I||, subspace, "
-                "cond(W) against steps and time",
+    description="transpose vs pinv vs right_inverse vs untied: loss gap, ||WW^T-I||, singular "
+                "values of W, steps and seconds to the principal subspace",
     configs=configs, run=run, summarize=summarize,
 )

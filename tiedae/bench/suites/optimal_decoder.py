@@ -22,8 +22,8 @@ from flax import nnx
 
 import tiedae
 from tiedae import decoders, metrics, pca
-from tiedae.bench import datasets
-from tiedae.bench.suite import Options, Suite, Summary, fmt, group_by, mean_of, mean_std, seeds
+from tiedae.bench import datasets, stats
+from tiedae.bench.suite import Options, Suite, Summary, fmt, group_by, seeds
 
 DECODER_FNS = {
     "least_squares": lambda W, C: pca.optimal_decoder(W, C),
@@ -43,7 +43,7 @@ def configs(options: Options) -> list[dict]:
     return [{"run_id": f"{tag}-{name}-d{d}-k{k}-s{seed}", "dataset": name, "n": n, "d": d,
              "k": k, "gap": gap, "seed": seed, "data_seed": options.seed, "data": options.mnist,
              "lr_times_lambda1": 0.1, "init_scale": 1.0}
-            for name, n, d, k, gap in sets for seed in seeds(options)]
+            for name, n, d, k, gap in sets for seed in seeds(options, quick=5, full=10)]
 
 
 def _encoders(X, C, ref, config):
@@ -90,49 +90,72 @@ def run(config: dict) -> dict:
     return {"final": final, "trajectory": {}, "extra": extra}
 
 
+def ci(values, digits: int = 3) -> str:
+    """'mean ± half-width of the 95% t interval' (the value alone for one seed)."""
+    iv = stats.interval(values)
+    if iv.n < 2:
+        return fmt(iv.mean, digits)
+    return f"{fmt(iv.mean, digits)} ± {fmt(iv.hi - iv.mean, 2)}"
+
+
+def compare(a, b) -> str:
+    """'a - b = mean [lo, hi]: verdict' of a paired comparison over the same seeds."""
+    r = stats.paired(a, b)
+    return f"{r.verdict} (paired difference {fmt(r.mean, 2)}, 95% CI [{fmt(r.lo, 2)}, " \
+           f"{fmt(r.hi, 2)}], {r.n} seeds)"
+
+
 def summarize(records: list[dict]) -> Summary:
     rows, findings = [], []
     for (name, d, k), recs in group_by(records, "dataset", "d", "k").items():
+        recs = sorted(recs, key=lambda r: r["config"]["seed"])
         d = d or recs[0].get("extra", {}).get("d", d)
         encs = [key[: -len(".invariance")] for key in recs[0]["final"] if
                 key.endswith(".invariance")]
+
+        def vals(key, recs=recs):
+            return [r["final"][key] for r in recs]
+
         for enc in encs:
-            def col(key, recs=recs, enc=enc):
-                return mean_std([r["final"][f"{enc}.{key}"] for r in recs], 2)
-
-            rows.append([f"{name} d={d} k={k}", enc, col("least_squares_gap"), col("pinv_gap"),
-                         col("transpose_gap"), col("invariance"), col("orthonormality")])
-
-        def avg(key, recs=recs):
-            return mean_of([r["final"][key] for r in recs])
-
+            rows.append([f"{name} d={d} k={k}", enc, len(recs),
+                         *[ci(vals(f"{enc}.{key}"), 2) for key in
+                           ("least_squares_gap", "pinv_gap", "transpose_gap", "invariance",
+                            "orthonormality")]])
         findings.append(
             f"{name} d={d} k={k}: random encoder - loss gap of the least-squares decoder "
-            f"C W^T(WCW^T)^-1 {fmt(avg('random.least_squares_gap'))}, right inverse / pinv "
-            f"{fmt(avg('random.pinv_gap'))}, W^T {fmt(avg('random.transpose_gap'))}: the right "
-            "inverse is NOT the optimal decoder for a general encoder."
+            f"C W^T(WCW^T)^-1 {ci(vals('random.least_squares_gap'))}, right inverse / pinv "
+            f"{ci(vals('random.pinv_gap'))}, W^T {ci(vals('random.transpose_gap'))} (mean ± 95% "
+            "CI); least squares vs right inverse: "
+            + compare(vals("random.least_squares_gap"), vals("random.pinv_gap"))
+            + ": for a general encoder the right inverse is "
+            + ("NOT the optimal decoder." if stats.paired(
+                vals("random.least_squares_gap"), vals("random.pinv_gap")).verdict == "lower"
+               else "not measurably worse here.")
         )
-        opt_spread = max(abs(avg(f"pca_optimum.{d_}_gap")) for d_ in DECODER_FNS)
+        opt_spread = max(abs(v) for dec in DECODER_FNS for v in vals(f"pca_optimum.{dec}_gap"))
+        skew_pinv = max(abs(v) for v in vals("pca_subspace_skewed.pinv_gap"))
         findings.append(
-            f"{name} d={d} k={k}: at the PCA optimum all three decoders agree (largest gap "
-            f"{fmt(opt_spread, 2)}); with a skewed basis of the optimal subspace (WW^T != I) "
-            f"pinv is still optimal (gap {fmt(avg('pca_subspace_skewed.pinv_gap'), 2)}) but W^T "
-            f"is not ({fmt(avg('pca_subspace_skewed.transpose_gap'))}): the right inverse is "
+            f"{name} d={d} k={k}: at the PCA optimum all three decoders agree (largest |gap| "
+            f"over seeds {fmt(opt_spread, 2)}); with a skewed basis of the optimal subspace "
+            f"(WW^T != I) pinv is still optimal (largest |gap| {fmt(skew_pinv, 2)}) but W^T is "
+            f"not ({ci(vals('pca_subspace_skewed.transpose_gap'))}): the right inverse is "
             "optimal exactly when W's row space is spanned by eigenvectors of C."
         )
         last = max(CHECKPOINTS)
+        enc = f"pinv_trained_{last}"
         findings.append(
             f"{name} d={d} k={k}: after {last} steps of pinv-tied training the pinv decoder's "
-            f"gap is {fmt(avg(f'pinv_trained_{last}.pinv_gap'), 2)} vs least squares "
-            f"{fmt(avg(f'pinv_trained_{last}.least_squares_gap'), 2)}: the two meet as the row "
-            f"space becomes invariant (residual ||(I-P)CP||/||C|| "
-            f"{fmt(avg(f'pinv_trained_{last}.invariance'), 2)}), while W^T on the same encoder "
-            f"loses {fmt(avg(f'pinv_trained_{last}.transpose_gap'))} (WW^T != I)."
+            f"gap is {ci(vals(f'{enc}.pinv_gap'), 2)} vs least squares "
+            f"{ci(vals(f'{enc}.least_squares_gap'), 2)} (pinv - least squares: "
+            + compare(vals(f"{enc}.pinv_gap"), vals(f"{enc}.least_squares_gap"))
+            + f"); the two meet as the row space becomes invariant (residual "
+            f"||(I-P)CP||/||C|| {ci(vals(f'{enc}.invariance'), 2)}), while W^T on the same "
+            f"encoder loses {ci(vals(f'{enc}.transpose_gap'))} (WW^T != I)."
         )
     return Summary(
         title="optimal-decoder: loss gap to the PCA optimum for a fixed encoder "
-              "(mean ± std over seeds)",
-        columns=["data", "encoder", "least squares", "pinv (right inv.)", "W^T",
+              "(mean ± 95% CI half-width over seeds)",
+        columns=["data", "encoder", "seeds", "least squares", "pinv (right inv.)", "W^T",
                  "||(I-P)CP||/||C||", "||WW^T-I||"],
         rows=rows, findings=findings,
     )

@@ -6,16 +6,20 @@ tied gradient against Oja's subspace rule.
    s_i = sqrt(max(0, 1 - lam / e_i)), e_i the top eigenvalues of C = X_c^T X_c / n. (The
    constant is e_i, not n e_i, because the loss is a mean over samples: with
    V = W^T = U diag(s), L = tr C - sum_i e_i (2 s_i^2 - s_i^4) + 2 lam sum_i s_i^2, and
-   dL/d(s_i^2) = 0 gives s_i^2 = 1 - lam / e_i.)
+   dL/d(s_i^2) = 0 gives s_i^2 = 1 - lam / e_i.) Logged along the way: ||V - W^T||_F and the
+   largest |s_i - sqrt(1 - lam / e_i)|, which fall together as training converges.
 2. Tied W (k, d): -(1/2) grad L(W) = [W C - W C W^T W] + (I - W W^T) W C, i.e. Oja's subspace
    rule plus a term that vanishes at W W^T = I. Near the optimum the extra term doubles the
    curvature along the row norms (rate 4 e_i instead of 2 e_i), so the largest stable step of
-   W <- W + eta * direction is about 1/(2 e_1) for the gradient and 1/e_1 for Oja. Measured by
-   bisection, and predicted from the Jacobian of each update at the optimum.
+   W <- W + eta * direction is about 1/(2 e_1) for the direction -(1/2) grad L and 1/e_1 for
+   Oja. Plain gradient descent W <- W - eta grad L takes twice that direction, so its limit is
+   eta e_1 = 1/4. Measured by bisection along each direction, and predicted from the Jacobian
+   of each update at the optimum.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import jax
@@ -25,8 +29,8 @@ import optax
 from flax import nnx
 
 import tiedae
-from tiedae.bench import datasets
-from tiedae.bench.suite import Options, Suite, Summary, fmt, group_by, mean_of, mean_std, seeds
+from tiedae.bench import datasets, stats
+from tiedae.bench.suite import Options, Suite, Summary, fmt, group_by, seeds
 from tiedae.linear.algorithms import oja_direction, tied_direction
 
 SPIKED = {"dataset": "spiked", "n": 2000, "d": 32, "k": 4, "gap": 4.0}
@@ -37,7 +41,7 @@ def configs(options: Options) -> list[dict]:
     tag = "quick" if options.quick else "full"
     steps = 1500 if options.quick else 20000
     out = []
-    for seed in seeds(options):
+    for seed in seeds(options, quick=5, full=10):
         for lam_rel in (0.2, 0.7) if options.quick else (0.1, 0.4, 0.7, 0.9):
             out.append({"run_id": f"{tag}-l2-{lam_rel}-s{seed}", "kind": "l2", "seed": seed,
                         "data_seed": options.seed, "lambda_over_lambda1": lam_rel,
@@ -57,6 +61,23 @@ def _data(config):
     return X, tiedae.pca.fit(X, config["k"])
 
 
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class ClosedFormGap:
+    """fit metrics: ||V - W^T||_F and max_i |s_i(V) - theory_i| of an untied model."""
+
+    theory: jax.Array
+
+    def __call__(self, model, loss):
+        W, V = model.W[...], model.V[...]
+        s = jnp.linalg.svd(V, compute_uv=False)
+        return {"V_minus_W_T": jnp.linalg.norm(V - W.T),
+                "sv_error": jnp.max(jnp.abs(s - self.theory.astype(s.dtype)))}
+
+
+GD = optax.inject_hyperparams(optax.sgd)(learning_rate=1.0)  # one compiled program per shape
+
+
 def _run_l2(config):
     X, ref = _data(config)
     k = config["k"]
@@ -64,9 +85,12 @@ def _run_l2(config):
     lam = config["lambda_over_lambda1"] * float(e[0])
     model = tiedae.LinearAE(config["d"], k, decoder="untied", init_scale=config["init_scale"],
                             param_dtype=config["dtype"], rngs=nnx.Rngs(config["seed"]))
-    opt = optax.sgd(config["lr_times_lambda1"] / e[0])
-    model, hist = tiedae.fit(model, X, optimizer=opt, steps=config["steps"], l2=lam,
-                             batch_size="covariance", log_every=max(1, config["steps"] // 50))
+    theory_sv = np.sqrt(np.clip(1.0 - lam / e, 0.0, None))
+    model, hist = tiedae.fit(model, X, optimizer=GD,
+                             hyperparams={"learning_rate": config["lr_times_lambda1"] / e[0]},
+                             steps=config["steps"], l2=lam, batch_size="covariance",
+                             metrics=ClosedFormGap(theory_sv),
+                             log_every=max(1, config["steps"] // 100))
     W, V = np.asarray(model.W[...]), np.asarray(model.V[...])
     U, s, _ = np.linalg.svd(V, full_matrices=False)
     theory = np.sqrt(np.clip(1.0 - lam / e, 0.0, None))
@@ -79,7 +103,8 @@ def _run_l2(config):
                   "max_sv_error_if_constant_were_n_e": np.max(np.abs(s - wrong)),
                   "V_minus_W_T": np.linalg.norm(V - W.T), "n_alive": int(alive.sum()),
                   "subspace_distance_alive": sub},
-        "trajectory": {"step": hist["step"], "objective": hist["objective"]},
+        "trajectory": {"step": hist["step"], "objective": hist["objective"],
+                       "V_minus_W_T": hist["V_minus_W_T"], "sv_error": hist["sv_error"]},
         "extra": {"singular_values": s, "theory": theory, "eigenvalues": e, "lambda": lam},
     }
 
@@ -145,11 +170,22 @@ def _run_stability(config):
         final[f"{rule}_local_theory"] = _local_prediction(ref, C, rule)
     final["ratio_oja_over_gradient"] = (final["oja_eta_max_times_e1"]
                                         / final["tied_gradient_eta_max_times_e1"])
+    # plain gradient descent W <- W - eta grad L = W + 2 eta (-(1/2) grad L): half the step
+    final["gd_eta_max_times_e1"] = final["tied_gradient_eta_max_times_e1"] / 2
+    final["gd_local_theory"] = final["tied_gradient_local_theory"] / 2
     return {"final": final, "trajectory": {}, "extra": {}}
 
 
 def run(config: dict) -> dict:
     return _run_l2(config) if config["kind"] == "l2" else _run_stability(config)
+
+
+def ci(values, digits: int = 3) -> str:
+    """'mean ± half-width of the 95% t interval' (the value alone for one seed)."""
+    iv = stats.interval(values)
+    if iv.n < 2:
+        return fmt(iv.mean, digits)
+    return f"{fmt(iv.mean, digits)} ± {fmt(iv.hi - iv.mean, 2)}"
 
 
 def summarize(records: list[dict]) -> Summary:
@@ -158,38 +194,47 @@ def summarize(records: list[dict]) -> Summary:
     for (lam_rel,), recs in group_by(l2, "lambda_over_lambda1").items():
         f = [r["final"] for r in recs]
         rows.append([f"untied L2 lam={lam_rel} e1", "max |s_i - sqrt(1 - lam/e_i)|",
-                     mean_std([x["max_sv_error"] for x in f], 2),
-                     f"||V - W^T|| {mean_std([x['V_minus_W_T'] for x in f], 2)}",
-                     f"{f[0]['n_alive']} of {recs[0]['config']['k']} kept"])
+                     ci([x["max_sv_error"] for x in f], 2),
+                     f"||V - W^T|| {ci([x['V_minus_W_T'] for x in f], 2)}",
+                     f"{f[0]['n_alive']} of {recs[0]['config']['k']} kept; with n*e_i: "
+                     f"{ci([x['max_sv_error_if_constant_were_n_e'] for x in f], 2)}"])
     if l2:
         worst = max(r["final"]["max_sv_error"] for r in l2)
-        wrong = min(r["final"]["max_sv_error_if_constant_were_n_e"] for r in l2)
+        wrong = [r["final"]["max_sv_error_if_constant_were_n_e"] for r in l2]
         vw = max(r["final"]["V_minus_W_T"] for r in l2)
         findings.append(
-            f"untied + L2: decoder singular values match sqrt(1 - lam/e_i) to {fmt(worst, 2)} "
-            f"and V = W^T to {fmt(vw, 2)} (Kunin et al.'s closed form holds with e_i the "
-            f"eigenvalues of the mean covariance; with n*e_i it would be off by {fmt(wrong, 2)});"
-            " components with e_i <= lam are switched off."
+            f"untied + L2 ({len(l2)} runs): decoder singular values match sqrt(1 - lam/e_i) to "
+            f"{fmt(worst, 2)} and V = W^T to {fmt(vw, 2)} (Kunin et al.'s closed form holds with "
+            f"e_i the eigenvalues of the mean covariance; with n*e_i the largest error would be "
+            f"{fmt(min(wrong), 2)} to {fmt(max(wrong), 2)} across lam and seeds); components with "
+            "e_i <= lam are switched off."
         )
     stab = [r for r in records if r["config"]["kind"] == "stability"]
     for (start,), recs in group_by(stab, "start").items():
         f = [r["final"] for r in recs]
+        grad = stats.interval([x["tied_gradient_eta_max_times_e1"] for x in f])
+        oja = stats.interval([x["oja_eta_max_times_e1"] for x in f])
         rows.append([f"largest stable eta*e1 ({start})",
-                     "tied gradient / Oja",
-                     f"{mean_std([x['tied_gradient_eta_max_times_e1'] for x in f])} / "
-                     f"{mean_std([x['oja_eta_max_times_e1'] for x in f])}",
+                     "along -1/2 grad L / plain GD / Oja",
+                     f"{ci([x['tied_gradient_eta_max_times_e1'] for x in f])} / "
+                     f"{ci([x['tied_gradient_eta_max_times_e1'] / 2 for x in f])} / "
+                     f"{ci([x['oja_eta_max_times_e1'] for x in f])}",
                      f"local theory {fmt(f[0]['tied_gradient_local_theory'])} / "
+                     f"{fmt(f[0]['tied_gradient_local_theory'] / 2)} / "
                      f"{fmt(f[0]['oja_local_theory'])}",
-                     f"ratio {mean_std([x['ratio_oja_over_gradient'] for x in f])}"])
+                     f"ratio Oja / gradient {ci([x['ratio_oja_over_gradient'] for x in f])}"])
         findings.append(
-            f"step size ({start.replace('_', ' ')} start): the tied gradient stays stable up to "
-            f"eta*e1 = {fmt(mean_of([x['tied_gradient_eta_max_times_e1'] for x in f]))}, Oja's "
-            f"rule up to {fmt(mean_of([x['oja_eta_max_times_e1'] for x in f]))} "
-            f"(linear theory at the optimum: {fmt(f[0]['tied_gradient_local_theory'])} and "
-            f"{fmt(f[0]['oja_local_theory'])}): the extra (I - WW^T)WC term that makes the "
-            "gradient pull rows to unit norm also halves the usable step."
+            f"step size ({start.replace('_', ' ')} start, {grad.n} runs): steps W <- W + eta * "
+            f"(-1/2 grad L) stay stable up to eta*e1 = {fmt(grad.mean)} (95% CI "
+            f"[{fmt(grad.lo)}, {fmt(grad.hi)}]), so plain gradient descent W <- W - eta grad L "
+            f"up to eta*e1 = {fmt(grad.mean / 2)}; Oja's rule up to {fmt(oja.mean)} (linear "
+            f"theory at the optimum: {fmt(f[0]['tied_gradient_local_theory'])}, "
+            f"{fmt(f[0]['tied_gradient_local_theory'] / 2)} and {fmt(f[0]['oja_local_theory'])}):"
+            " the extra (I - WW^T)WC term that pulls the rows to unit norm halves the usable "
+            "step."
         )
-    return Summary(title="regularized: closed forms and step-size limits (mean ± std over seeds)",
+    return Summary(title="regularized: closed forms and step-size limits (mean ± 95% CI "
+                         "half-width over seeds)",
                    columns=["setting", "quantity", "measured", "reference", "note"],
                    rows=rows, findings=findings)
 
@@ -197,6 +242,6 @@ def summarize(records: list[dict]) -> Summary:
 SUITE = Suite(
     name="regularized",
     description="untied + L2 vs the closed form sqrt(1 - lam/e_i), V = W^T; tied gradient vs "
-                "Oja's rule: largest stable step",
+                "Oja's rule: largest stable step (and plain GD's, half of it)",
     configs=configs, run=run, summarize=summarize,
 )

@@ -1,11 +1,13 @@
 r"""Suite `step-cost`: time per training step of each decoder against k and d.
 
 One jitted full-batch gradient step (`tiedae.training.make_train_step`, float32, SGD) per
-decoder, timed as the best of several interleaved rounds (every decoder and the numpy baseline
-once per round, so a burst of load from other processes hits all alike), and reported (a) as a
-ratio to the transpose step, (b) as GFLOP/s of the step's nominal FLOPs against numpy's float32
-matmul rate on the same (n, d) x (d, k) product measured in the same run (the faster of numpy's
-default BLAS pool and one BLAS thread), and (c) as the speedup of the closed-form step over
+decoder, timed in several interleaved rounds (every decoder and the numpy baseline once per
+round, so a burst of load from other processes hits all alike), and reported (a) as a ratio to
+the transpose step: the median of the per-round ratios, with a paired comparison over the
+rounds (`tiedae.bench.stats.paired`) that says whether the difference is measurable, (b) as
+GFLOP/s of the step's nominal FLOPs against numpy's float32 matmul rate on the same
+(n, d) x (d, k) product measured in the same run (the faster of numpy's default BLAS pool and
+one BLAS thread), and (c) as the speedup of the closed-form step over
 autodiff through the reconstruction, per decoder. The steps timed are those `fit` runs: the
 closed-form gradient (`tiedae.linear.closed_form`), nominally 4 n d k FLOPs for the tied
 decoders and 8 n d k untied; the autodiff step (`autodiff_reconstruction_error`) does 10 n d k
@@ -25,6 +27,7 @@ import optax
 from flax import nnx
 
 import tiedae
+from tiedae.bench import stats
 from tiedae.bench.suite import Options, Suite, Summary, fmt, group_by, mean_std
 from tiedae.blas import blas_threads, limit_blas_threads
 from tiedae.linear import LINEAR_DECODERS as DECODERS
@@ -53,12 +56,12 @@ def configs(options: Options) -> list[dict]:
              "repeats": 5 if options.quick else 9} for d, k in grid]
 
 
-def best_times(fns: dict, repeats: int, min_time: float = 0.05) -> dict[str, float]:
-    """Seconds per call of each function: the best of `repeats` rounds.
+def round_times(fns: dict, repeats: int, min_time: float = 0.05) -> dict[str, list[float]]:
+    """Seconds per call of each function in each of `repeats` rounds.
 
     Rounds visit the functions in turn (interleaved), so a burst of load from other processes
-    on a shared machine hits all of them alike, and the best round is the least disturbed. Each
-    timing runs enough calls to last about `min_time`.
+    on a shared machine hits all of them alike: the times of one round are paired. Each timing
+    runs enough calls to last about `min_time`.
     """
     calls = {}
     for name, fn in fns.items():
@@ -67,14 +70,28 @@ def best_times(fns: dict, repeats: int, min_time: float = 0.05) -> dict[str, flo
         t0 = time.perf_counter()
         fn()
         calls[name] = max(1, int(min_time / max(time.perf_counter() - t0, 1e-7)))
-    best = dict.fromkeys(fns, float("inf"))
+    rounds: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
             t0 = time.perf_counter()
             for _ in range(calls[name]):
                 fn()
-            best[name] = min(best[name], (time.perf_counter() - t0) / calls[name])
-    return best
+            rounds[name].append((time.perf_counter() - t0) / calls[name])
+    return rounds
+
+
+def best_times(fns: dict, repeats: int, min_time: float = 0.05) -> dict[str, float]:
+    """Seconds per call of each function: the best (least disturbed) of `round_times`."""
+    return {name: min(t) for name, t in round_times(fns, repeats, min_time).items()}
+
+
+def versus_transpose(times: list[float], transpose: list[float]) -> dict:
+    """A decoder's step against the transpose step over paired rounds: the median per-round
+    ratio and the paired comparison of the times (verdict "lower": measurably faster)."""
+    ratio = float(np.median(np.asarray(times) / np.asarray(transpose)))
+    r = stats.paired(times, transpose)
+    return {"ratio_median": ratio, "verdict": r.verdict, "diff_ms": 1e3 * r.mean,
+            "diff_ms_lo": 1e3 * r.lo, "diff_ms_hi": 1e3 * r.hi}
 
 
 def step_function(decoder: str, X: jax.Array, k: int, seed: int = 0, mode: str = "full",
@@ -137,7 +154,8 @@ def run(config: dict) -> dict:
         fns[f"{dec}_default_pool"] = step_function(dec, X, k, config["seed"], blas_limit=None)
     fns["numpy"] = matmul
     fns["numpy_one_thread"] = one_blas_thread(matmul)
-    times = best_times(fns, config["repeats"])
+    rounds = round_times(fns, config["repeats"])
+    times = {name: min(t) for name, t in rounds.items()}
     numpy_s = min(times["numpy"], times["numpy_one_thread"])  # the faster pool setting
     final = {"numpy_gflops": 2.0 * n * d * k / numpy_s / 1e9,
              "numpy_one_blas_thread_faster": times["numpy_one_thread"] < times["numpy"]}
@@ -151,50 +169,92 @@ def run(config: dict) -> dict:
         final[f"{dec}_autodiff_vs_numpy"] = (nominal_flops(dec, n, d, k, "autodiff") / t_auto
                                              / 1e9 / final["numpy_gflops"])
         final[f"{dec}_closed_form_speedup"] = t_auto / t
+        if dec != "transpose":
+            cmp = versus_transpose(rounds[dec], rounds["transpose"])
+            final.update({f"{dec}_{key}": val for key, val in cmp.items()})
     for dec in DECODERS[1:3]:
         final[f"{dec}_default_pool_ratio"] = times[f"{dec}_default_pool"] / times["transpose"]
     return {"final": final, "trajectory": {},
-            "extra": {"flops_per_step": {dec: nominal_flops(dec, n, d, k) for dec in DECODERS},
+            "extra": {"rounds_ms": {name: [1e3 * t for t in ts] for name, ts in rounds.items()},
+                      "flops_per_step": {dec: nominal_flops(dec, n, d, k) for dec in DECODERS},
                       "autodiff_flops_per_step": nominal_flops("transpose", n, d, k,
                                                                "autodiff")}}
+
+
+VERDICT_WORDS = {"lower": "faster", "higher": "slower"}
+
+
+def verdicts(records: list[dict], dec: str) -> dict[str, int]:
+    """How many configurations had `dec`'s step measurably faster / slower than the transpose
+    step, or no measurable difference (paired over rounds). Records from before the rounds
+    were kept compare the best-of-rounds times instead ("faster" when the ratio is below 1)."""
+    out = {"faster": 0, "slower": 0, "no measurable difference": 0}
+    for r in records:
+        f = r["final"]
+        if f"{dec}_verdict" in f:
+            out[VERDICT_WORDS.get(f[f"{dec}_verdict"], f[f"{dec}_verdict"])] += 1
+        else:
+            out["faster" if f[f"{dec}_ratio"] < 1 else "slower"] += 1
+    return out
+
+
+def _ratio_cell(f: dict, dec: str) -> str:
+    ratio = f.get(f"{dec}_ratio_median", f[f"{dec}_ratio"])
+    mark = {"lower": " (faster)", "higher": " (slower)", "no measurable difference": " (=)"}
+    return fmt(ratio) + mark.get(f.get(f"{dec}_verdict"), "")
 
 
 def summarize(records: list[dict]) -> Summary:
     rows, findings = [], []
     # Records from before the closed-form step timed autodiff steps (10ndk) only.
     closed = all("transpose_closed_form_speedup" in r["final"] for r in records)
+    paired = all("pinv_verdict" in r["final"] for r in records)
     for (n, d, k), recs in group_by(records, "n", "d", "k").items():
         f = recs[0]["final"]
-        rows.append([n, d, k, fmt(f["transpose_ms"]), *[fmt(f[f"{dec}_ratio"]) for dec in
+        rows.append([n, d, k, fmt(f["transpose_ms"]), *[_ratio_cell(f, dec) for dec in
                                                          DECODERS[1:]],
                      fmt(f["transpose_gflops"]), fmt(f["numpy_gflops"]),
                      fmt(f["transpose_vs_numpy"]),
                      fmt(f["transpose_closed_form_speedup"]) if closed else "-"])
-    for dec in DECODERS[1:]:
-        ratios = [r["final"][f"{dec}_ratio"] for r in records]
-        worst = max(records, key=lambda r, dec=dec: r["final"][f"{dec}_ratio"])
-        if max(ratios) <= 1.1:
-            why = ": no measurable extra cost at these sizes."
-        elif dec == "untied" and closed:
-            why = (": its closed-form step does 8ndk FLOPs to the tied decoders' 4ndk "
-                   "(V^T X^T X needs its own pass over X).")
-        elif dec == "untied":
-            why = ": the same matmuls, plus a second parameter to update."
+    rounds = records[0]["config"].get("repeats", 0)
+    how = (f"median per-round ratio; verdicts paired over {rounds} interleaved rounds" if paired
+           else "best-of-rounds ratio")
+    never_beaten = 0
+    for r in records:
+        f = r["final"]
+        if paired:
+            beaten = any(f[f"{dec}_verdict"] == "lower" for dec in DECODERS[1:])
         else:
-            why = (": the extra O(dk^2) SVD / Cholesky work shows where k is large next to n"
-                   if worst["config"]["k"] == max(r["config"]["k"] for r in records) else
-                   ": the largest ratio is not at the largest k, so timing noise dominates.")
+            beaten = any(f[f"{dec}_ratio"] < 1 for dec in DECODERS[1:])
+        never_beaten += not beaten
+    for dec in DECODERS[1:]:
+        key = f"{dec}_ratio_median" if paired else f"{dec}_ratio"
+        ratios = [r["final"][key] for r in records]
+        worst = max(records, key=lambda r, key=key: r["final"][key])
+        count = verdicts(records, dec)
+        if dec == "untied" and closed:
+            why = (" Its closed-form step does 8ndk FLOPs to the tied decoders' 4ndk "
+                   "(V^T X^T X needs its own pass over X).")
+        elif dec != "untied" and worst["config"]["k"] == max(r["config"]["k"] for r in records) \
+                and max(ratios) > 1.1:
+            why = " The extra O(dk^2) SVD / Cholesky work shows where k is large next to n."
+        else:
+            why = ""
         findings.append(
-            f"{dec} step / transpose step: {fmt(min(ratios))} .. {fmt(max(ratios))} "
-            f"(largest at d={worst['config']['d']}, k={worst['config']['k']}){why}"
-        )
+            f"{dec} step / transpose step ({how}): {fmt(min(ratios))} .. {fmt(max(ratios))} "
+            f"(largest at d={worst['config']['d']}, k={worst['config']['k']}); measurably "
+            f"faster in {count['faster']}, slower in {count['slower']}, no measurable difference"
+            f" in {count['no measurable difference']} of {len(records)} configurations.{why}")
+    findings.append(
+        f"the transpose step was the cheapest (no other decoder's step measurably faster) in "
+        f"{never_beaten} of {len(records)} configurations.")
     for dec in DECODERS[1:3]:
         pooled = [r["final"][f"{dec}_default_pool_ratio"] for r in records]
         findings.append(
             f"{dec} with the BLAS pools left at their default size: {fmt(min(pooled))} .. "
-            f"{fmt(max(pooled))} x transpose (OpenBLAS's idle threads spin after each LAPACK "
-            "call and take cores from XLA's matmuls; tiedae.fit limits them to one thread)."
-        )
+            f"{fmt(max(pooled))} x transpose (best of rounds; OpenBLAS's idle threads spin "
+            "after each LAPACK call and take cores from XLA's matmuls; tiedae.fit limits them "
+            "to one thread).")
     vs = [r["final"]["transpose_vs_numpy"] for r in records]
     if closed:
         findings.append(
@@ -210,7 +270,8 @@ def summarize(records: list[dict]) -> Summary:
         findings.append(
             f"transpose step runs at {mean_std(vs)} of numpy's matmul rate (10ndk nominal FLOPs; "
             "1 = as fast as five back-to-back numpy matmuls of the same shape).")
-    return Summary(title="step-cost: full-batch step time (compare ratios; times vary run to run)",
+    return Summary(title="step-cost: full-batch step time (ratios to the transpose step; "
+                         "(=): no measurable difference over the rounds)",
                    columns=["n", "d", "k", "transpose ms", "pinv ×", "right_inv ×", "untied ×",
                             "transpose GFLOP/s", "numpy GFLOP/s", "step/numpy",
                             "autodiff/closed"],
