@@ -24,10 +24,11 @@ def test_configs_have_three_seeds_and_stable_ids(name):
 
 
 def test_symmetry_shrunken_runs():
-    configs = BY_NAME["symmetry"].configs(Options(quick=True))
+    configs = BY_NAME["symmetry"].configs(Options(quick=False))  # quick has no wide encoder
     recs = []
     for variant in ("tied", "linear", "wide"):
         config = next(c for c in configs if c.get("variant") == variant)
+        config = {**config, "batch_size": 64, "images": 2}
         recs.append(_run("symmetry", {**config, "steps": 100}))
     tied, linear, wide = (r["final"] for r in recs)
     assert tied["params_decoder"] == 25 + 100 + 64  # biases only
@@ -36,6 +37,7 @@ def test_symmetry_shrunken_runs():
     # a linear decoder's output lies in a k-dim affine subspace: it cannot beat PCA (train set)
     assert linear["train_error"] >= linear["pca_train_error"] * (1 - 1e-4)
     assert 0 < tied["test_error_relative"] < 1.2
+    assert len(recs[0]["extra"]["reconstructions"]) == 2
     # the loss curve is logged every 5 steps, train and test
     assert recs[0]["trajectory"]["step"][:3] == [0, 5, 10]
     assert len(recs[0]["trajectory"]["test_loss"]) == len(recs[0]["trajectory"]["step"])

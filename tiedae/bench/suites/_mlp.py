@@ -37,7 +37,7 @@ from tiedae import MLPAE, pca
 from tiedae.bench import stats
 from tiedae.bench.datasets import image_split, user_images
 from tiedae.bench.suite import fmt
-from tiedae.features import affine_r2, knn_accuracy, linear_probe_accuracy
+from tiedae.features import AffineFit, knn_accuracy, linear_probe_accuracy
 from tiedae.nonlinear.layers import count_params
 
 ENCODER = [100, 25]  # post 000's encoder widths before the code
@@ -161,16 +161,26 @@ def build(config: dict, d: int) -> MLPAE:
                  decoder=decoder, rngs=nnx.Rngs(config["seed"]))
 
 
+@functools.lru_cache(maxsize=8)
+def _affine_fit(path, n_train: int, n_test: int, k: int) -> AffineFit:
+    """Affine regression from the pixels (k = 0) or from PCA's k-dim code, fitted once."""
+    X, _, X_test, _, _ = image_split(path, n_train, n_test)
+    if k == 0:
+        return AffineFit(X, X_test)
+    ref = _pca(path, n_train, n_test, k)
+    return AffineFit(pca_codes(ref, X), pca_codes(ref, X_test))
+
+
 def code_scores(config: dict, z, z_test) -> dict:
     """Probe and k-NN accuracy of codes, and their affine R^2 from the pixels and from PCA's
     code of the same size."""
-    X, y, X_test, y_test, _ = load(config)
-    ref = pca_reference(config, z.shape[1])
+    _, y, _, y_test, _ = load(config)
+    key = (config.get("data"), config["n_train"], config["n_test"])
     return {
         "probe_accuracy": linear_probe_accuracy(z, y, z_test, y_test),
         "knn_accuracy": knn_accuracy(z, y, z_test, y_test),
-        "code_r2_pixels": affine_r2(X, z, X_test, z_test),
-        "code_r2_pca": affine_r2(pca_codes(ref, X), z, pca_codes(ref, X_test), z_test),
+        "code_r2_pixels": _affine_fit(*key, 0).r2(z, z_test),
+        "code_r2_pca": _affine_fit(*key, int(z.shape[1])).r2(z, z_test),
     }
 
 

@@ -22,7 +22,7 @@ from tiedae.features import knn_accuracy, linear_probe_accuracy
 
 CODE_SIZES = (2, 16)
 DECODERS = ("mirror", "tied", "linear")
-SEEDS = {"quick": 3, "full": 8}
+SEEDS = {"quick": 3, "full": 6}
 SCORES = ("probe_accuracy", "knn_accuracy")
 
 
