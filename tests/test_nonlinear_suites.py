@@ -53,8 +53,8 @@ def _symmetry_records(train_errors, pca_error=2.0, r2=None):
     for variant in ("mirror", "tied", "linear"):
         for seed, train in enumerate(train_errors):
             final = {"test_error": 3.0 + 0.1 * seed, "test_error_relative": 0.3,
-                     "pca_test_error": 2.5, "steps_to_pca_2k": 100.0,
-                     "seconds_to_pca_2k": 1.0, "params_encoder": 10, "params_decoder": 5,
+                     "pca_test_error": 2.5, "steps_to_pca_k": 100.0,
+                     "seconds_to_pca_k": 1.0, "params_encoder": 10, "params_decoder": 5,
                      "train_error": train if variant == "linear" else 1.0,
                      "pca_train_error": pca_error, "probe_accuracy": 0.5,
                      "knn_accuracy": 0.5, "code_r2_pixels": 0.5,

@@ -179,9 +179,18 @@ def code_scores(config: dict, z, z_test) -> dict:
     return {
         "probe_accuracy": linear_probe_accuracy(z, y, z_test, y_test),
         "knn_accuracy": knn_accuracy(z, y, z_test, y_test),
-        "code_r2_pixels": _affine_fit(*key, 0).r2(z, z_test),
-        "code_r2_pca": _affine_fit(*key, int(z.shape[1])).r2(z, z_test),
+        "code_r2_pixels": _r2_or_nan(_affine_fit(*key, 0), z, z_test),
+        "code_r2_pca": _r2_or_nan(_affine_fit(*key, int(z.shape[1])), z, z_test),
+        "code_collapsed": bool(np.all(np.ptp(np.asarray(z), axis=0) == 0)),
     }
+
+
+def _r2_or_nan(fit: AffineFit, z, z_test) -> float:
+    """The affine R^2, or nan for a code without variance (a collapsed encoder: every ReLU of
+    a layer dead), which `code_collapsed` records."""
+    if np.all(np.ptp(np.asarray(z), axis=0) == 0) or np.all(np.ptp(z_test, axis=0) == 0):
+        return float("nan")
+    return fit.r2(z, z_test)
 
 
 def _pictures(config: dict, reconstructed) -> dict:
@@ -311,3 +320,22 @@ def difference(a, b, digits: int = 3) -> tuple[stats.Paired, str]:
         return p, "not compared (no common seeds)"
     return p, (f"{fmt(p.mean, digits)} [{fmt(p.lo, 2)}, {fmt(p.hi, 2)}], n={p.n}: "
                f"{p.verdict}")
+
+
+def reach_verdict(a, b) -> str:
+    """a against b for steps (or seconds) to a threshold over common seeds, where None / inf
+    means the run never reached it: the paired verdict on the seeds where both reached it,
+    unless one side missed it more often; then 'higher' (a slower) when a missed it more often
+    and the reached pairs do not say 'lower', 'lower' in the mirror case, else 'mixed'."""
+    def never(v):
+        return v is None or not math.isfinite(float(v))
+
+    na, nb = sum(map(never, a)), sum(map(never, b))
+    verdict = stats.paired(a, b).verdict  # drops the pairs with a never-reached side
+    if na == nb:
+        return verdict
+    if na > nb and verdict != "lower":
+        return "higher"
+    if na < nb and verdict != "higher":
+        return "lower"
+    return "mixed"

@@ -120,10 +120,10 @@ def simplicity_verdict(by: dict, key: str = "code_r2_pca") -> str:
     return "mixed"
 
 
-def wide_verdict(steps: stats.Paired, seconds: stats.Paired) -> str:
-    """The claim 'the wide encoder converges faster' from the paired differences (wide -
-    deep) in steps and in seconds to the threshold."""
-    verdicts = {steps.verdict, seconds.verdict}
+def wide_verdict(steps: str, seconds: str) -> str:
+    """The claim 'the wide encoder converges faster' from the verdicts (`_mlp.reach_verdict`)
+    of wide - deep in steps and in seconds to the threshold."""
+    verdicts = {steps, seconds}
     if verdicts == {"lower"}:
         return "supported"
     if verdicts == {"higher"}:
@@ -148,17 +148,17 @@ def summarize(records: list[dict]) -> Summary:
                      _mlp.ci(_values(recs, "code_r2_pca")),
                      _mlp.ci(_values(recs, "probe_accuracy")),
                      _mlp.ci(_values(recs, "knn_accuracy")),
-                     _mlp.steps_text(_values(recs, "steps_to_pca_2k"))
-                     if "steps_to_pca_2k" in f else "-",
-                     _mlp.steps_text(_values(recs, "seconds_to_pca_2k"))
-                     if "seconds_to_pca_2k" in f else "-"])
+                     _mlp.steps_text(_values(recs, "steps_to_pca_k"))
+                     if "steps_to_pca_k" in f else "-",
+                     _mlp.steps_text(_values(recs, "seconds_to_pca_k"))
+                     if "seconds_to_pca_k" in f else "-"])
     findings = decoder_findings(groups) + encoder_findings(groups)
     return Summary(
         title=f"symmetry: post 000's 2-D autoencoder, k={K} (mean ± 95% CI half-width over "
               "seeds; steps/seconds: median [IQR])",
         columns=["run", "enc / dec params", "test error", "R2 pixels->code",
-                 "R2 PCA->code", "probe acc", "5-NN acc", "steps to PCA-2k error",
-                 "s to PCA-2k error"],
+                 "R2 PCA->code", "probe acc", "5-NN acc", "steps to PCA-k error",
+                 "s to PCA-k error"],
         rows=rows, findings=findings)
 
 
@@ -208,21 +208,22 @@ def encoder_findings(by: dict) -> list[str]:
         if name not in by:
             continue
         width = "-".join(map(str, by[name][0]["config"]["encoder"]))
-        steps, steps_text = _mlp.difference(
-            *_mlp.paired_values(by[name], by["mirror"], "steps_to_pca_2k"))
-        secs, secs_text = _mlp.difference(
-            *_mlp.paired_values(by[name], by["mirror"], "seconds_to_pca_2k"))
+        steps_ab = _mlp.paired_values(by[name], by["mirror"], "steps_to_pca_k")
+        secs_ab = _mlp.paired_values(by[name], by["mirror"], "seconds_to_pca_k")
+        steps, secs = _mlp.reach_verdict(*steps_ab), _mlp.reach_verdict(*secs_ab)
+        steps_text = f"{_mlp.difference(*steps_ab)[1]} ({steps} with never-reached runs)"
+        secs_text = f"{_mlp.difference(*secs_ab)[1]} ({secs} with never-reached runs)"
         _, err_text = _mlp.difference(*_mlp.paired_values(by[name], by["mirror"],
                                                           "test_error"))
         never = sum(v is None or not np.isfinite(v)
                     for recs in (by[name], by["mirror"])
-                    for v in _values(recs, "steps_to_pca_2k"))
+                    for v in _values(recs, "steps_to_pca_k"))
         claim = ("post 000's claim (half as many, twice as wide encoder layers converge "
                  f"faster): {wide_verdict(steps, secs)}. " if name == "wide" else
                  "parameter-matched control: ")
         out.append(
             f"{claim}encoder {width} - encoder 100-25 (mirror decoder), to PCA's error with "
-            f"{2 * K} components: steps {steps_text}; seconds {secs_text}; test error "
+            f"{K} components: steps {steps_text}; seconds {secs_text}; test error "
             f"{err_text}" + (f" ({never} runs never reached it)." if never else "."))
     return out
 
