@@ -19,7 +19,8 @@ PCA's 2-D code to the learnt code, and the linear-probe and 5-NN accuracy of the
 The wide-encoder claim keeps the mirror decoder and compares the encoder 100-25 with one hidden
 layer of 200 ("half as many, twice as wide") and one hidden layer with as many parameters as
 100-25 (103 units for d = 784): steps and seconds until the monitored training error first
-reaches PCA's error with 2 and with 4 components, and the test error. Training, monitoring and
+reaches PCA's error with k components (a run that never reaches it counts as slower), and the
+test error. Training, monitoring and
 measurements: `tiedae.bench.suites._mlp`. The PCA run is the 2-D reference (codes and
 reconstructions). Comparisons are paired over seeds (same seed: same data split and minibatch
 order; for the decoders also the same initial encoder).
