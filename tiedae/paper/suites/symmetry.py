@@ -328,7 +328,8 @@ def fig_sym_curves(records: list[dict], out_dir: Path) -> Path:
     encoder variant: median over seeds and min-max band; dashed: PCA with k and 2k
     components."""
     groups = _groups(records)
-    fig, axes = new_figure(2, 1, width=6.4, height=2.2)
+    fig, axes = new_figure(2, 1, width=7.0, height=2.2)
+    fig.subplots_adjust(wspace=0.35)
     for v in _ordered(groups):
         curves = [r for r in groups[v] if (r.get("trajectory") or {}).get("train_loss")]
         if not curves:
