@@ -167,7 +167,9 @@ def _mlp_run(cfg, rng, err):
              "steps_to_pca_k": None if cfg["seed"] == 1 else
              200.0 + 5 * cfg["seed"], "seconds_to_pca_k": None if cfg["seed"] == 1 else
              2.0 + 0.1 * cfg["seed"], "ms_per_step": 5.0, "late_test_change": -0.001,
-             "params_total": 20000, "params_encoder": 9000, "params_decoder": 11000}
+             "params_total": 20000, "params_encoder": 9000, "params_decoder": 11000,
+             "code_collapsed": False, "code_active_dims": cfg["code_dim"],
+             "code_rank": cfg["code_dim"]}
     extra = {"decoder_widths": [25, 100], "thresholds": {"pca_k": 3.0, "pca_2k": 2.2}}
     if cfg["code_dim"] == 2:
         extra.update(codes_2d=rng.standard_normal((30, 2)).round(4).tolist(),

@@ -185,7 +185,16 @@ def code_scores(config: dict, z, z_test) -> dict:
         "code_r2_pca": _r2_or_nan(_affine_fit(*key, int(z.shape[1])), z, z_test),
         "code_collapsed": bool(np.all(np.ptp(np.asarray(z), axis=0) == 0)),
         "code_active_dims": int(np.sum(np.ptp(np.asarray(z), axis=0) > 0)),
+        "code_rank": code_rank(z),
     }
+
+
+def code_rank(z, rtol: float = 1e-3) -> int:
+    """Numerical rank of the centred codes: singular values above rtol times the largest (a
+    code whose encoder lost most of its ReLUs spans fewer directions than its size)."""
+    zc = np.asarray(z, np.float64) - np.mean(z, axis=0)
+    s = np.linalg.svd(zc, compute_uv=False)
+    return int(np.sum(s > rtol * s[0])) if s.size and s[0] > 0 else 0
 
 
 def _r2_or_nan(fit: AffineFit, z, z_test) -> float:

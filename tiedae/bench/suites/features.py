@@ -118,7 +118,8 @@ def summarize(records: list[dict]) -> Summary:
     if verdict != "not compared":
         findings.append(f"post 002 (does a linear decoder force better features?): the linear "
                         f"decoder's codes against the mirror's, over probe and 5-NN at k = "
-                        f"{', '.join(str(k) for k in CODE_SIZES)}: {verdict}.")
+                        f"{', '.join(str(k) for k in CODE_SIZES if (k, 'mirror') in groups)}"
+                        f": {verdict}.")
     return Summary(
         title="features: frozen-code quality per decoder (mean ± 95% CI half-width over seeds)",
         columns=["code", "decoder", "test error", "linear probe acc", "5-NN acc", "runs"],

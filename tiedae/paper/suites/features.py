@@ -83,13 +83,20 @@ def _main_table(groups) -> str:
             recs = groups[(k, d)]
             rows.append([R.num(k), LABELS[d], pm_ci(_values(recs, "test_error")),
                          pm_ci(_values(recs, "probe_accuracy")),
-                         pm_ci(_values(recs, "knn_accuracy")), R.num(len(recs))])
+                         pm_ci(_values(recs, "knn_accuracy")), _rank(recs),
+                         R.num(len(recs))])
     for (_k, d), recs in groups.items():
         if d == "pixels":
             rows.append(["--", LABELS[d], "--", pm_ci(_values(recs, "probe_accuracy")),
-                         pm_ci(_values(recs, "knn_accuracy")), R.num(len(recs))])
-    return tabular(["$k$", "code", "test error", "linear probe acc.", "5-NN acc.", "runs"],
-                   rows, "rlrrrr")
+                         pm_ci(_values(recs, "knn_accuracy")), "--", R.num(len(recs))])
+    return tabular(["$k$", "code", "test error", "linear probe acc.", "5-NN acc.",
+                    "code rank", "runs"], rows, "rlrrrrr")
+
+
+def _rank(recs) -> str:
+    """Median numerical rank of the codes over seeds ('--' where not recorded)."""
+    ranks = [v for v in _values(recs, "code_rank") if v is not None]
+    return R.num(float(np.median(ranks))) if ranks else "--"
 
 
 def _paired_table(groups) -> str:
@@ -118,6 +125,11 @@ def _find(groups) -> str:
             rf"{pm_ci(_values(groups[(k, d)], 'knn_accuracy'))}"
             for d in (*DECODERS, "pca") if (k, d) in groups)
         text = rf"At $k={k}$, probe / 5-NN accuracy: {scores}."
+        low = [rf"{LABELS[d]} {_rank(groups[(k, d)])}" for d in DECODERS
+               if (k, d) in groups and _rank(groups[(k, d)]) not in ("--", R.num(float(k)))]
+        if low:
+            text += (rf" Codes spanning fewer than {k} directions (median numerical rank): "
+                     + "; ".join(low) + ".")
         if (k, "mirror") in groups:
             diffs = []
             for d in DECODERS[1:]:
