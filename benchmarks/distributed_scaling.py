@@ -32,6 +32,8 @@ import sys
 import tempfile
 import time
 
+from _output import write_json
+
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parent
 LAYOUTS = {  # name: (processes, devices per process)
@@ -144,11 +146,7 @@ def main() -> None:
                "cpu_count": os.cpu_count(), "n": args.n, "d": args.d, "k": args.k,
                "steps": args.steps, "repeats": args.repeats, "dtype": "float32",
                "max_encoder_difference": diff, "rows": rows}
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        tmp_out = args.out + ".tmp"
-        with open(tmp_out, "w") as f:
-            json.dump(res, f, indent=1)
-        os.replace(tmp_out, args.out)
+        write_json(args.out, res)
 
 
 if __name__ == "__main__":

@@ -22,13 +22,12 @@ vs one step per call (goal >= 5x).
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import time
 
 import jax
 import jax.numpy as jnp
 import optax
+from _output import write_json
 from flax import nnx
 
 import tiedae
@@ -106,11 +105,7 @@ def main() -> None:
               f"{r['split_over_nnx_speedup']:>9.2f}x {r['fused_over_split_speedup']:>11.2f}x")
     print(f"(fit logs every {args.log_every} steps: one compiled call per log interval)")
     if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        tmp = args.out + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump({"device": str(jax.devices()[0]), "rows": rows}, f, indent=1)
-        os.replace(tmp, args.out)
+        write_json(args.out, {"device": str(jax.devices()[0]), "rows": rows})
 
 
 if __name__ == "__main__":

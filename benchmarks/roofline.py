@@ -38,11 +38,11 @@ os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
-import json  # noqa: E402
 import time  # noqa: E402
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
+from _output import write_json
 
 from tiedae.bench.suites.step_cost import best_times, nominal_flops, step_function  # noqa: E402
 
@@ -260,11 +260,7 @@ def main() -> None:
                   f"{res.get('torch_compile')}; {res['wall_seconds']:.1f} s in all",
                   highlight=False)
     if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        tmp = args.out + ".tmp"
-        with open(tmp, "w") as fh:
-            json.dump(res, fh, indent=2)
-        os.replace(tmp, args.out)
+        write_json(args.out, res)
         console.print(f"wrote {args.out}")
 
 

@@ -26,12 +26,12 @@ of each):
 from __future__ import annotations
 
 import argparse
-import json
 import os
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _output import write_json
 from threadpoolctl import threadpool_info
 
 from tiedae.bench.suites.step_cost import (
@@ -128,11 +128,7 @@ def main() -> None:
         f"{res['autodiff_step_over_numpy_one_blas_thread']:.3g} (one thread).",
         highlight=False)
     if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        tmp = args.out + ".tmp"
-        with open(tmp, "w") as fh:
-            json.dump(res, fh, indent=2)
-        os.replace(tmp, args.out)
+        write_json(args.out, res)
         console.print(f"wrote {args.out}")
 
 
