@@ -106,14 +106,14 @@ def summarize(records: list[dict]) -> Summary:
                     parts.append(f"{name} {dec} - mirror " + _mlp.difference(
                         *_mlp.paired_values(groups[(k, dec)], groups[(k, "mirror")], key))[1])
         pca = groups.get((k, "pca"))
-        ref = (f"; PCA's {k}-D code: probe {fmt(pca[0]['final']['probe_accuracy'])}, 5-NN "
-               f"{fmt(pca[0]['final']['knn_accuracy'])}" if pca else "")
+        ref = (f"; PCA's {k}-D code: probe {fmt(pca[0]['final'].get('probe_accuracy'))}, 5-NN "
+               f"{fmt(pca[0]['final'].get('knn_accuracy'))}" if pca else "")
         findings.append(f"k={k}, paired accuracy differences (95% CI): " + "; ".join(parts)
                         + ref + ".")
     if (0, "pixels") in groups:
         f = groups[(0, "pixels")][0]["final"]
-        findings.append(f"raw pixels: probe {fmt(f['probe_accuracy'])}, 5-NN "
-                        f"{fmt(f['knn_accuracy'])}.")
+        findings.append(f"raw pixels: probe {fmt(f.get('probe_accuracy'))}, 5-NN "
+                        f"{fmt(f.get('knn_accuracy'))}.")
     verdict = answer(groups)
     if verdict != "not compared":
         findings.append(f"post 002 (does a linear decoder force better features?): the linear "

@@ -91,6 +91,10 @@ def _linear_vs_pca(finals: list[dict], rtol: float = 1e-4) -> str:
     """The linear decoder's training error against PCA's (Eckart-Young: its outputs span a
     k-dim affine subspace, so on the training set it cannot beat PCA, up to float32 rounding
     `rtol`); worded from the numbers."""
+    finals = [x for x in finals if x.get("train_error") is not None
+              and x.get("pca_train_error") is not None]
+    if not finals:
+        return "The linear decoder's training error was not recorded."
     train = [x["train_error"] for x in finals]
     ref = [x["pca_train_error"] for x in finals]
     below = sum(t < p * (1 - rtol) for t, p in zip(train, ref, strict=True))
@@ -172,7 +176,7 @@ def decoder_findings(by: dict) -> list[str]:
     pca = by.get("pca", [])
     errors = ", ".join(f"{name} {_mlp.ci(_values(by[name], 'test_error'))}" for name in decs)
     out.append(f"k={K}: test error {errors}"
-               + (f"; PCA {fmt(pca[0]['final']['test_error'])}" if pca else "") + ".")
+               + (f"; PCA {fmt(pca[0]['final'].get('test_error'))}" if pca else "") + ".")
     if "mirror" in by:
         diffs = [f"{name} - mirror " + _mlp.difference(
                      *_mlp.paired_values(by[name], by["mirror"], "test_error"))[1]
@@ -195,7 +199,7 @@ def decoder_findings(by: dict) -> list[str]:
                f"{verdict}: {answer}.")
     knn = ", ".join(f"{name} {_mlp.ci(_values(by[name], 'knn_accuracy'))}" for name in decs)
     out.append(f"5-NN accuracy of the 2-D test codes: {knn}"
-               + (f"; PCA's 2-D code {fmt(pca[0]['final']['knn_accuracy'])}" if pca else "")
+               + (f"; PCA's 2-D code {fmt(pca[0]['final'].get('knn_accuracy'))}" if pca else "")
                + ".")
     return out
 

@@ -149,7 +149,7 @@ def _find_symmetry(groups, k) -> str:
     errors = "; ".join(rf"{LABELS[d]} {pm_ci(_values(groups[d], 'test_error'))}" for d in decs)
     text = rf"With a code of size $k={k}$, the test errors are {errors}"
     if "pca" in groups:
-        text += rf"; PCA with {k} components {R.num(groups['pca'][0]['final']['test_error'])}"
+        text += rf"; PCA with {k} components {R.num(groups['pca'][0]['final'].get('test_error'))}"
     text += "."
     if "mirror" in groups:
         parts = []
@@ -172,7 +172,10 @@ def _find_symmetry(groups, k) -> str:
 def _eckart_young(groups) -> str:
     if "linear" not in groups:
         return "The linear decoder was not run."
-    finals = [r["final"] for r in groups["linear"]]
+    finals = [r["final"] for r in groups["linear"] if r["final"].get("train_error") is not None
+              and r["final"].get("pca_train_error") is not None]
+    if not finals:
+        return "The linear decoder's training error was not recorded."
     train = [f["train_error"] for f in finals]
     ref = [f["pca_train_error"] for f in finals]
     below = sum(t < p * (1 - 1e-4) for t, p in zip(train, ref, strict=True))
