@@ -156,25 +156,63 @@ def _peers(cfg, rng):
     return {"final": final, "trajectory": {}, "extra": {"methods": list(PEERS)}}
 
 
+def _mlp_run(cfg, rng, err):
+    """A trained run of `tiedae.bench.suites._mlp`: errors, code scores, curves, codes."""
+    pca_err = 3.1
+    final = {"test_error": err, "train_error": err - 0.1, "test_error_relative": err / 20,
+             "pca_test_error": pca_err, "pca_train_error": 3.0, "probe_accuracy":
+             0.6 + 0.01 * rng.standard_normal(), "knn_accuracy": 0.65 + 0.01 *
+             rng.standard_normal(), "code_r2_pixels": 0.7 + 0.01 * rng.standard_normal(),
+             "code_r2_pca": 0.5 + 0.01 * rng.standard_normal(),
+             "steps_to_pca_k": None if cfg["seed"] == 1 else
+             200.0 + 5 * cfg["seed"], "seconds_to_pca_k": None if cfg["seed"] == 1 else
+             2.0 + 0.1 * cfg["seed"], "ms_per_step": 5.0, "late_test_change": -0.001,
+             "params_total": 20000, "params_encoder": 9000, "params_decoder": 11000,
+             "code_collapsed": False, "code_active_dims": cfg["code_dim"],
+             "code_rank": cfg["code_dim"]}
+    extra = {"decoder_widths": [25, 100], "thresholds": {"pca_k": 3.0, "pca_2k": 2.2}}
+    if cfg["code_dim"] == 2:
+        extra.update(codes_2d=rng.standard_normal((30, 2)).round(4).tolist(),
+                     labels=(np.arange(30) % 10).tolist())
+    if cfg.get("images"):
+        pics = rng.uniform(size=(cfg["images"], 64)).round(2).tolist()
+        extra.update(image_shape=[8, 8], image_labels=list(range(cfg["images"])), images=pics,
+                     reconstructions=pics)
+    return {"final": final, "trajectory": {"step": STEPS, "wall_time": STEPS,
+                                           "train_loss": _decay(20, err),
+                                           "test_loss": _decay(20, err + 0.2)},
+            "extra": extra}
+
+
+def _pca_run(cfg, rng):
+    final = {"test_error": 3.1, "train_error": 3.0, "probe_accuracy": 0.55,
+             "knn_accuracy": 0.6}
+    extra = {}
+    if cfg["code_dim"] == 2:
+        extra.update(codes_2d=rng.standard_normal((30, 2)).round(4).tolist(),
+                     labels=(np.arange(30) % 10).tolist())
+    if cfg.get("images"):
+        pics = rng.uniform(size=(cfg["images"], 64)).round(2).tolist()
+        extra.update(image_shape=[8, 8], image_labels=list(range(cfg["images"])), images=pics,
+                     reconstructions=pics)
+    return {"final": final, "trajectory": {}, "extra": extra}
+
+
 def _symmetry(cfg, rng):
+    if cfg["kind"] == "pca":
+        return _pca_run(cfg, rng)
     err = {"tied": 2.0, "linear": 2.5}.get(cfg["variant"], 1.8) + 0.01 * rng.standard_normal()
-    return {"final": {"test_error": err, "test_error_relative": err / 20, "train_loss": err,
-                      "pca_loss": 1.5, "pca_test_error": 3.1, "steps_to_pca_loss": 200.0,
-                      "params_total": 20000,
-                      "params_encoder": 9000, "params_decoder": 11000},
-            "trajectory": {"step": STEPS, "loss": _decay(20, 2), "eval_loss": _decay(20, 2)},
-            "extra": {"decoder_widths": [25, 100]}}
+    return _mlp_run(cfg, rng, err)
 
 
 def _features(cfg, rng):
-    final = {"probe_accuracy": 0.8 + 0.01 * rng.standard_normal()}
-    if cfg["decoder"] != "pixels":
-        final.update(test_error=2.0, knn_accuracy=0.85)
-    extra = {}
-    if cfg["code_dim"] == 2:
-        extra = {"codes_2d": rng.standard_normal((30, 2)).round(4).tolist(),
-                 "labels": (np.arange(30) % 10).tolist()}
-    return {"final": final, "trajectory": {}, "extra": extra}
+    if cfg["decoder"] == "pca":
+        return _pca_run(cfg, rng)
+    if cfg["decoder"] == "pixels":
+        return {"final": {"probe_accuracy": 0.9, "knn_accuracy": 0.95}, "trajectory": {},
+                "extra": {}}
+    err = {"tied": 2.0, "linear": 2.5}.get(cfg["decoder"], 1.8) + 0.01 * rng.standard_normal()
+    return _mlp_run(cfg, rng, err)
 
 
 def _conv(cfg, rng):

@@ -24,30 +24,43 @@ def test_configs_have_three_seeds_and_stable_ids(name):
 
 
 def test_symmetry_shrunken_runs():
-    configs = BY_NAME["symmetry"].configs(Options(quick=True))
+    configs = BY_NAME["symmetry"].configs(Options(quick=False))  # quick has no wide encoder
     recs = []
-    for variant in ("tied", "linear"):
+    for variant in ("tied", "linear", "wide"):
         config = next(c for c in configs if c.get("variant") == variant)
+        config = {**config, "batch_size": 64, "images": 2}
         recs.append(_run("symmetry", {**config, "steps": 100}))
-    tied, linear = (r["final"] for r in recs)
+    tied, linear, wide = (r["final"] for r in recs)
     assert tied["params_decoder"] == 25 + 100 + 64  # biases only
-    assert linear["params_decoder"] == 8 * 64 + 64
+    assert linear["params_decoder"] == 2 * 64 + 64
+    assert wide["params_encoder"] == 64 * 200 + 200 + 200 * 2 + 2
     # a linear decoder's output lies in a k-dim affine subspace: it cannot beat PCA (train set)
-    assert linear["train_loss"] >= linear["pca_loss"] * (1 - 1e-4)
+    assert linear["train_error"] >= linear["pca_train_error"] * (1 - 1e-4)
     assert 0 < tied["test_error_relative"] < 1.2
+    assert len(recs[0]["extra"]["reconstructions"]) == 2
+    # the loss curve is logged every 5 steps, train and test
+    assert recs[0]["trajectory"]["step"][:3] == [0, 5, 10]
+    assert len(recs[0]["trajectory"]["test_loss"]) == len(recs[0]["trajectory"]["step"])
+    for f in (tied, linear):
+        assert f["code_r2_pca"] <= 1.0 and 0.1 < f["knn_accuracy"] <= 1.0
     summary = BY_NAME["symmetry"].summarize(recs)
     assert any("tied" in f for f in summary.findings)
 
 
-def _symmetry_records(train_losses, pca_loss=2.0):
+def _symmetry_records(train_errors, pca_error=2.0, r2=None):
+    r2 = r2 or {}
     out = []
     for variant in ("mirror", "tied", "linear"):
-        for seed, train in enumerate(train_losses):
-            final = {"test_error": 3.0, "test_error_relative": 0.3, "pca_test_error": 2.5,
-                     "steps_to_pca_loss": 100.0, "params_encoder": 10, "params_decoder": 5,
-                     "train_loss": train if variant == "linear" else 1.0,
-                     "pca_loss": pca_loss}
-            out.append({"config": {"kind": "decoder", "variant": variant, "seed": seed},
+        for seed, train in enumerate(train_errors):
+            final = {"test_error": 3.0 + 0.1 * seed, "test_error_relative": 0.3,
+                     "pca_test_error": 2.5, "steps_to_pca_k": 100.0,
+                     "seconds_to_pca_k": 1.0, "params_encoder": 10, "params_decoder": 5,
+                     "train_error": train if variant == "linear" else 1.0,
+                     "pca_train_error": pca_error, "probe_accuracy": 0.5,
+                     "knn_accuracy": 0.5, "code_r2_pixels": 0.5,
+                     "code_r2_pca": r2.get(variant, 0.5) + 0.01 * seed * seed}
+            out.append({"config": {"kind": "decoder", "variant": variant, "seed": seed,
+                                   "encoder": [100, 25]},
                         "final": final})
     return out
 
@@ -55,12 +68,22 @@ def _symmetry_records(train_losses, pca_loss=2.0):
 def test_symmetry_linear_vs_pca_finding_follows_the_numbers():
     summarize = BY_NAME["symmetry"].summarize
     (above,) = [f for f in summarize(_symmetry_records([2.1, 2.3])).findings
-                if "linear decoder" in f]
+                if "linear decoder's error" in f]
     assert "training set" in above and "at or above it in all 2 seeds" in above
-    assert "never below" not in above
     (below,) = [f for f in summarize(_symmetry_records([2.1, 1.5])).findings
-                if "linear decoder" in f]
+                if "linear decoder's error" in f]
     assert "below it in 1 of 2 seeds" in below and "at or above" not in below
+
+
+def test_symmetry_simplicity_verdict_follows_the_paired_differences():
+    summarize = BY_NAME["symmetry"].summarize
+    seeds = [2.1, 2.2, 2.3, 2.4, 2.5]
+    higher = summarize(_symmetry_records(seeds, r2={"linear": 0.9, "mirror": 0.5})).findings
+    assert any("Simpler decoder, simpler code? yes" in f for f in higher)
+    lower = summarize(_symmetry_records(seeds, r2={"linear": 0.2, "mirror": 0.5})).findings
+    assert any("Simpler decoder, simpler code? no:" in f for f in lower)
+    same = summarize(_symmetry_records(seeds)).findings
+    assert any("simpler code? no measurable difference" in f for f in same)
 
 
 def test_features_shrunken_runs():

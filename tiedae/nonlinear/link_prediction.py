@@ -23,7 +23,7 @@ Example:
   >>> from tiedae.nonlinear import link_prediction as lp
   >>> pos, neg = np.array([0.9, 0.4, 0.7]), np.array([0.1, 0.4, 0.8])
   >>> round(float(lp.roc_auc(pos, neg)), 4), round(float(lp.average_precision(pos, neg)), 4)
-  (0.6111, 0.7556)
+  (0.7222, 0.7556)
 """
 
 from __future__ import annotations

@@ -20,19 +20,21 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from tiedae.paper import figures_deep, tables, tables_deep
 from tiedae.paper import results as R
+from tiedae.paper import tables
 from tiedae.paper.style import stub
 from tiedae.paper.suites import conservation as conservation_paper
 from tiedae.paper.suites import conv_capacity as conv_capacity_paper
 from tiedae.paper.suites import conv_decoders as conv_decoders_paper
 from tiedae.paper.suites import decoders as decoders_paper
 from tiedae.paper.suites import exact_pcs as exact_pcs_paper
+from tiedae.paper.suites import features as features_paper
 from tiedae.paper.suites import graph as graph_paper
 from tiedae.paper.suites import optimal_decoder as optimal_decoder_paper
 from tiedae.paper.suites import peers as peers_paper
 from tiedae.paper.suites import regularized as regularized_paper
 from tiedae.paper.suites import step_cost as step_cost_paper
+from tiedae.paper.suites import symmetry as symmetry_paper
 
 __all__ = ["MAKERS", "Manuscript", "generate", "manuscript_refs"]
 
@@ -47,8 +49,9 @@ MAKERS: dict[str, tuple[list[Callable], list[Callable]]] = {
     "optimal-decoder": ([], [optimal_decoder_paper.optimal_decoder]),
     "step-cost": ([step_cost_paper.fig_step_cost], [step_cost_paper.step_cost]),
     "peers": ([], [peers_paper.peers]),
-    "symmetry": ([], [tables_deep.symmetry]),
-    "features": ([figures_deep.fig_codes2d], [tables_deep.features]),
+    "symmetry": ([symmetry_paper.fig_codes2d, symmetry_paper.fig_sym_curves,
+                  symmetry_paper.fig_reconstructions], [symmetry_paper.symmetry]),
+    "features": ([features_paper.fig_features], [features_paper.features]),
     "conv-decoders": ([conv_decoders_paper.fig_checkerboard, conv_decoders_paper.fig_conv_images],
                       [conv_decoders_paper.conv]),
     "conv-capacity": ([conv_capacity_paper.fig_conv_capacity],

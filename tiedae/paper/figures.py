@@ -1,6 +1,6 @@
 """Helpers shared by the figure makers: trajectories of several records on one x grid, values
 for a log axis, and a colour ramp. The figures themselves are in `tiedae.paper.suites`
-(linear suites) and `tiedae.paper.figures_deep`.
+(linear suites); each module of `tiedae.paper.suites` draws its own suite's.
 
 Example:
   >>> import numpy as np

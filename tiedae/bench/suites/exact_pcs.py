@@ -257,10 +257,13 @@ def summarize(records: list[dict]) -> Summary:
                 text += (f" (Bao et al.'s Figure 4: solid {_bao_text(bao[0])}, dashed "
                          f"{_bao_text(bao[1])})")
             parts.append(text)
-        budget = recs[0]["config"]["steps"]
+        budget = by["rag"][0]["config"]["steps"]
+        plain_budget = by["plain"][0]["config"]["steps"]
+        budgets = f"budget {budget}" + (
+            f", {plain_budget} for plain" if plain_budget != budget else "")
         findings.append(
             f"d={d}, k={k}, {opt}: iterations to axis distance {TARGET} (median [IQR] over "
-            f"{len(by['rag'])} starts, budget {budget}) - " + "; ".join(parts) + ".")
+            f"{len(by['rag'])} starts, {budgets}) - " + "; ".join(parts) + ".")
         findings.append(
             f"d={d}, k={k}, {opt}: RAG vs non-uniform L2 - "
             + paired_iterations(iterations(by["rag"]), iterations(by["nonuniform_l2"]))

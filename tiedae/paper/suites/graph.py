@@ -22,7 +22,7 @@ Every word that compares decoders ("higher", "no measurable difference") comes f
 Example:
   >>> from tiedae.paper.suites import graph
   >>> graph.ci_tex([0.86, 0.87, 0.85, 0.86, 0.88])
-  '\\ensuremath{0.864\\pm0.015}'
+  '\\ensuremath{0.864\\pm0.014}'
 """
 
 from __future__ import annotations
