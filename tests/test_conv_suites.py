@@ -101,8 +101,12 @@ def test_capacity_shrunken_runs_and_paired_summary():
 def test_conv_decoders_shrunken_runs():
     configs = BY_NAME["conv-decoders"].configs(Options(quick=True))
     finals, recs = {}, []
+    quick = {c["model"]: c for c in configs if c["seed"] == 0}
+    # the quick default leaves the tied decoder to the full runs; the shrunken run checks it
+    quick["tied-k3"] = {**quick["transposed_conv-k3"], "model": "tied-k3", "decoder": "tied",
+                        "run_id": "quick-tied-k3-s0"}
     for model in ("tied-k3", "transposed_conv-k3", "matlab_cae"):
-        config = next(c for c in configs if c["model"] == model and c["seed"] == 0)
+        config = quick[model]
         rec = _run("conv-decoders", {**config, "steps": 4, "eval_every": 2, "n_measure": 20})
         finals[model] = rec["final"]
         recs.append(rec)

@@ -218,8 +218,8 @@ def load(name: str, *, n: int = 0, d: int = 0, k: int = 0, gap: float = 0.0, see
 @functools.lru_cache(maxsize=8)
 def image_split(path: str | None, n_train: int, n_test: int) -> tuple:
     """(X_train, y_train, X_test, y_test, image_shape), flattened float32 rows in [0, 1]: the
-    digits (path None; `DIGITS_TEST_FRACTION` held out) or the first n_train / n_test
-    images of a user's MNIST-format data after a fixed shuffle (seed 0)."""
+    digits (path None; `DIGITS_TEST_FRACTION` held out) or a user's MNIST-format data: the
+    first n_train / n_test images of each split after a fixed shuffle (seed 0)."""
     rng = np.random.default_rng(0)
     if path:
         ds = user_images(path)
@@ -232,7 +232,7 @@ def image_split(path: str | None, n_train: int, n_test: int) -> tuple:
         X, y = data.digits(return_labels=True)
         perm = rng.permutation(len(X))
         n_test_digits = math.ceil(DIGITS_TEST_FRACTION * len(X))  # as scikit-learn rounds
-        tr, te = perm[: len(X) - n_test_digits], perm[len(X) - n_test_digits:]
+        tr, te = perm[: len(X) - n_test_digits][:n_train], perm[len(X) - n_test_digits:][:n_test]
         parts = (X[tr], y[tr], X[te], y[te])
         shape = (8, 8, 1)
     out = tuple(np.ascontiguousarray(a) for a in parts)

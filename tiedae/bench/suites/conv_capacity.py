@@ -194,4 +194,6 @@ SUITE = Suite(
     description="post 001's Keras conv AE on 48x48 colour crops: decoder x1/2, x2 parameters, "
                 "+-1 layer, encoder/decoder reallocation at a fixed budget (paired over seeds)",
     configs=configs, run=run, summarize=summarize,
+    # Compiling its models takes most of a quick run; `--suite conv-capacity` runs it.
+    in_quick=False,
 )

@@ -92,9 +92,12 @@ def configs(options: Options) -> list[dict]:
             "n_measure": 200 if options.quick else 500, "first_seed": options.seed}
     if options.mnist:  # a few thousand images: the runs are step-bound, not data-bound
         base.update(n_train=1000 if options.quick else 2000, n_test=500)
+    if options.quick:  # a smoke test of every measurement: small splits, the posts' decoders
+        base.update(n_train=256, n_test=128, n_measure=128)
     kernels = (3,) if options.quick else (2, 3, 4)
+    decoders = ("transposed_conv", "upsample_conv") if options.quick else CONV_DECODERS
     models = [(m, None, None) for m in POST_MODELS]
-    models += [(f"{dec}-k{k}", dec, k) for dec in CONV_DECODERS for k in kernels]
+    models += [(f"{dec}-k{k}", dec, k) for dec in decoders for k in kernels]
     return [{**base, "run_id": f"{tag}-{model}-s{seed}", "model": model, "decoder": dec,
              "kernel_size": k, "seed": seed}
             for seed in seed_list(options, quick=2, full=5) for model, dec, k in models]
