@@ -123,3 +123,10 @@ def test_conv_decoders_shrunken_runs():
         [*recs, make_record("conv-decoders", second["config"],
                             {k: second[k] for k in ("final", "trajectory", "extra")}, 0.0)])
     assert summary.rows[-1][0].startswith("white noise")
+
+
+def test_seed_independent_result_is_reported_as_a_collapse():
+    same = {0: {"test_error": 90.435}, 1: {"test_error": 90.435}}
+    assert conv_decoders.collapsed(same)
+    assert not conv_decoders.collapsed({0: {"test_error": 90.435}, 1: {"test_error": 17.2}})
+    assert not conv_decoders.collapsed({0: {"test_error": 90.435}})  # one seed shows nothing

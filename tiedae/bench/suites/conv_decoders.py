@@ -162,6 +162,14 @@ def compare(by: dict, a: str, b: str, key: str) -> stats.Paired:
     return stats.paired([by[a][s][key] for s in seeds], [by[b][s][key] for s in seeds])
 
 
+def collapsed(per_seed: dict[int, dict]) -> bool:
+    """Whether a model's trained test error is the same in every seed (>= 2 seeds, relative
+    1e-6): training ended at one seed-independent output, e.g. a saturated sigmoid decoding
+    every code to the same constant image, so comparisons measure that failure."""
+    errors = [f["test_error"] for f in per_seed.values()]
+    return len(errors) >= 2 and max(errors) - min(errors) <= 1e-6 * abs(max(errors))
+
+
 def summarize(records: list[dict]) -> Summary:
     by = _by_model(records)
     if not by:
@@ -177,7 +185,10 @@ def summarize(records: list[dict]) -> Summary:
     rows.append(["test images", "-", "-", "-", f"{ref[2]:.3g}", "-", f"{ref[4]:.3g}", "-"])
     rows.append(["white noise (p^2-1)/(HW-1)", "-", "-", "-", f"{f0['checker_noise_p2']:.3g}",
                  "-", f"{f0['checker_noise_p4']:.3g}", "-"])
-    findings = []
+    findings = [f"{model}: test error {list(per_seed.values())[0]['test_error']:.6g} in all "
+                f"{len(per_seed)} seeds - training collapsed to one seed-independent output "
+                "(a constant image), so its comparisons below measure that failure, not the "
+                "architecture." for model, per_seed in by.items() if collapsed(per_seed)]
     pairs = [("keras_cae", "matlab_cae")]
     kernels = sorted({r["config"]["kernel_size"] for r in records
                       if r["config"]["kernel_size"] is not None})

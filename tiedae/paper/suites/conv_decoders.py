@@ -32,6 +32,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from tiedae.bench import stats
+from tiedae.bench.suites.conv_decoders import collapsed
 from tiedae.paper import results as R
 from tiedae.paper.style import new_figure, save
 from tiedae.paper.suites.graph import ci_tex
@@ -138,6 +139,10 @@ def _find_posts(models) -> str:
     if "keras_cae" not in models or "matlab_cae" not in models:
         return "Post 003's two models were not both run."
     k, m = models["keras_cae"], models["matlab_cae"]
+    failed = [label(name) for name in ("keras_cae", "matlab_cae") if collapsed(models[name])]
+    note = (" " + " and ".join(failed) + r" ended every seed at the same test error: training "
+            r"collapsed to one constant output image (its sigmoid saturated), so this "
+            r"comparison measures that failure, not the architecture." if failed else "")
     return (rf"Post 003's Keras CAE ({R.num(_vals(k, 'params')[0])} parameters) reaches test "
             rf"error {ci_tex(_vals(k, 'test_error'))}, MATLAB's "
             rf"({R.num(_vals(m, 'params')[0])} parameters) "
@@ -147,7 +152,7 @@ def _find_posts(models) -> str:
             + rf". Their trained outputs have $c_2$ {ci_tex(_vals(k, 'checker_out_p2'))} and "
             rf"{ci_tex(_vals(m, 'checker_out_p2'))}; at initialisation "
             rf"{ci_tex(_vals(k, 'checker_out_init_p2'))} and "
-            rf"{ci_tex(_vals(m, 'checker_out_init_p2'))}.")
+            rf"{ci_tex(_vals(m, 'checker_out_init_p2'))}." + note)
 
 
 def _decoder_means(models, key, decoder) -> list[float]:
@@ -199,8 +204,12 @@ def _answer(models, records) -> str:
         text = ""
     if "keras_cae" in models and "matlab_cae" in models:
         p = _paired(models, "keras_cae", "matlab_cae", "test_error")
+        failed = [label(n) for n in ("keras_cae", "matlab_cae") if collapsed(models[n])]
         text += ("Post 003's asymmetric Keras CAE and symmetric MATLAB CAE "
                  + ("were run on fewer than two seeds, so not compared" if p.n < 2 else
+                    "cannot be compared here: the " + " and ".join(failed) + "'s training "
+                    "collapsed to a constant output in every seed with the shared loss and "
+                    "step size" if failed else
                     "showed no measurable difference in test error"
                     if p.verdict == "no measurable difference" else
                     f"differ: the Keras CAE's test error is {p.verdict}")
