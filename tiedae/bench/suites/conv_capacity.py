@@ -131,7 +131,7 @@ def configs(options: Options) -> list[dict]:
                 "size": 16, "width": 0.25}
         variants, seeds = ("baseline", "dec_x2"), seed_list(options, quick=2, full=2)
     else:
-        base = {"n_train": 1000, "n_test": 300, "batch_size": 16, "steps": 120, "eval_every": 20,
+        base = {"n_train": 1000, "n_test": 300, "batch_size": 16, "steps": 120, "eval_every": 40,
                 "size": SIZE, "width": 1.0}
         variants, seeds = VARIANTS, seed_list(options, quick=5, full=5)
     base.update(learning_rate=1e-3, data_seed=0)
