@@ -290,12 +290,14 @@ def symmetry(records: list[dict]) -> tuple[dict, dict]:
     tied = (_paired(groups["tied"], groups["mirror"], "test_error")
             if "tied" in groups and "mirror" in groups else None)
     macros["RAnswerSymmetry"] = (
-        rf"On {macros['RSymData']} with post 000's 2-D autoencoder, the tied mirror has "
+        rf"On {macros['RSymData']} with post 000's 2-D autoencoder, the tied mirror shows "
         + (relation(tied, "test error") if tied else "an untested test error")
-        + r" than the untied mirror's"
-        * bool(tied and tied.verdict != "no measurable difference" and tied.n >= 2)
-        + rf"; a simpler decoder gives a more nearly affine code: {simple}; the wide "
-        rf"encoder converges faster: {wide}.")
+        + (r" than the untied mirror's"
+           if tied and tied.verdict != "no measurable difference" and tied.n >= 2
+           else " from the untied mirror")
+        + rf" (paired over seeds). Does a simpler decoder give a more nearly affine code? "
+        rf"Verdict: {simple}. Does an encoder of half as many, twice as wide layers converge "
+        rf"faster? Verdict: {wide}.")
     return macros, {"symmetry": _main_table(groups), "symmetry_paired": _paired_table(groups)}
 
 
