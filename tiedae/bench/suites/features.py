@@ -70,21 +70,24 @@ def verdicts(groups: dict, k: int, key: str = "probe_accuracy") -> dict[str, sta
             for d in DECODERS if d != "mirror" and (k, d) in groups and base}
 
 
+def answer_word(verdicts) -> str:
+    """'better' / 'worse' / 'no measurable difference' / 'mixed' from paired verdicts of the
+    linear decoder's scores against the mirror's."""
+    verdicts = list(verdicts)
+    if not verdicts:
+        return "not compared"
+    for word, verdict in (("better", "higher"), ("worse", "lower"),
+                          ("no measurable difference", "no measurable difference")):
+        if all(v == verdict for v in verdicts):
+            return word
+    return "mixed"
+
+
 def answer(groups: dict) -> str:
     """Post 002's question from the linear decoder's paired differences against the mirror
-    (probe and 5-NN, every code size): 'better', 'worse', 'no measurable difference' or
-    'mixed'."""
-    found = [verdicts(groups, k, key)["linear"].verdict for k in CODE_SIZES for key in SCORES
-             if "linear" in verdicts(groups, k, key)]
-    if not found:
-        return "not compared"
-    if all(v == "higher" for v in found):
-        return "better"
-    if all(v == "lower" for v in found):
-        return "worse"
-    if all(v == "no measurable difference" for v in found):
-        return "no measurable difference"
-    return "mixed"
+    (probe and 5-NN, every code size)."""
+    return answer_word(verdicts(groups, k, key)["linear"].verdict for k in CODE_SIZES
+                       for key in SCORES if "linear" in verdicts(groups, k, key))
 
 
 def summarize(records: list[dict]) -> Summary:

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from tiedae.bench import stats
+from tiedae.bench.suites.features import answer_word
 from tiedae.paper import results as R
 from tiedae.paper.style import new_figure, save
 from tiedae.paper.suites._linear import pm_ci
@@ -57,21 +58,6 @@ def _paired(a_recs, b_recs, key) -> stats.Paired:
 
 def _sizes(groups) -> list[int]:
     return sorted({k for k, d in groups if k and d in DECODERS})
-
-
-def answer_word(verdicts) -> str:
-    """'better' / 'worse' / 'no measurable difference' / 'mixed' from paired verdicts of the
-    linear decoder's scores against the mirror's."""
-    verdicts = list(verdicts)
-    if not verdicts:
-        return "not compared"
-    if all(v == "higher" for v in verdicts):
-        return "better"
-    if all(v == "lower" for v in verdicts):
-        return "worse"
-    if all(v == "no measurable difference" for v in verdicts):
-        return "no measurable difference"
-    return "mixed"
 
 
 def _main_table(groups) -> str:
