@@ -216,10 +216,10 @@ def load(name: str, *, n: int = 0, d: int = 0, k: int = 0, gap: float = 0.0, see
 
 
 @functools.lru_cache(maxsize=8)
-def image_split(path: str | None, n_train: int, n_test: int) -> tuple:
+def image_split(path: str | None, n_train: int | None, n_test: int | None) -> tuple:
     """(X_train, y_train, X_test, y_test, image_shape), flattened float32 rows in [0, 1]: the
     digits (path None; `DIGITS_TEST_FRACTION` held out) or a user's MNIST-format data: the
-    first n_train / n_test images of each split after a fixed shuffle (seed 0)."""
+    first n_train / n_test images of each split (None: all) after a fixed shuffle (seed 0)."""
     rng = np.random.default_rng(0)
     if path:
         ds = user_images(path)

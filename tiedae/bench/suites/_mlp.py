@@ -63,7 +63,7 @@ def data_config(options) -> dict:
         if options.quick:
             n_train, n_test = min(n_train, QUICK_USER_ROWS[0]), min(n_test, QUICK_USER_ROWS[1])
         return {"data": options.mnist, "n_train": n_train, "n_test": n_test}
-    X, _, X_test, _, _ = image_split(None, 0, 0)
+    X, _, X_test, _, _ = image_split(None, None, None)
     return {"data": None, "n_train": len(X), "n_test": len(X_test)}
 
 
