@@ -149,7 +149,7 @@ def run(config: dict) -> dict:
 COLUMNS = ("out_init_p2", "out_p2", "grad_p2", "out_p4", "grad_p4")
 
 
-def _by_model(records) -> dict[str, dict[int, dict]]:
+def by_model(records) -> dict[str, dict[int, dict]]:
     out: dict[str, dict[int, dict]] = {}
     for r in records:
         out.setdefault(r["config"]["model"], {})[r["config"]["seed"]] = r["final"]
@@ -171,7 +171,7 @@ def collapsed(per_seed: dict[int, dict]) -> bool:
 
 
 def summarize(records: list[dict]) -> Summary:
-    by = _by_model(records)
+    by = by_model(records)
     if not by:
         return Summary("conv-decoders", [], [], [])
     rows = []

@@ -32,7 +32,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from tiedae.bench import stats
-from tiedae.bench.suites.conv_decoders import collapsed
+from tiedae.bench.suites.conv_decoders import by_model, collapsed, compare
 from tiedae.paper import results as R
 from tiedae.paper.style import new_figure, save
 from tiedae.paper.suites.graph import ci_tex
@@ -59,9 +59,7 @@ def label(model: str) -> str:
 
 def _models(records) -> dict[str, dict[int, dict]]:
     """{model: {seed: final}}, post 003's models first, then ConvAE by decoder and kernel."""
-    out: dict[str, dict[int, dict]] = {}
-    for r in records:
-        out.setdefault(r["config"]["model"], {})[r["config"]["seed"]] = r["final"]
+    out = by_model(records)
 
     def order(m):
         base, _, k = m.partition("-k")
@@ -71,12 +69,6 @@ def _models(records) -> dict[str, dict[int, dict]]:
 
 def _vals(per_seed: dict, key: str) -> list:
     return [f.get(key) for f in per_seed.values()]
-
-
-def _paired(models, a, b, key) -> stats.Paired:
-    seeds = sorted(set(models[a]) & set(models[b]))
-    return stats.paired([models[a][s].get(key) for s in seeds],
-                        [models[b][s].get(key) for s in seeds])
 
 
 def _mean(values) -> float:
@@ -125,7 +117,7 @@ def _paired_table(models) -> str:
     for a, b in _pairs(models):
         for key, what in (("test_error", "test error"), ("checker_out_init_p2", "$c_2$ init"),
                           ("checker_out_p2", "$c_2$ trained")):
-            p = _paired(models, a, b, key)
+            p = compare(models, a, b, key)
             verdict = ("no measurable difference" if p.verdict == "no measurable difference"
                        or p.n < 2 else f"{label(a)} {p.verdict}")
             rows.append([rf"{label(a)} $-$ {label(b)}", what, rf"\ensuremath{{{p.mean:+.2g}}}",
@@ -147,7 +139,7 @@ def _find_posts(models) -> str:
             rf"error {ci_tex(_vals(k, 'test_error'))}, MATLAB's "
             rf"({R.num(_vals(m, 'params')[0])} parameters) "
             rf"{ci_tex(_vals(m, 'test_error'))}: "
-            + _relation(_paired(models, "keras_cae", "matlab_cae", "test_error"), "keras_cae",
+            + _relation(compare(models, "keras_cae", "matlab_cae", "test_error"), "keras_cae",
                         "matlab_cae", "test error")
             + rf". Their trained outputs have $c_2$ {ci_tex(_vals(k, 'checker_out_p2'))} and "
             rf"{ci_tex(_vals(m, 'checker_out_p2'))}; at initialisation "
@@ -176,7 +168,7 @@ def _find_conv(models, records) -> str:
                     r"checkerboard evidence" if near else
                     r"none is within a factor 2 of it") + ".")
     pairs = [(a, b) for a, b in _pairs(models) if "-k" in a]
-    verdicts = [(a, b, _paired(models, a, b, "test_error")) for a, b in pairs]
+    verdicts = [(a, b, compare(models, a, b, "test_error")) for a, b in pairs]
     lower = [rf"{label(a)} below {label(b)}" if p.verdict == "lower" else
              rf"{label(b)} below {label(a)}" for a, b, p in verdicts
              if p.n >= 2 and p.verdict != "no measurable difference"]
@@ -203,7 +195,7 @@ def _answer(models, records) -> str:
     else:
         text = ""
     if "keras_cae" in models and "matlab_cae" in models:
-        p = _paired(models, "keras_cae", "matlab_cae", "test_error")
+        p = compare(models, "keras_cae", "matlab_cae", "test_error")
         failed = [label(n) for n in ("keras_cae", "matlab_cae") if collapsed(models[n])]
         text += ("Post 003's asymmetric Keras CAE and symmetric MATLAB CAE "
                  + ("were run on fewer than two seeds, so not compared" if p.n < 2 else

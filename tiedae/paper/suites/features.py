@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from tiedae.bench import stats
+from tiedae.bench.suites._mlp import paired_values
 from tiedae.bench.suites.features import answer_word
 from tiedae.paper import results as R
 from tiedae.paper.style import new_figure, save
@@ -50,10 +51,7 @@ def _values(recs, key) -> list:
 
 
 def _paired(a_recs, b_recs, key) -> stats.Paired:
-    a = {r["config"]["seed"]: r["final"].get(key) for r in a_recs}
-    b = {r["config"]["seed"]: r["final"].get(key) for r in b_recs}
-    seeds = sorted(set(a) & set(b))
-    return stats.paired([a[s] for s in seeds], [b[s] for s in seeds])
+    return stats.paired(*paired_values(a_recs, b_recs, key))
 
 
 def _sizes(groups) -> list[int]:

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from tiedae.bench import stats
-from tiedae.bench.suites._mlp import reach_verdict
+from tiedae.bench.suites._mlp import paired_values, reach_verdict
 from tiedae.paper import results as R
 from tiedae.paper.style import band, new_figure, save
 from tiedae.paper.suites._linear import med_iqr, pm_ci
@@ -59,10 +59,7 @@ def _values(recs, key) -> list:
 
 
 def _paired(a_recs, b_recs, key) -> stats.Paired:
-    a = {r["config"]["seed"]: r["final"].get(key) for r in a_recs}
-    b = {r["config"]["seed"]: r["final"].get(key) for r in b_recs}
-    seeds = sorted(set(a) & set(b))
-    return stats.paired([a[s] for s in seeds], [b[s] for s in seeds])
+    return stats.paired(*paired_values(a_recs, b_recs, key))
 
 
 def _pair_values(a_recs, b_recs, key) -> tuple[list, list]:
