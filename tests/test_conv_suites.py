@@ -102,15 +102,20 @@ def test_conv_decoders_shrunken_runs():
     configs = BY_NAME["conv-decoders"].configs(Options(quick=True))
     finals, recs = {}, []
     quick = {c["model"]: c for c in configs if c["seed"] == 0}
-    # the quick default leaves the tied decoder to the full runs; the shrunken run checks it
-    quick["tied-k3"] = {**quick["transposed_conv-k3"], "model": "tied-k3", "decoder": "tied",
-                        "run_id": "quick-tied-k3-s0"}
-    for model in ("tied-k3", "transposed_conv-k3", "matlab_cae"):
+    # the quick default runs the posts' models only; ConvAE's decoders are the full runs'
+    for dec in ("tied", "transposed_conv"):
+        quick[f"{dec}-k3"] = {**quick["matlab_cae"], "model": f"{dec}-k3", "decoder": dec,
+                              "kernel_size": 3, "run_id": f"quick-{dec}-k3-s0"}
+    for model in ("tied-k3", "transposed_conv-k3", "matlab_cae", "keras_cae"):
         config = quick[model]
         rec = _run("conv-decoders", {**config, "steps": 4, "eval_every": 2, "n_measure": 20})
         finals[model] = rec["final"]
         recs.append(rec)
         assert len(rec["extra"]["images_init"]) == conv_decoders.N_IMAGES
+    # Keras's blog trains on binary cross-entropy; every model reports the squared error
+    assert quick["keras_cae"]["loss"] == "binary_cross_entropy"
+    assert quick["matlab_cae"]["loss"] == "squared_error"
+    assert all(np.isfinite(f["test_error"]) and f["test_error"] > 0 for f in finals.values())
     tied, transposed = finals["tied-k3"], finals["transposed_conv-k3"]
     for p in (2, 4):
         # the reference share is measured on the same test images whatever the decoder ...

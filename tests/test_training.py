@@ -221,6 +221,56 @@ def test_held_out_losses_are_logged(spiked):
     np.testing.assert_allclose(hist["eval_loss"][0], first, rtol=1e-12)
 
 
+def test_convolutions_take_one_step_per_call_on_a_cpu_with_the_same_iterates():
+    """On a CPU a step with a convolution is not fused into a while loop (XLA:CPU runs it far
+    slower there); the quiet calls between log points skip the evaluation, and the logged
+    held-out loss is still that of the parameters at the log point."""
+    X = np.random.default_rng(0).random((40, 64))
+    model = lambda: tiedae.ConvAE((8, 8, 1), (3,), kernel_size=3, stride=2,  # noqa: E731
+                                  param_dtype=jnp.float64, rngs=nnx.Rngs(0))
+    linear, conv = _linear(), model()
+    for m in (linear, conv):
+        graphdef, params, rest = nnx.split(m, nnx.Param, ...)
+        spec = step.StepSpec(graphdef, optax.sgd(0.1), lambda resident, _: resident,
+                             step.partition((tiedae.training.reconstruction_error,) * 2 +
+                                            (None, None))[1], (), None)
+        segment, _ = step.compiled_segment(spec)
+        data = jnp.zeros((4, m.d if m is linear else 64))
+        args = (TrainState.create(params, optax.sgd(0.1)), rest, data, None, np.int32(1), {},
+                step.partition((tiedae.training.reconstruction_error,) * 2 + (None, None))[0],
+                True)
+        assert step.fuses_well(segment, *args) == (m is linear or jax.default_backend() != "cpu")
+    tx = optax.adam(1e-2)
+    _, hist = tiedae.fit(conv, X, optimizer=tx, steps=7, log_every=3, batch_size=8,
+                         eval_data=X[:10])
+    for i, t in enumerate(hist["step"]):
+        partial, _ = tiedae.fit(model(), X, optimizer=tx, steps=int(t), batch_size=8,
+                                log_every=max(1, int(t)))
+        expected = tiedae.training.reconstruction_error(partial, jnp.asarray(X[:10]))
+        np.testing.assert_allclose(hist["eval_loss"][i], float(expected), rtol=1e-12)
+
+
+def test_binary_cross_entropy_matches_numpy_and_eval_loss_fn_is_logged():
+    rng = np.random.default_rng(1)
+    x, p = rng.random((5, 7)), rng.random((5, 7))
+    expected = -np.mean(np.sum(x * np.log(p) + (1 - x) * np.log(1 - p), axis=1))
+    # the model's output p, whatever its input
+    bce = jax.jit(lambda p, x: tiedae.training.binary_cross_entropy(lambda _: p, x))
+    np.testing.assert_allclose(float(bce(jnp.asarray(p), jnp.asarray(x))), expected, rtol=1e-12)
+    # outputs of exactly 0 or 1 are clipped (Keras's epsilon), not log(0)
+    edge = bce(jnp.asarray([[0.0, 1.0]]), jnp.asarray([[1.0, 0.0]]))
+    np.testing.assert_allclose(float(edge), -2 * np.log(1e-7), rtol=1e-6)
+    X = rng.random((30, 12))
+    sigmoid = tiedae.MLPAE(12, (6, 3), output_activation="sigmoid", param_dtype=jnp.float64,
+                           rngs=nnx.Rngs(0))
+    _, hist = tiedae.fit(sigmoid, X, steps=4, log_every=2, eval_data=X,
+                         loss_fn=tiedae.training.binary_cross_entropy,
+                         eval_loss_fn=tiedae.training.reconstruction_error)
+    assert hist["eval_loss"][0] < hist["loss"][0]  # squared error of probabilities < BCE
+    with pytest.raises(TypeError, match="eval_loss_fn"):
+        tiedae.fit(sigmoid, X, steps=1, eval_loss_fn="mse")
+
+
 def test_injected_hyperparameters_set_the_step_size(spiked):
     X, _ = spiked
     tx = optax.inject_hyperparams(optax.sgd)(learning_rate=1.0)

@@ -168,13 +168,17 @@ def first_step_at_or_below(steps, values, target: float) -> float:
     return float(np.asarray(steps)[hit[0]]) if hit.size else float("inf")
 
 
-def train_minibatches(model, X, X_test, config: dict):
-    """The deep suites' training: minibatch Adam through `tiedae.fit`, logging the full
-    training and test losses (`train_loss`, `test_loss`) every `eval_every` steps. Config keys:
-    batch_size, seed, learning_rate, steps, eval_every. Returns (model, history)."""
+def train_minibatches(model, X, X_test, config: dict, loss_fn=None, X_train_eval=None):
+    """The deep suites' training: minibatch Adam through `tiedae.fit` on `loss_fn` (default the
+    squared reconstruction error), logging the squared reconstruction errors of the training
+    rows (`train_loss`; of `X_train_eval` when given, e.g. a fixed subset) and of X_test
+    (`test_loss`) every `eval_every` steps. Config keys: batch_size, seed, learning_rate,
+    steps, eval_every. Returns (model, history)."""
     import tiedae
 
     source = tiedae.training.Minibatches(X, config["batch_size"], seed=config["seed"])
+    train = X if X_train_eval is None else X_train_eval
     return tiedae.fit(model, source, optimizer=adam(config["learning_rate"]),
-                      steps=config["steps"], log_every=config["eval_every"],
-                      eval_data={"train": X, "test": X_test})
+                      steps=config["steps"], log_every=config["eval_every"], loss_fn=loss_fn,
+                      eval_data={"train": train, "test": X_test},
+                      eval_loss_fn=tiedae.training.reconstruction_error)

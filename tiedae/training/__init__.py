@@ -3,7 +3,7 @@
 Every model and experiment in tiedae trains through `fit`; nothing else runs an optimizer loop.
 
 * `objectives`: losses (`reconstruction_error`, `autodiff_reconstruction_error`,
-  `covariance_loss`) and regularizers (`L2`, `NonuniformL2`).
+  `binary_cross_entropy`, `covariance_loss`) and regularizers (`L2`, `NonuniformL2`).
 * `sources`: `FullBatch`, `Minibatches`, `Covariance`, `RowChunks`.
 * `step`: `TrainState` and the compiled step (`make_train_step` for a loop of one's own).
 * `loop`: `fit` and `TrainingDiverged`.
@@ -19,6 +19,7 @@ from tiedae.training.objectives import (
     L2,
     NonuniformL2,
     autodiff_reconstruction_error,
+    binary_cross_entropy,
     covariance_loss,
     reconstruction_error,
     weight_matrices,
@@ -39,6 +40,7 @@ __all__ = [
     "TrainState",
     "TrainingDiverged",
     "autodiff_reconstruction_error",
+    "binary_cross_entropy",
     "covariance_loss",
     "distributed",
     "fit",

@@ -31,7 +31,7 @@ from tiedae.training import _checks as checks
 from tiedae.training import distributed
 from tiedae.training import sources as sources_lib
 from tiedae.training.objectives import L2, reconstruction_error
-from tiedae.training.step import StepSpec, TrainState, compiled_segment, partition
+from tiedae.training.step import StepSpec, TrainState, compiled_segment, fuses_well, partition
 
 __all__ = ["TrainingDiverged", "fit"]
 
@@ -225,6 +225,7 @@ def fit(
     metrics: Callable | None = None,
     reference=None,
     eval_data=None,
+    eval_loss_fn: Callable | None = None,
     log_every: int | None = None,
     callback=None,
     seed: int = 0,
@@ -262,8 +263,10 @@ def fit(
         mean, number of rows and total variance are checked against the data's (as far as the
         source can tell them: a stream of unknown length is checked on its mean only).
       eval_data: held-out data, an array (logged as `eval_loss`) or a mapping name -> array
-        (logged as `<name>_loss`), evaluated with `loss_fn` (the reconstruction error when the
-        loss is the source's covariance form) at each log point.
+        (logged as `<name>_loss`), evaluated with `eval_loss_fn` at each log point.
+      eval_loss_fn: `eval_loss_fn(model, batch) -> scalar` for `eval_data`; default `loss_fn`
+        (the reconstruction error when the loss is the source's covariance form). E.g. train
+        on `binary_cross_entropy` and report `reconstruction_error`.
       log_every: log every that many steps (and after the last); default about 100 log points.
       callback: a function or list of functions `cb(step, metrics, model)` called at each log
         point with the model at that step (two-argument `cb(step, metrics)` works too). A
@@ -319,6 +322,7 @@ def fit(
         raise TypeError(f"optimizer must be an optax transformation such as optax.adam(1e-2); "
                         f"got {optimizer!r}")
     checks.check_callable(loss_fn, "loss_fn", "(model, batch) -> scalar")
+    checks.check_callable(eval_loss_fn, "eval_loss_fn", "(model, batch) -> scalar")
     checks.check_callable(regularizer, "regularizer",
                           "(model) -> scalar, e.g. tiedae.training.L2(0.1)")
     checks.check_callable(metrics, "metrics", "(model, loss) -> {name: scalar}")
@@ -368,10 +372,10 @@ def fit(
     if not multi:  # a process's source holds its own rows only; the reference is global
         checks.check_reference(reference, source, chunk_size)
     evals = _eval_data(eval_data, dtype, model_d) if evals is None else evals
+    if eval_loss_fn is None:
+        eval_loss_fn = reconstruction_error if loss_fn is None else loss_fn
     if loss_fn is None:
-        loss_fn, eval_loss_fn = source.default_loss, reconstruction_error
-    else:
-        eval_loss_fn = loss_fn
+        loss_fn = source.default_loss
 
     state = TrainState.create(params, optimizer)
     state = state._replace(opt_state=_set_hyperparams(state.opt_state, hyperparams))
@@ -388,10 +392,13 @@ def fit(
 
     with blas_threads(blas_threads_limit):
         segment, names = compiled_segment(spec)
+        args = lambda cap: (state, rest, bound.resident, bound.next_inputs(cap, 0),  # noqa: E731
+                            np.int32(1), evals, dynamic_parts, True)
+        if capacity > 1 and not fuses_well(segment, *args(capacity)):
+            capacity = 1
         # Compile (or find compiled) outside the timed loop: one call on placeholder inputs,
         # its result dropped.
-        jax.block_until_ready(segment(state, rest, bound.resident, bound.next_inputs(capacity, 0),
-                                      np.int32(1), evals, dynamic_parts))
+        jax.block_until_ready(segment(*args(capacity)))
         run = (segment, names, rest, bound, evals, dynamic_parts, capacity, multi)
         return _train(model, state, run, steps, log_every, callbacks, dtype,
                       spec.blowup_factor)
@@ -413,9 +420,10 @@ def _train(model, state, run, steps, log_every, callbacks, dtype, blowup_factor)
         new_state, logged, done = state, None, 0
         while done < todo and int(new_state.first_bad_step) < 0:
             m = min(capacity, todo - done)
+            # an interval of several calls logs in its first only
             new_state, out = segment(new_state, rest, bound.resident,
                                      bound.next_inputs(capacity, m), np.int32(m), evals,
-                                     dynamic_parts)
+                                     dynamic_parts, logged is None)
             logged = out if logged is None else logged
             done += m
         logged = dict(zip(names, np.asarray(logged).tolist(), strict=True))

@@ -34,8 +34,8 @@ from flax import nnx
 
 from tiedae.linear import pca
 
-__all__ = ["L2", "NonuniformL2", "autodiff_reconstruction_error", "covariance_loss",
-           "reconstruction_error", "weight_matrices"]
+__all__ = ["L2", "NonuniformL2", "autodiff_reconstruction_error", "binary_cross_entropy",
+           "covariance_loss", "reconstruction_error", "weight_matrices"]
 
 
 def reconstruction_error(model, x: jax.Array) -> jax.Array:
@@ -78,6 +78,27 @@ def autodiff_reconstruction_error(model, x: jax.Array) -> jax.Array:
     """
     err = model(x).reshape(x.shape) - x
     return jnp.mean(jnp.sum(err.reshape(x.shape[0], -1) ** 2, axis=1))
+
+
+def binary_cross_entropy(model, x: jax.Array, eps: float = 1e-7) -> jax.Array:
+    r"""Mean over the rows of x of the binary cross-entropy summed over features,
+
+    .. math:: -\frac{1}{n}\sum_i \sum_j x_{ij}\log p_{ij} + (1 - x_{ij})\log(1 - p_{ij}),
+              \quad p = \mathrm{clip}(\mathrm{model}(x), \epsilon, 1 - \epsilon),
+
+    for targets in [0, 1] and a model whose outputs are probabilities (a sigmoid output
+    layer). The clip is Keras's `binary_crossentropy` on probabilities (epsilon 1e-7); Keras
+    averages over the features where this sums, which scales the loss by 1/d.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> model = lambda x: jnp.full(x.shape, 0.5)
+      >>> round(float(binary_cross_entropy(model, jnp.ones((2, 3)))), 4)  # 3 log 2
+      2.0794
+    """
+    p = jnp.clip(model(x).reshape(x.shape), eps, 1 - eps)
+    bce = -(x * jnp.log(p) + (1 - x) * jnp.log1p(-p))
+    return jnp.mean(jnp.sum(bce.reshape(x.shape[0], -1), axis=1))
 
 
 def covariance_loss(model, C: jax.Array) -> jax.Array:

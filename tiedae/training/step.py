@@ -11,6 +11,10 @@ first step, is not applied. From then on the parameters stay at their last finit
 `fit` runs all the steps between two log points in one compiled call (a `lax.while_loop`): the
 metrics of the starting parameters (computed with the first step's loss, at no extra cost) and
 m steps, where m <= the log interval is an argument, so one compilation serves every interval.
+When an interval takes several calls, only the first logs (the `log` argument, a `lax.cond`):
+the others skip the metrics and the evaluation losses. XLA:CPU runs convolutions inside a while
+loop 5-20x slower than the same convolutions outside one (`benchmarks/fused_convolutions.py`),
+so on a CPU a model with convolutions takes one step per call (`fuses_well`).
 
 What is compiled is keyed by everything static (model structure, optimizer, loss, regularizer
 and metrics code, data source kind); arrays inside those objects (a regularizer's coefficient,
@@ -30,10 +34,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+from jax.extend.core import subjaxprs
 
 from tiedae.training.objectives import L2, reconstruction_error
 
-__all__ = ["StepSpec", "TrainState", "compiled_segment", "make_train_step", "trace_count"]
+__all__ = ["StepSpec", "TrainState", "compiled_segment", "fuses_well", "make_train_step",
+           "trace_count"]
 
 
 class TrainState(NamedTuple):
@@ -194,10 +200,11 @@ class StepSpec:
 
 
 def _segment_fn(spec: StepSpec) -> Callable:
-    """segment(state, rest, resident, xs, m, eval_data, dynamic_parts) -> (state, logged), the
-    logged scalars as one dict."""
+    """segment(state, rest, resident, xs, m, eval_data, dynamic_parts, log) -> (state, logged),
+    the logged scalars as one dict; with log False the metrics and evaluation losses are zeros,
+    not computed."""
 
-    def segment(state, rest, resident, xs, m, eval_data, dynamic_parts):
+    def segment(state, rest, resident, xs, m, eval_data, dynamic_parts, log):
         loss_fn, eval_loss_fn, regularizer, metrics = combine(dynamic_parts, spec.parts)
         objective = _objective_fn(spec.graphdef, loss_fn, regularizer)
 
@@ -210,11 +217,18 @@ def _segment_fn(spec: StepSpec) -> Callable:
 
         obj0, loss0, grads0 = grad_at(state.params, 0)
         model = nnx.merge(spec.graphdef, state.params, rest)
-        logged = {"loss": loss0, "objective": obj0}
-        if metrics is not None:
-            logged.update(metrics(model, loss0))
-        for name in spec.eval_names:
-            logged[f"{name}_loss"] = eval_loss_fn(model, eval_data[name])
+
+        def evaluate(_):
+            out = {} if metrics is None else dict(metrics(model, loss0))
+            for name in spec.eval_names:
+                out[f"{name}_loss"] = eval_loss_fn(model, eval_data[name])
+            return out
+
+        def skip(_):
+            return jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype),
+                                jax.eval_shape(evaluate, None))
+
+        logged = {"loss": loss0, "objective": obj0, **jax.lax.cond(log, evaluate, skip, None)}
         state = _apply(spec.optimizer, state, grads0, obj0, spec.blowup_factor)
 
         def running(carry):
@@ -233,6 +247,23 @@ def _segment_fn(spec: StepSpec) -> Callable:
 
 
 _TRACES = [0]
+
+
+def _primitive_names(jaxpr) -> set[str]:
+    """Names of the primitives in `jaxpr` and in every jaxpr nested in it."""
+    names = {eqn.primitive.name for eqn in jaxpr.eqns}
+    for sub in subjaxprs(jaxpr):
+        names |= _primitive_names(sub)
+    return names
+
+
+def fuses_well(segment: Callable, *args) -> bool:
+    """Whether fusing steps in a while loop pays for `segment` on these arguments: not on a
+    CPU when the step has a convolution (XLA:CPU runs those 5-20x slower in a loop body,
+    `benchmarks/fused_convolutions.py`)."""
+    if jax.default_backend() != "cpu":
+        return True
+    return "conv_general_dilated" not in _primitive_names(segment.trace(*args).jaxpr.jaxpr)
 
 
 @functools.lru_cache(maxsize=64)

@@ -18,11 +18,15 @@ Beside them, `tiedae.ConvAE` (two stride-2 convolutions) with each decoder — "
 "upsample_conv" (nearest upsampling + stride-1 conv) and "tied" (the encoder's exact adjoint) —
 for kernel sizes 2, 4 (the stride divides them) and 3 (it does not).
 
-Every model is trained the same way: Adam (learning rate 3e-3), squared error summed over the
-pixels (not the Keras blog's binary cross-entropy), minibatches of 32, 200 steps (full run; 2000
-MNIST training and 500 test images with ``--data``) through `tiedae.fit`; a
-seed sets the initial weights and the minibatch order (the data split is fixed), so the seeds
-pair the models.
+Every model is trained with Adam (learning rate 3e-3), minibatches of 32 and 200 steps (full
+run; 2000 MNIST training and 500 test images with ``--data``) through `tiedae.fit`, on the
+squared error summed over the pixels, except the Keras CAE: its blog trains it on binary
+cross-entropy (`tiedae.training.binary_cross_entropy`), and on squared error its sigmoid output
+saturates at a constant image in every seed (``keras_cae_squared`` keeps that run as evidence;
+`collapsed` detects it). ``keras_cae`` vs ``matlab_cae`` therefore compares the two posts'
+recipes, architecture and loss together. Every model is evaluated on the squared error. A seed
+sets the initial weights and the minibatch order (the data split is fixed), so the seeds pair
+the models.
 
 Checkerboard measure c_p (`tiedae.nonlinear.conv.checkerboard_energy`, p = 2 and 4) of the
 decoded test images at initialisation and after training, of the input gradients
@@ -58,17 +62,21 @@ from tiedae.nonlinear.sequential import (
     SequentialAE,
     UpSample,
 )
+from tiedae.training import binary_cross_entropy, reconstruction_error
 
-POST_MODELS = ("keras_cae", "matlab_cae")
+POST_MODELS = ("keras_cae", "keras_cae_squared", "matlab_cae")
+# The loss each post model trains on (the others: the squared error).
+POST_LOSSES = {"keras_cae": "binary_cross_entropy"}
 N_IMAGES = 4  # decoded images kept for the figures
 
 _outputs = nnx.jit(lambda model, x: (model(x), input_gradient(model, x)))
 
 
 def post_003_model(name: str, shape: tuple, rngs: nnx.Rngs) -> SequentialAE:
-    """Post 003's Keras or MATLAB CAE on images of `shape` (padded and cropped as needed)."""
+    """Post 003's Keras or MATLAB CAE on images of `shape` (padded and cropped as needed);
+    ``keras_cae_squared`` is the Keras net too (it differs in its loss only)."""
     h, w, c = shape
-    if name == "keras_cae":
+    if name in ("keras_cae", "keras_cae_squared"):
         pad, crop = ([Pad(28, 28)], [Crop(h, w)]) if (h, w) != (28, 28) else ([], [])
         enc = [*pad, Conv(16, 3), MaxPool(2), Conv(8, 3), MaxPool(2), Conv(8, 3), MaxPool(2)]
         dec = [Conv(8, 3), UpSample(2), Conv(8, 3), UpSample(2), Conv(16, 3, padding="valid"),
@@ -94,12 +102,14 @@ def configs(options: Options) -> list[dict]:
         base.update(n_train=1000 if options.quick else 2000, n_test=500)
     if options.quick:  # a smoke test of every measurement: small splits, the posts' decoders
         base.update(n_train=256, n_test=128, n_measure=128)
-    kernels = (3,) if options.quick else (2, 3, 4)
-    decoders = ("transposed_conv", "upsample_conv") if options.quick else CONV_DECODERS
-    models = [(m, None, None) for m in POST_MODELS]
-    models += [(f"{dec}-k{k}", dec, k) for dec in decoders for k in kernels]
+    # quick: the posts' two recipes only (MATLAB's decoder is a transposed convolution,
+    # Keras's an upsampling + convolution); full: also ConvAE's decoders for kernels 2, 3, 4
+    posts = ("keras_cae", "matlab_cae") if options.quick else POST_MODELS
+    models = [(m, None, None) for m in posts]
+    if not options.quick:
+        models += [(f"{dec}-k{k}", dec, k) for dec in CONV_DECODERS for k in (2, 3, 4)]
     return [{**base, "run_id": f"{tag}-{model}-s{seed}", "model": model, "decoder": dec,
-             "kernel_size": k, "seed": seed}
+             "kernel_size": k, "seed": seed, "loss": POST_LOSSES.get(model, "squared_error")}
             for seed in seed_list(options, quick=2, full=5) for model, dec, k in models]
 
 
@@ -129,7 +139,9 @@ def run(config: dict) -> dict:
              **_checker(init_out, "checker_out_init"),
              **{f"checker_noise_p{p}": checkerboard_noise_level(shape[0], shape[1], p)
                 for p in (2, 4)}}
-    model, hist = train_minibatches(model, X, X_test, config)
+    loss_fn = (binary_cross_entropy if config["loss"] == "binary_cross_entropy"
+               else reconstruction_error)
+    model, hist = train_minibatches(model, X, X_test, config, loss_fn=loss_fn)
     final["test_error"] = float(hist["test_loss"][-1])
     final["train_error"] = float(hist["train_loss"][-1])
     out, grad = _outputs(model, probe)
