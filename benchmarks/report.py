@@ -44,6 +44,20 @@ def per_step_overhead(res: dict) -> list[str]:
     return out
 
 
+def fused_convolutions(res: dict) -> list[str]:
+    out = ["| model | parameters | batch | one call per step (ms/step) | fused in one while loop "
+           "(ms/step) | fused / one per call | `fit` fuses it here |",
+           "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in res["rows"]:
+        out.append(f"| {r['model']} | {r['params']} | {r['batch']} | "
+                   f"{_g(r['one_per_call_ms'])} | {_g(r['fused_ms'])} | "
+                   f"{_g(r['fused_over_one_per_call'])}× | {'yes' if r['fit_fuses'] else 'no'} |")
+    out.append("")
+    out.append(f"The engine's compiled segment on a fixed batch, {res['rows'][0]['steps']} steps, "
+               "best of interleaved rounds; above 1× fusing is slower.")
+    return out
+
+
 def distributed_scaling(res: dict) -> list[str]:
     out = ["| layout | training (s) | whole command (s) | training speed-up vs 1 process |",
            "| --- | --- | --- | --- |"]
@@ -172,6 +186,9 @@ RENDERERS = {
     "per_step_overhead": ("One compiled step per call vs `fit`'s fused steps",
                           "python benchmarks/per_step_overhead.py --out "
                           "benchmarks/results/per_step_overhead.json", per_step_overhead),
+    "fused_convolutions": ("Fused steps vs one call per step, by model kind",
+                           "python benchmarks/fused_convolutions.py --out "
+                           "benchmarks/results/fused_convolutions.json", fused_convolutions),
     "distributed_scaling": ("Data-parallel training over 2 processes vs 1 (CPU, loopback)",
                             "python benchmarks/distributed_scaling.py --out "
                             "benchmarks/results/distributed_scaling.json", distributed_scaling),

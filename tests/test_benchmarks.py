@@ -16,7 +16,7 @@ def benchmarks():
     sys.path.insert(0, str(REPO / "benchmarks"))
     try:
         yield {name: importlib.import_module(name)
-               for name in ("report", "roofline", "step_throughput")}
+               for name in ("fused_convolutions", "report", "roofline", "step_throughput")}
     finally:
         sys.path.remove(str(REPO / "benchmarks"))
 
@@ -46,3 +46,24 @@ def test_roofline_runs_on_the_cpu_and_renders(benchmarks, tmp_path):
     assert res["device"] and res["jax_device_kind"]
     text = _render(benchmarks["report"], "roofline", res, tmp_path)
     assert "| `jax_closed_form` |" in text and "float32 products" in text
+
+
+def test_fused_convolutions_measures_both_ways_and_renders(benchmarks, tmp_path):
+    import jax
+    from flax import nnx
+
+    import tiedae
+
+    conv = benchmarks["fused_convolutions"].measure(
+        "tiny ConvAE", lambda: tiedae.ConvAE((8, 8, 1), (2,), rngs=nnx.Rngs(0)), (8, 8, 1), 4,
+        steps=2, repeats=1)
+    assert conv["fit_fuses"] == (jax.default_backend() != "cpu")
+    assert conv["one_per_call_ms"] > 0 and conv["fused_ms"] > 0
+    linear = benchmarks["fused_convolutions"].measure(
+        "tiny LinearAE", lambda: tiedae.LinearAE(6, 2, rngs=nnx.Rngs(0)), (6,), 4, steps=2,
+        repeats=1)
+    assert linear["fit_fuses"]
+    text = _render(benchmarks["report"], "fused_convolutions",
+                   {"device": "cpu:0", "rows": [conv, linear]}, tmp_path)
+    assert "tiny ConvAE" in text and "| yes |" in text
+    assert ("| no |" in text) == (jax.default_backend() == "cpu")

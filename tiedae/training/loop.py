@@ -268,6 +268,9 @@ def fit(
         (the reconstruction error when the loss is the source's covariance form). E.g. train
         on `binary_cross_entropy` and report `reconstruction_error`.
       log_every: log every that many steps (and after the last); default about 100 log points.
+        The steps between two log points run in one compiled call, except on a CPU for a
+        model with convolutions, which XLA:CPU runs slower inside a loop: one call per step
+        (`tiedae.training.step.fuses_well`).
       callback: a function or list of functions `cb(step, metrics, model)` called at each log
         point with the model at that step (two-argument `cb(step, metrics)` works too). A
         callback that returns True stops training there (the history ends at that point).

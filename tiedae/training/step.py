@@ -13,8 +13,9 @@ metrics of the starting parameters (computed with the first step's loss, at no e
 m steps, where m <= the log interval is an argument, so one compilation serves every interval.
 When an interval takes several calls, only the first logs (the `log` argument, a `lax.cond`):
 the others skip the metrics and the evaluation losses. XLA:CPU runs convolutions inside a while
-loop 5-20x slower than the same convolutions outside one (`benchmarks/fused_convolutions.py`),
-so on a CPU a model with convolutions takes one step per call (`fuses_well`).
+loop several times slower than the same convolutions outside one, so on a CPU a model with
+convolutions takes one step per call (`fuses_well`; `benchmarks/fused_convolutions.py`
+measures both ways).
 
 What is compiled is keyed by everything static (model structure, optimizer, loss, regularizer
 and metrics code, data source kind); arrays inside those objects (a regularizer's coefficient,
@@ -259,8 +260,8 @@ def _primitive_names(jaxpr) -> set[str]:
 
 def fuses_well(segment: Callable, *args) -> bool:
     """Whether fusing steps in a while loop pays for `segment` on these arguments: not on a
-    CPU when the step has a convolution (XLA:CPU runs those 5-20x slower in a loop body,
-    `benchmarks/fused_convolutions.py`)."""
+    CPU when the step has a convolution (XLA:CPU runs those several times slower in a loop
+    body; `benchmarks/fused_convolutions.py` measures it)."""
     if jax.default_backend() != "cpu":
         return True
     return "conv_general_dilated" not in _primitive_names(segment.trace(*args).jaxpr.jaxpr)

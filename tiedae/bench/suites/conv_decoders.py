@@ -199,7 +199,7 @@ def summarize(records: list[dict]) -> Summary:
                  "-", f"{f0['checker_noise_p4']:.3g}", "-"])
     findings = [f"{model}: test error {list(per_seed.values())[0]['test_error']:.6g} in all "
                 f"{len(per_seed)} seeds - training collapsed to one seed-independent output "
-                "(a constant image), so its comparisons below measure that failure, not the "
+                "(a constant image), so its runs measure that failure, not the "
                 "architecture." for model, per_seed in by.items() if collapsed(per_seed)]
     pairs = [("keras_cae", "matlab_cae")]
     kernels = sorted({r["config"]["kernel_size"] for r in records
@@ -229,4 +229,6 @@ SUITE = Suite(
     description="post 003's Keras vs MATLAB CAE and ConvAE decoders (transposed, upsample+conv, "
                 "tied; kernels 2/3/4): reconstruction and checkerboard energy vs white noise",
     configs=configs, run=run, summarize=summarize,
+    # Compiling its models takes most of a quick run; `--suite conv-decoders` runs it.
+    in_quick=False,
 )

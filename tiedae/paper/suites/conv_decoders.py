@@ -40,10 +40,13 @@ from tiedae.paper.tables import tabular
 
 __all__ = ["conv", "fig_checkerboard", "fig_conv_images", "label"]
 
-NAMES = {"keras_cae": "Keras CAE", "matlab_cae": "MATLAB CAE", "transposed_conv": "transposed",
+NAMES = {"keras_cae": "Keras CAE", "keras_cae_squared": "Keras CAE, squared loss",
+         "matlab_cae": "MATLAB CAE", "transposed_conv": "transposed",
          "upsample_conv": "upsample + conv", "tied": "tied (adjoint)"}
-COLORS = {"keras_cae": "#9467bd", "matlab_cae": "#8c564b", "transposed_conv": "#d62728",
-          "upsample_conv": "#1f77b4", "tied": "#2ca02c"}
+COLORS = {"keras_cae": "#9467bd", "keras_cae_squared": "#c5b0d5", "matlab_cae": "#8c564b",
+          "transposed_conv": "#d62728", "upsample_conv": "#1f77b4", "tied": "#2ca02c"}
+SHORT = {"keras_cae": "Keras", "keras_cae_squared": "Keras,\nsq. loss", "matlab_cae": "MATLAB",
+         "transposed_conv": "transp.", "upsample_conv": "upsample", "tied": "tied"}
 CHECKERS = (("checker_out_init_p2", "$c_2$ init"), ("checker_out_p2", "$c_2$ trained"),
             ("checker_grad_p2", "$c_2$ grad."), ("checker_out_p4", "$c_4$ trained"),
             ("checker_grad_p4", "$c_4$ grad."))
@@ -127,24 +130,40 @@ def _paired_table(models) -> str:
                    "llrrl")
 
 
+def _squared_keras(models) -> str:
+    """What the Keras CAE did when trained on the squared error instead of its blog's loss."""
+    if "keras_cae_squared" not in models:
+        return ""
+    per = models["keras_cae_squared"]
+    if collapsed(per):
+        return (r" Trained on the squared error instead (same step size), the Keras CAE ended "
+                rf"every one of its {len(per)} seeds at the same test error "
+                rf"{R.num(_vals(per, 'test_error')[0], 4)}: its sigmoid output saturated at one "
+                r"constant image, an optimisation failure of that loss and output layer, not an "
+                r"architecture result.")
+    return (r" Trained on the squared error instead, the Keras CAE reaches test error "
+            rf"{ci_tex(_vals(per, 'test_error'))}.")
+
+
 def _find_posts(models) -> str:
     if "keras_cae" not in models or "matlab_cae" not in models:
         return "Post 003's two models were not both run."
     k, m = models["keras_cae"], models["matlab_cae"]
     failed = [label(name) for name in ("keras_cae", "matlab_cae") if collapsed(models[name])]
     note = (" " + " and ".join(failed) + r" ended every seed at the same test error: training "
-            r"collapsed to one constant output image (its sigmoid saturated), so this "
-            r"comparison measures that failure, not the architecture." if failed else "")
-    return (rf"Post 003's Keras CAE ({R.num(_vals(k, 'params')[0])} parameters) reaches test "
-            rf"error {ci_tex(_vals(k, 'test_error'))}, MATLAB's "
-            rf"({R.num(_vals(m, 'params')[0])} parameters) "
-            rf"{ci_tex(_vals(m, 'test_error'))}: "
+            r"collapsed to one constant output image, so this comparison measures that "
+            r"failure, not the architecture." if failed else "")
+    return (rf"Each post's recipe, trained as its post trains it (the Keras CAE on binary "
+            rf"cross-entropy, {R.num(_vals(k, 'params')[0])} parameters; MATLAB's on the "
+            rf"squared error, {R.num(_vals(m, 'params')[0])} parameters) and both measured on "
+            rf"the squared error: test error {ci_tex(_vals(k, 'test_error'))} and "
+            rf"{ci_tex(_vals(m, 'test_error'))}; "
             + _relation(compare(models, "keras_cae", "matlab_cae", "test_error"), "keras_cae",
                         "matlab_cae", "test error")
             + rf". Their trained outputs have $c_2$ {ci_tex(_vals(k, 'checker_out_p2'))} and "
             rf"{ci_tex(_vals(m, 'checker_out_p2'))}; at initialisation "
             rf"{ci_tex(_vals(k, 'checker_out_init_p2'))} and "
-            rf"{ci_tex(_vals(m, 'checker_out_init_p2'))}." + note)
+            rf"{ci_tex(_vals(m, 'checker_out_init_p2'))}." + note + _squared_keras(models))
 
 
 def _decoder_means(models, key, decoder) -> list[float]:
@@ -197,15 +216,21 @@ def _answer(models, records) -> str:
     if "keras_cae" in models and "matlab_cae" in models:
         p = compare(models, "keras_cae", "matlab_cae", "test_error")
         failed = [label(n) for n in ("keras_cae", "matlab_cae") if collapsed(models[n])]
-        text += ("Post 003's asymmetric Keras CAE and symmetric MATLAB CAE "
+        text += ("Post 003's asymmetric Keras CAE (upsampling, trained on its blog's binary "
+                 "cross-entropy) and symmetric MATLAB CAE (transposed convolutions, squared "
+                 "error) "
                  + ("were run on fewer than two seeds, so not compared" if p.n < 2 else
                     "cannot be compared here: the " + " and ".join(failed) + "'s training "
-                    "collapsed to a constant output in every seed with the shared loss and "
-                    "step size" if failed else
-                    "showed no measurable difference in test error"
+                    "collapsed to a constant output in every seed" if failed else
+                    "showed no measurable difference in squared test error"
                     if p.verdict == "no measurable difference" else
-                    f"differ: the Keras CAE's test error is {p.verdict}")
-                 + r" (Table~\ref{tab:conv-paired}).")
+                    f"differ: the Keras CAE's squared test error is {p.verdict}")
+                 + r" (Table~\ref{tab:conv-paired}); this compares the two recipes, "
+                 "architecture and loss together."
+                 + (" On the squared error the Keras CAE collapsed to a constant image in "
+                    "every seed, so the loss is part of its recipe."
+                    if "keras_cae_squared" in models and collapsed(models["keras_cae_squared"])
+                    else ""))
     return text.strip() or "No convolutional decoder was run."
 
 
@@ -284,7 +309,9 @@ def fig_conv_images(records: list[dict], out_dir: Path) -> Path:
         if "images_init" in extra:
             shown.setdefault(r["config"]["model"], extra)
     names = [m for m in _models(records) if m in shown]
-    fig, axes = new_figure(len(names) + 1, 2, width=6.8, height=1.9)
+    width = 6.8
+    fig, axes = new_figure(len(names) + 1, 2, width=width,
+                           height=width / (len(names) + 1) + 0.3)  # per row
     if names:
         first = shown[names[0]]
         axes[0, 0].imshow(np.asarray(first["images_input"][0]), cmap="gray")
@@ -294,7 +321,8 @@ def fig_conv_images(records: list[dict], out_dir: Path) -> Path:
         for row, key in ((0, "images_init"), (1, "images_trained")):
             img = np.asarray(shown[m][key][0])
             axes[row, col].imshow(img, cmap="gray")
-        axes[0, col].set_title(label(m).replace(", ", "\n"), fontsize=6)
+        base, _, k = m.partition("-k")
+        axes[0, col].set_title(SHORT.get(base, base) + (f"\nk={k}" if k else ""), fontsize=5)
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])

@@ -56,7 +56,8 @@ def _decimals(half: float) -> int:
 
 
 def ci_tex(values, *, signed: bool = False) -> str:
-    r"""'mean ± half-width of the 95% t-interval' as LaTeX; the value alone for one seed."""
+    r"""'mean ± half-width of the 95% t-interval' as LaTeX; the value alone for one seed or
+    a value that every seed shares."""
     ci = stats.interval(values)
     if ci.n == 0:
         return R.NA
@@ -64,6 +65,8 @@ def ci_tex(values, *, signed: bool = False) -> str:
     if ci.n == 1:
         return rf"\ensuremath{{{ci.mean:{sign}.3f}}}"
     half = ci.hi - ci.mean
+    if half <= 1e-9 * abs(ci.mean):  # the same value in every seed (e.g. of fixed test data)
+        return R.num(ci.mean)
     d = _decimals(half)
     return rf"\ensuremath{{{ci.mean:{sign}.{d}f}\pm{half:.{d}f}}}"
 
