@@ -595,6 +595,9 @@ CHILD = textwrap.dedent('''
 
     sig, where, index = os.environ["KILL_AT"].split(":")
     sig, index, count = getattr(signal, sig), int(index), [0]
+    # a process started in the background by a non-interactive shell inherits SIGINT ignored;
+    # a terminal's Ctrl-C reaches Python's default handler, which is what is tested here
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def maybe_kill(kind):
         if kind == where:
