@@ -228,18 +228,17 @@ def test_convolutions_take_one_step_per_call_on_a_cpu_with_the_same_iterates():
     X = np.random.default_rng(0).random((40, 64))
     model = lambda: tiedae.ConvAE((8, 8, 1), (3,), kernel_size=3, stride=2,  # noqa: E731
                                   param_dtype=jnp.float64, rngs=nnx.Rngs(0))
-    linear, conv = _linear(), model()
-    for m in (linear, conv):
+    dynamic, static = step.partition((tiedae.training.reconstruction_error,) * 2 + (None, None))
+    conv = model()
+    for m, d in ((_linear(), 12), (conv, 64)):
         graphdef, params, rest = nnx.split(m, nnx.Param, ...)
-        spec = step.StepSpec(graphdef, optax.sgd(0.1), lambda resident, _: resident,
-                             step.partition((tiedae.training.reconstruction_error,) * 2 +
-                                            (None, None))[1], (), None)
+        spec = step.StepSpec(graphdef, optax.sgd(0.1), lambda resident, _: resident, static, (),
+                             None)
         segment, _ = step.compiled_segment(spec)
-        data = jnp.zeros((4, m.d if m is linear else 64))
-        args = (TrainState.create(params, optax.sgd(0.1)), rest, data, None, np.int32(1), {},
-                step.partition((tiedae.training.reconstruction_error,) * 2 + (None, None))[0],
-                True)
-        assert step.fuses_well(segment, *args) == (m is linear or jax.default_backend() != "cpu")
+        args = (TrainState.create(params, optax.sgd(0.1)), rest, jnp.zeros((4, d)), None,
+                np.int32(1), {}, dynamic, True)
+        fuses = isinstance(m, tiedae.LinearAE) or jax.default_backend() != "cpu"
+        assert step.fuses_well(segment, *args) == fuses
     tx = optax.adam(1e-2)
     _, hist = tiedae.fit(conv, X, optimizer=tx, steps=7, log_every=3, batch_size=8,
                          eval_data=X[:10])
