@@ -33,12 +33,7 @@ from flax import nnx
 import tiedae
 from tiedae.bench.suites import conv_capacity, conv_decoders
 from tiedae.nonlinear.sequential import SequentialAE
-from tiedae.training import TrainState, reconstruction_error, step
-
-
-def _whole(resident, _):
-    """Every step's batch is the resident array."""
-    return resident
+from tiedae.training import FullBatch, TrainState, reconstruction_error, step
 
 
 def _models() -> dict:
@@ -63,11 +58,13 @@ def measure(name: str, factory, shape: tuple, batch: int, steps: int, repeats: i
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     tx = optax.adam(1e-3)
     dynamic, static = step.partition((reconstruction_error, reconstruction_error, None, None))
-    segment, _ = step.compiled_segment(step.StepSpec(graphdef, tx, _whole, static, (), None))
+    bound = FullBatch(X).bind(dtype=np.float32, mesh=None, seed=0, offset=None)
+    segment, _ = step.compiled_segment(step.StepSpec(graphdef, tx, bound.select, static, (),
+                                                     None))
     state0 = TrainState.create(params, tx)
 
     def call(state, m):
-        return segment(state, rest, X, None, np.int32(m), {}, dynamic, False)[0]
+        return segment(state, rest, bound.resident, None, np.int32(m), {}, dynamic, False)[0]
 
     def one_per_call():
         state = state0
@@ -85,7 +82,8 @@ def measure(name: str, factory, shape: tuple, batch: int, steps: int, repeats: i
             run()
             if round_:
                 best[way] = min(best[way], time.perf_counter() - start)
-    fit_fuses = step.fuses_well(segment, state0, rest, X, None, np.int32(1), {}, dynamic, False)
+    fit_fuses = step.fuses_well(segment, state0, rest, bound.resident, None, np.int32(1), {},
+                                dynamic, False)
     return {"model": name, "params": sum(int(np.size(p)) for p in jax.tree.leaves(params)),
             "batch": batch, "steps": steps, "fit_fuses": fit_fuses,
             "one_per_call_ms": 1e3 * best["one_per_call"] / steps,

@@ -232,10 +232,11 @@ def test_convolutions_take_one_step_per_call_on_a_cpu_with_the_same_iterates():
     conv = model()
     for m, d in ((_linear(), 12), (conv, 64)):
         graphdef, params, rest = nnx.split(m, nnx.Param, ...)
-        spec = step.StepSpec(graphdef, optax.sgd(0.1), lambda resident, _: resident, static, (),
-                             None)
+        bound = FullBatch(np.zeros((4, d))).bind(dtype=np.float64, mesh=None, seed=0,
+                                                 offset=None)
+        spec = step.StepSpec(graphdef, optax.sgd(0.1), bound.select, static, (), None)
         segment, _ = step.compiled_segment(spec)
-        args = (TrainState.create(params, optax.sgd(0.1)), rest, jnp.zeros((4, d)), None,
+        args = (TrainState.create(params, optax.sgd(0.1)), rest, bound.resident, None,
                 np.int32(1), {}, dynamic, True)
         fuses = isinstance(m, tiedae.LinearAE) or jax.default_backend() != "cpu"
         assert step.fuses_well(segment, *args) == fuses

@@ -65,8 +65,9 @@ from tiedae.nonlinear.sequential import (
 from tiedae.training import binary_cross_entropy, reconstruction_error
 
 POST_MODELS = ("keras_cae", "keras_cae_squared", "matlab_cae")
-# The loss each post model trains on (the others: the squared error).
+# The loss each post model trains on (the others: the squared error), and the losses by name.
 POST_LOSSES = {"keras_cae": "binary_cross_entropy"}
+LOSSES = {"binary_cross_entropy": binary_cross_entropy, "squared_error": reconstruction_error}
 N_IMAGES = 4  # decoded images kept for the figures
 
 _outputs = nnx.jit(lambda model, x: (model(x), input_gradient(model, x)))
@@ -139,9 +140,7 @@ def run(config: dict) -> dict:
              **_checker(init_out, "checker_out_init"),
              **{f"checker_noise_p{p}": checkerboard_noise_level(shape[0], shape[1], p)
                 for p in (2, 4)}}
-    loss_fn = (binary_cross_entropy if config["loss"] == "binary_cross_entropy"
-               else reconstruction_error)
-    model, hist = train_minibatches(model, X, X_test, config, loss_fn=loss_fn)
+    model, hist = train_minibatches(model, X, X_test, config, loss_fn=LOSSES[config["loss"]])
     final["test_error"] = float(hist["test_loss"][-1])
     final["train_error"] = float(hist["train_loss"][-1])
     out, grad = _outputs(model, probe)

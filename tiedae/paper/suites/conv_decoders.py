@@ -130,6 +130,11 @@ def _paired_table(models) -> str:
                    "llrrl")
 
 
+def _collapsed_posts(models) -> list[str]:
+    """Labels of post 003's two compared models whose training collapsed (`collapsed`)."""
+    return [label(name) for name in ("keras_cae", "matlab_cae") if collapsed(models[name])]
+
+
 def _squared_keras(models) -> str:
     """What the Keras CAE did when trained on the squared error instead of its blog's loss."""
     if "keras_cae_squared" not in models:
@@ -149,7 +154,7 @@ def _find_posts(models) -> str:
     if "keras_cae" not in models or "matlab_cae" not in models:
         return "Post 003's two models were not both run."
     k, m = models["keras_cae"], models["matlab_cae"]
-    failed = [label(name) for name in ("keras_cae", "matlab_cae") if collapsed(models[name])]
+    failed = _collapsed_posts(models)
     note = (" " + " and ".join(failed) + r" ended every seed at the same test error: training "
             r"collapsed to one constant output image, so this comparison measures that "
             r"failure, not the architecture." if failed else "")
@@ -215,7 +220,7 @@ def _answer(models, records) -> str:
         text = ""
     if "keras_cae" in models and "matlab_cae" in models:
         p = compare(models, "keras_cae", "matlab_cae", "test_error")
-        failed = [label(n) for n in ("keras_cae", "matlab_cae") if collapsed(models[n])]
+        failed = _collapsed_posts(models)
         text += ("Post 003's asymmetric Keras CAE (upsampling, trained on its blog's binary "
                  "cross-entropy) and symmetric MATLAB CAE (transposed convolutions, squared "
                  "error) "

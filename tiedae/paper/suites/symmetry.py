@@ -62,13 +62,6 @@ def _paired(a_recs, b_recs, key) -> stats.Paired:
     return stats.paired(*paired_values(a_recs, b_recs, key))
 
 
-def _pair_values(a_recs, b_recs, key) -> tuple[list, list]:
-    a = {r["config"]["seed"]: r["final"].get(key) for r in a_recs}
-    b = {r["config"]["seed"]: r["final"].get(key) for r in b_recs}
-    seeds = sorted(set(a) & set(b))
-    return [a[s] for s in seeds], [b[s] for s in seeds]
-
-
 def _diff(p: stats.Paired, digits: int = 2) -> str:
     if p.n < 2:
         return R.NA
@@ -246,7 +239,7 @@ def wide_verdict(groups) -> tuple[str, str]:
             rf"{ps['test_error'].verdict} ({_diff(ps['test_error'])})"
             + (rf"; {never} of the compared runs never reached the threshold (a run that "
                r"never reached it counts as slower)" if never else ""))
-        found = {reach_verdict(*_pair_values(groups[v], base, key))
+        found = {reach_verdict(*paired_values(groups[v], base, key))
                  for key in ("steps_to_pca_k", "seconds_to_pca_k")}
         words[v] = ("supported" if found == {"lower"} else "contradicted"
                     if found == {"higher"} else "no measurable difference"
