@@ -71,6 +71,14 @@ def test_a_run_of_the_same_structure_is_not_compiled_again(spiked):
     assert step.trace_count() == before
 
 
+def test_runs_with_the_default_optimizer_share_one_compilation(spiked):
+    X, _ = spiked
+    tiedae.fit(_linear(seed=0), X, steps=5)
+    before = step.trace_count()
+    tiedae.fit(_linear(seed=1), X, steps=25, log_every=5)
+    assert step.trace_count() == before
+
+
 def test_the_model_keeps_its_centring_and_reconstructs_raw_data_at_the_pca_optimum():
     X = data.digits().astype(np.float64) + 7.0  # shifted digits
     ref = pca.fit(X, 8)

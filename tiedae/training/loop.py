@@ -35,6 +35,10 @@ from tiedae.training.step import StepSpec, TrainState, compiled_segment, fuses_w
 
 __all__ = ["TrainingDiverged", "fit"]
 
+# One instance: the compiled step is keyed by the optimizer, so a new `optax.adam(1e-2)` per
+# call would compile every default run again.
+DEFAULT_OPTIMIZER = optax.adam(1e-2)
+
 
 class TrainingDiverged(ValueError):
     """Training diverged: the objective or the parameters became non-finite, or the objective
@@ -320,7 +324,7 @@ def fit(
     if not isinstance(model, nnx.Module):
         raise TypeError(f"model must be an nnx.Module; got {type(model).__name__}")
     steps, log_every = _check_steps(steps, log_every)
-    optimizer = optax.adam(1e-2) if optimizer is None else optimizer
+    optimizer = DEFAULT_OPTIMIZER if optimizer is None else optimizer
     if not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(f"optimizer must be an optax transformation such as optax.adam(1e-2); "
                         f"got {optimizer!r}")
