@@ -3,6 +3,7 @@ sections match what their commands produce."""
 
 import doctest
 import importlib
+import os
 import pathlib
 import re
 import subprocess
@@ -66,3 +67,62 @@ def test_benchmark_report_command_refuses_an_unknown_result_file(tmp_path):
     out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "report.py"), "--results",
                           str(tmp_path)], capture_output=True, text=True)
     assert out.returncode == 1 and "no renderer" in out.stderr and "Traceback" not in out.stderr
+
+
+_DOTTED = re.compile(r"(?<![\w./-])tiedae(?:\.[A-Za-z_]\w*)+")
+_FILE_SUFFIXES = {"tex", "pdf", "bib", "py", "md", "jsonl", "csv", "log", "txt"}
+
+
+def _documented_names() -> dict[str, str]:
+    """Every dotted `tiedae.X...` name in README.md and in the package's docstrings, with where
+    it is written (file names such as tiedae.tex left out)."""
+    import ast
+
+    texts = {"README.md": (REPO / "README.md").read_text(encoding="utf-8")}
+    for path in sorted((REPO / "tiedae").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        texts[str(path.relative_to(REPO))] = "\n".join(
+            ast.get_docstring(node) or "" for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef
+                          | ast.AsyncFunctionDef))
+    names: dict[str, str] = {}
+    for where, text in texts.items():
+        for name in _DOTTED.findall(text):
+            if name.rsplit(".", 1)[1] not in _FILE_SUFFIXES:
+                names.setdefault(name, where)
+    return names
+
+
+_CHECK_NAMES = '''
+import importlib, json, sys, types
+failures = {}
+for name in json.loads(sys.argv[1]):  # sorted: a package is looked up before its modules
+    parent, last = name.rsplit(".", 1)
+    try:
+        obj = importlib.import_module("tiedae")
+        for part in name.split(".")[1:]:
+            obj = getattr(obj, part)
+        exec(f"from {parent} import {last}", {})
+        if isinstance(obj, types.ModuleType):
+            exec(f"import {name}", {})
+            assert sys.modules[name] is obj, f"import {name} gives another module"
+    except Exception as err:
+        failures[name] = f"{type(err).__name__}: {err}"
+print(json.dumps(failures))
+'''
+
+
+def test_every_documented_name_works_as_an_attribute_and_with_import():
+    """`tiedae.metrics` in the README is `tiedae.metrics` after `import tiedae`, and also
+    `import tiedae.metrics` and `from tiedae.metrics import subspace_distance` (checked in a
+    fresh interpreter, so that nothing imported by other tests helps)."""
+    import json
+
+    names = _documented_names()
+    assert {"tiedae.metrics", "tiedae.pca.fit", "tiedae.fit", "tiedae.bench"} <= set(names)
+    proc = subprocess.run([sys.executable, "-c", _CHECK_NAMES, json.dumps(sorted(names))],
+                          capture_output=True, text=True, timeout=300, cwd=REPO,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    failures = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert not failures, {f"{name} (in {names[name]})": why for name, why in failures.items()}

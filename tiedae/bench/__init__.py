@@ -5,6 +5,9 @@
 `tiedae.bench.runs` plans and makes the runs without losing saved results.
 """
 
+from tiedae._submodules import lazy_submodules as _lazy_submodules
 from tiedae.bench.suite import Options, Suite, Summary
 
 __all__ = ["Options", "Suite", "Summary"]
+
+__getattr__ = _lazy_submodules(__name__)  # e.g. `tiedae.bench.records` imported on first use

@@ -10,6 +10,7 @@
 * `layers`: activations, initialisers and parameter counts they share.
 """
 
+from tiedae._submodules import lazy_submodules as _lazy_submodules
 from tiedae.nonlinear import conv, graph, layers, mlp, sequential
 from tiedae.nonlinear.conv import ConvAE
 from tiedae.nonlinear.graph import GraphAE
@@ -18,3 +19,5 @@ from tiedae.nonlinear.sequential import SequentialAE
 
 __all__ = ["ConvAE", "GraphAE", "MLPAE", "SequentialAE", "conv", "graph", "layers", "mlp",
            "sequential"]
+
+__getattr__ = _lazy_submodules(__name__)  # e.g. `link_prediction`, imported on first use

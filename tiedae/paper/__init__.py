@@ -8,6 +8,9 @@ matplotlib (Agg; no training happens here), writes LaTeX tables and a `numbers.t
 ``\newcommand`` macros, and checks that everything the manuscript includes was produced.
 """
 
+from tiedae._submodules import lazy_submodules as _lazy_submodules
 from tiedae.paper.build import MAKERS, generate, manuscript_refs
 
 __all__ = ["MAKERS", "generate", "manuscript_refs"]
+
+__getattr__ = _lazy_submodules(__name__)  # e.g. `tiedae.paper.tables_deep` on first use
