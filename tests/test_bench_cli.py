@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -244,3 +245,65 @@ def test_cli_passes_the_named_data_sets_to_the_suites(tmp_path):
     bad = tmp_path / "g2.cites"
     bad.write_text("1 2\n")
     assert cli.main(["--data", str(bad), "--out", str(tmp_path / "o2")], suites=[suite]) == 2
+
+
+HOLD_SCRIPT = textwrap.dedent('''
+    import os, sys, time
+    from pathlib import Path
+    from tiedae.bench import cli
+    from tiedae.bench.suite import Suite, Summary
+
+    go, holding = Path(os.environ["GO_FILE"]), Path(os.environ["HOLDING_FILE"])
+
+    def run(config):
+        if config["run_id"] == "r1":  # r0 is saved: hold the folder until the test says go
+            holding.write_text("")
+            deadline = time.time() + 120
+            while not go.exists() and time.time() < deadline:
+                time.sleep(0.02)
+        return {"final": {"i": float(config["seed"])}}
+
+    suite = Suite("held", "waits", lambda o: [{"run_id": f"r{i}", "seed": o.seed + i}
+                                              for i in range(2)],
+                  run, lambda recs: Summary("held", ["n"], [[len(recs)]], []))
+    sys.exit(cli.main(sys.argv[1:], suites=[suite]))
+''')
+
+
+def test_second_process_on_the_same_folder_is_refused_naming_the_first(tmp_path):
+    """Two real processes on one --out: the second is told who holds the folder and runs
+    nothing; --report reads meanwhile; a SIGKILLed holder leaves no lock behind."""
+    script = tmp_path / "hold.py"
+    script.write_text(HOLD_SCRIPT)
+    out, go, holding = tmp_path / "out", tmp_path / "go", tmp_path / "holding"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "GO_FILE": str(go),
+           "HOLDING_FILE": str(holding)}
+    cmd = [sys.executable, str(script), "--suite", "held", "--out", str(out)]
+    first = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             text=True)
+    try:
+        deadline = time.time() + 120
+        while not holding.exists() and first.poll() is None and time.time() < deadline:
+            time.sleep(0.02)
+        assert holding.exists(), first.communicate()[1]
+        second = subprocess.Popen(cmd + ["--resume"], env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        report = subprocess.Popen([sys.executable, str(script), "--report", "--out", str(out)],
+                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
+        _, err = second.communicate(timeout=120)
+        assert second.returncode == 2 and "Traceback" not in err, err
+        assert len(err.strip().splitlines()) == 1 and "is in use" in err
+        assert f"pid {first.pid} on {socket.gethostname()}" in err and "--suite held" in err
+        report_out, report_err = report.communicate(timeout=120)
+        assert report.returncode == 0 and "r0" in report_out, report_err  # no lock needed
+        assert [r["run_id"] for r in _lines(out / "held.jsonl")] == ["r0"]
+    finally:
+        first.kill()  # SIGKILL while holding the lock: the kernel releases it
+        first.wait()
+    from tiedae.bench.lock import LOCK_NAME, folder_lock
+
+    assert (out / LOCK_NAME).exists()  # the killed process could not remove its file ...
+    with folder_lock(out):  # ... but it holds nothing: the next command takes it over
+        pass
+    assert not (out / LOCK_NAME).exists()  # and removes it when done

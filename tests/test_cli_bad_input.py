@@ -550,6 +550,94 @@ def test_resume_with_other_config_values_is_refused(tmp_path, capsys):
                     (_suite(interrupt_at="r2", extra={"lr": 0.01}), _suite(extra={"lr": 0.02})))
 
 
+def _named_suite(calls):
+    """A fake suite whose run_ids name the size, the data and the seed, as the real suites' do
+    (e.g. optimal-decoder's quick-d0-k16-s0): another --seed, --full or --data plans other
+    run_ids, so no planned run has a saved record to compare fingerprints with."""
+    def configs(options):
+        tag = f"{'quick' if options.quick else 'full'}-{'user' if options.mnist else 'bundled'}"
+        return [{"run_id": f"{tag}-s{options.seed + i}", "seed": options.seed + i,
+                 "data": options.mnist} for i in range(2)]
+
+    def run(config):
+        calls.append(config["run_id"])
+        return {"final": {"seed": float(config["seed"])}}
+
+    return Suite("named", "run_ids name the options", configs, run,
+                 lambda recs: Summary("named", ["run"], [[r["run_id"]] for r in recs], []))
+
+
+def _on_gpu(path):
+    recs = [json.loads(x) for x in path.read_text().splitlines()]
+    path.write_text("".join(json.dumps({**r, "env": {**r["env"], "device": "gpu:H200 x1"}})
+                            + "\n" for r in recs))
+
+
+def _without_options(path):  # as records saved before they kept their options
+    recs = [json.loads(x) for x in path.read_text().splitlines()]
+    path.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "options"}) + "\n"
+                            for r in recs))
+
+
+RESUME_WITH_OTHER_OPTIONS = {  # first command, edit of its records, --resume command, message
+    "--seed": ([], None, ["--seed", "5"], "made with --seed 0 (quick sizes), this command has "
+                                           "--seed 5"),
+    "--full": ([], None, ["--full"], "this command has --seed 0 --full"),
+    "no --full": (["--full"], None, [], "made with --seed 0 --full"),
+    "--data": ([], None, ["--data", "{npz}"], "not runs of this command"),
+    "no --data": (["--data", "{npz}"], None, [], "not runs of this command"),
+    "--device": ([], _on_gpu, [], "ran on a gpu device, this command runs on cpu"),
+    "--device cpu": ([], _on_gpu, ["--device", "cpu"], "ran on a gpu device"),
+    "--seed, older records": ([], _without_options, ["--seed", "5"],
+                              "not runs of this command (e.g. quick-bundled-s0)"),
+    "--full, older records": ([], _without_options, ["--full"], "not runs of this command"),
+}
+
+
+@pytest.mark.parametrize("option", RESUME_WITH_OTHER_OPTIONS)
+def test_resume_with_any_other_option_is_refused_and_changes_nothing(tmp_path, capsys,
+                                                                     two_data_sets, option):
+    """Every option that changes the records is compared with the saved records', also when
+    the new command plans other run_ids than the saved ones (the bug: --resume --seed 5 on
+    seed-0 results ran seeds 5-9 into the same file)."""
+    first, edit, second, message = RESUME_WITH_OTHER_OPTIONS[option]
+    npz, _ = two_data_sets
+    fill = lambda args: [str(a).format(npz=npz) for a in args]  # noqa: E731
+    out, calls = tmp_path / "o", []
+    assert _cli(capsys, ["--suite", "named", "--out", out, *fill(first)],
+                [_named_suite(calls)])[0] == 0
+    if edit:
+        edit(out / "named.jsonl")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    calls.clear()
+    err = _refused(capsys, ["--suite", "named", "--out", out, "--resume", *fill(second)],
+                   message, [_named_suite(calls)])
+    assert "would mix" in err and len(err.strip().splitlines()) == 1
+    assert calls == [] and {p.name: p.read_bytes() for p in out.iterdir()} == before
+    # the same options as the first command resume (and run nothing: all saved)
+    if edit is not _on_gpu:
+        assert _cli(capsys, ["--suite", "named", "--out", out, "--resume", *fill(first)],
+                    [_named_suite(calls)])[0] == 0
+        assert calls == []
+
+
+def test_resume_of_real_suite_with_another_seed_is_refused(tmp_path, capsys):
+    """The reported command: `--suite optimal-decoder --resume --seed 5` on seed-0 records."""
+    from tiedae.bench.suite import Options
+    from tiedae.bench.suites import SUITES
+
+    suite = next(s for s in SUITES if s.name == "optimal-decoder")
+    store = records.ResultStore(tmp_path, suite.name)
+    for config in suite.configs(Options(seed=0)):
+        store.append(records.make_record(suite.name, config, {"final": {"x": 1.0}}, 0.0,
+                                         options=records.command_options(0, quick=True)))
+    before = store.jsonl.read_bytes()
+    _refused(capsys, ["--suite", "optimal-decoder", "--out", tmp_path, "--resume", "--seed",
+                      "5"], "made with --seed 0 (quick sizes), this command has --seed 5",
+             SUITES)
+    assert store.jsonl.read_bytes() == before
+
+
 def test_overwrite_with_other_data_replaces_every_record(tmp_path, capsys, two_data_sets):
     ok, other = two_data_sets
     out = tmp_path / "o"
@@ -688,3 +776,52 @@ def test_sigkill_during_overwrite_keeps_the_old_file(tmp_path):
     recs = [json.loads(x) for x in old.jsonl.read_text().splitlines()]
     assert sorted(r["config"]["seed"] for r in recs) == list(range(5, 11))
     assert not old.partial.exists() and not list((tmp_path / "tmp").iterdir())
+
+
+SIGINT_ON_IMPORT = textwrap.dedent('''
+    # sitecustomize of the start-up test: Python imports it before `-m`'s module. It restores
+    # Python's SIGINT handler (a shell's background job inherits SIGINT ignored) and sends
+    # SIGINT to this process the moment module SIGINT_ON_IMPORT starts to be imported.
+    import os, signal, sys
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    class SigintOnImport:
+        def find_spec(self, name, path=None, target=None):
+            if name == os.environ["SIGINT_ON_IMPORT"]:
+                sys.meta_path.remove(self)
+                open(os.environ["SIGINT_SENT"], "w").close()
+                os.kill(os.getpid(), signal.SIGINT)
+            return None
+
+    sys.meta_path.insert(0, SigintOnImport())
+''')
+
+STARTING = {  # command, its arguments, the module whose import is interrupted, the message
+    "bench, importing jax": ("tiedae.bench", ["--list"], "jax", "interrupted while starting"),
+    "bench, importing its cli": ("tiedae.bench", ["--list"], "tiedae.bench.cli",
+                                 "interrupted while starting"),
+    "bench, in main": ("tiedae.bench", ["--list"], "tiedae.bench.suites", "interrupted;"),
+    "paper, importing jax": ("tiedae.paper", [], "jax", "interrupted while starting"),
+    "paper, importing matplotlib": ("tiedae.paper", [], "matplotlib",
+                                    "interrupted while starting"),
+    "launch, importing jax": ("tiedae.launch", ["--processes", "1", "--", "true"], "jax",
+                              "interrupted while starting"),
+}
+
+
+@pytest.mark.parametrize("case", STARTING)
+def test_ctrl_c_while_starting_is_one_line_and_status_130(tmp_path, case):
+    """Ctrl-C while `python -m tiedae.bench` (.paper, .launch) imports JAX: one line, 130."""
+    command, args, module, message = STARTING[case]
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(SIGINT_ON_IMPORT)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), str(REPO)]),
+           "SIGINT_ON_IMPORT": module, "SIGINT_SENT": str(tmp_path / "sent")}
+    proc = subprocess.run([sys.executable, "-m", command, *args], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert (tmp_path / "sent").exists()  # the SIGINT came while `module` was being imported
+    assert proc.returncode == 130, (proc.returncode, proc.stderr[-2000:])
+    assert "Traceback" not in proc.stderr and "KeyboardInterrupt" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr, proc.stderr
+    assert proc.stderr.startswith(f"python -m {command}")

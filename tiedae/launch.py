@@ -43,6 +43,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 
+from tiedae import _startup
 from tiedae.training.distributed import LOOPBACK
 
 __all__ = ["launch", "main", "process_env", "reserved_port"]
@@ -200,6 +201,7 @@ def _interrupt(signum, frame):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _startup.started()  # Ctrl-C while starting (importing JAX) was one line and status 130
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[argv.index("--") + 1:] if "--" in argv else []
     options = argv[: argv.index("--")] if "--" in argv else argv

@@ -12,8 +12,10 @@ Examples:
 Nothing is lost: saved results are never deleted or replaced before their replacement is
 complete (`tiedae.bench.runs` has the rules for --resume and --overwrite), and every problem
 with the command line, the output folder, the saved records or `--data` is checked before any
-run and reported in a line or two. Exit status: 0 done, 1 a run or a write failed, 2 bad input
-(nothing was run), 130 interrupted (Ctrl-C; --resume finishes).
+run and reported in a line or two. One command at a time runs or repairs in a results folder
+(`tiedae.bench.lock`): a second one is refused, naming the first; --report and --list need no
+lock. Exit status: 0 done, 1 a run or a write failed, 2 bad input or a folder in use (nothing
+was run), 130 interrupted (Ctrl-C, also while starting; --resume finishes).
 
 The compiled XLA programs are cached in a folder private to the process (runs that differ only
 in their seed share them; every invocation starts cold, so timings never depend on an earlier
@@ -26,12 +28,13 @@ import argparse
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from tiedae import _startup
 from tiedae.bench import runs
-from tiedae.bench.records import ResultStore, remove_stale_temp_files, repair_records
+from tiedae.bench.checks import UsageError, check_data, check_out, locked, prepare_out
+from tiedae.bench.records import ResultStore, repair_records
 from tiedae.bench.report import measured_time, print_summary
 from tiedae.bench.suite import Options, Suite
 
@@ -40,10 +43,6 @@ __all__ = ["UsageError", "build_parser", "main"]
 PROG = "python -m tiedae.bench"
 MAX_SEED = 2**31 - 1
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
-
-
-class UsageError(Exception):
-    """A command that cannot run as given; printed as one message, exit status 2."""
 
 
 def _seed(text: str) -> int:
@@ -64,13 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--full", action="store_true",
                         help="full-size configurations (the paper's runs) instead of quick ones")
     parser.add_argument("--out", default="results", metavar="DIR",
-                        help="output folder (default: results/; its parent must exist)")
+                        help="output folder (default: results/; its parent must exist); one "
+                        "command at a time runs in it (a second is refused, naming the first)")
     parser.add_argument("--seed", type=_seed, default=0,
                         help=f"base random seed, 0 to {MAX_SEED} (default 0)")
     keep = parser.add_mutually_exclusive_group()
     keep.add_argument("--resume", action="store_true",
-                      help="keep saved records, run only the missing runs (refuses saved runs "
-                      "made with other options or data)")
+                      help="keep saved records, run only the missing runs; repeat the options "
+                      "of the command that saved them (records made with another --seed, "
+                      "--full, --data or --device are refused)")
     keep.add_argument("--overwrite", action="store_true",
                       help="rerun every run of the chosen suites; their old files are replaced "
                       "only once all new runs are saved")
@@ -109,6 +110,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     for path in args.data or ():
         _path_arg("--data", path)
     return args
+
+
+def _platform() -> str:
+    import jax
+
+    return jax.devices()[0].platform
 
 
 def _setup_jax(device: str | None) -> None:
@@ -167,60 +174,6 @@ def _resolve(names: Sequence[str] | None, registry: Sequence[Suite]) -> list[Sui
     return [by_name[n] for n in dict.fromkeys(names)]
 
 
-def _check_out(text: str) -> Path:
-    """The output folder, checked without creating it (see `_prepare_out`)."""
-    out = Path(text).expanduser()
-    try:
-        if out.exists() and not out.is_dir():
-            raise UsageError(f"--out {text} is a file, not a folder; choose a folder")
-        if not out.exists() and not out.parent.is_dir():
-            raise UsageError(f"--out {text}: its parent folder {out.parent} does not exist; "
-                             "create it first or choose another --out")
-    except OSError as err:
-        raise UsageError(f"--out {text}: cannot look at it ({err.strerror or err})") from None
-    return out
-
-
-def _prepare_out(out: Path) -> None:
-    """Creates the output folder, checks that a file can be written there, removes temporary
-    files of killed runs. Runs before any run, so no compute is spent on an unwritable folder."""
-    try:
-        out.mkdir(exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=out, prefix=f".probe.{os.getpid()}.", suffix=".tmp")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as err:
-        raise UsageError(f"--out {out}: cannot write there ({err.strerror or err}); choose a "
-                         "writable folder") from None
-    remove_stale_temp_files(out)
-
-
-def _check_data(paths) -> tuple[dict[str, str], dict[str, str]]:
-    """Resolves, loads and checks `--data` once, before any run: returns (the data sets by
-    kind, the sha256 of each data path); both empty without --data."""
-    if not paths:
-        return {}, {}
-    from tiedae.bench import datasets
-
-    try:
-        found = datasets.resolve_data(paths)
-    except ValueError as err:
-        raise UsageError(f"--data {err}. Give MNIST-format data (a folder of IDX files or a "
-                         ".npz) and/or an edge list (e.g. Cora's cora.cites), or a folder "
-                         "holding them") from None
-    digests = {}
-    for kind, path in found.items():
-        try:
-            digests[path] = datasets.check_data(kind, path)
-        except Exception as err:  # whatever the loader raises, the data is unusable: say so once
-            what = "" if isinstance(err, ValueError) else f"{type(err).__name__}: "
-            hint = ("Give a folder with the MNIST IDX files or a .npz with x_train, y_train, "
-                    "x_test, y_test" if kind == "mnist" else
-                    "Give a text file with one 'a b' pair of node ids per line")
-            raise UsageError(f"--data {path}: {what}{err}. {hint}") from None
-    return found, digests
-
-
 def _list(console, args, registry: Sequence[Suite]) -> int:
     from rich.table import Table
 
@@ -265,6 +218,11 @@ def _repair(console, args, registry: Sequence[Suite]) -> int:
     out = Path(args.out)
     if not out.is_dir():
         raise UsageError(f"--repair: --out {out} is not a folder")
+    with locked(out):
+        return _repair_locked(console, args, registry, out)
+
+
+def _repair_locked(console, args, registry: Sequence[Suite], out: Path) -> int:
     names = {s.name for s in _resolve(args.suite, registry)} if args.suite else None
     paths = sorted([*out.glob("*.jsonl"), *out.glob("*.jsonl.partial")])
     moved = 0
@@ -343,15 +301,28 @@ def _summaries(console, plans: Sequence[runs.SuitePlan], outcome: runs.Outcome, 
 
 def _run(console, args, registry: Sequence[Suite]) -> int:
     selected = _resolve(args.suite, registry)
-    out = _check_out(args.out)
-    data, data_sha256 = _check_data(args.data)
+    out = check_out(args.out)
+    data, data_sha256 = check_data(args.data)
     options = Options(quick=not args.full, seed=args.seed, data=data)
     mode = "resume" if args.resume else "overwrite" if args.overwrite else "new"
-    try:
-        plans = runs.plan(selected, options, out, mode=mode, data_sha256=data_sha256)
-    except runs.PlanError as err:
-        raise UsageError(str(err)) from None
-    _prepare_out(out)
+
+    def plan() -> list[runs.SuitePlan]:
+        try:
+            return runs.plan(selected, options, out, mode=mode, data_sha256=data_sha256,
+                             platform=_platform())
+        except runs.PlanError as err:
+            raise UsageError(str(err)) from None
+
+    if not out.exists():
+        plan()  # refuses a broken suite before the folder is made
+        prepare_out(out)
+    with locked(out):  # planned under the lock: no other command adds records meanwhile
+        plans = plan()
+        prepare_out(out)
+        return _execute(console, plans, options, out)
+
+
+def _execute(console, plans: Sequence[runs.SuitePlan], options: Options, out: Path) -> int:
     _compilation_cache()
     _print_plan(console, plans, options, out)
     outcome = runs.execute(plans, console, error_log=out / "errors.log")
@@ -366,9 +337,10 @@ def _run(console, args, registry: Sequence[Suite]) -> int:
 
 def main(argv: Sequence[str] | None = None, suites: Sequence[Suite] | None = None) -> int:
     """Runs the command; returns its exit status. `suites` replaces the registry (tests)."""
-    from rich.console import Console
-
     try:
+        _startup.started()  # from here on Ctrl-C is a KeyboardInterrupt, caught below
+        from rich.console import Console
+
         args = parse_args(argv)
         console = Console(width=None if sys.stdout.isatty() else 150)
         _setup_jax(args.device)

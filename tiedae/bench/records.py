@@ -19,7 +19,10 @@ not strict JSON, not a record, a record of another suite or a repeated run_id ra
 
 Every record carries a `fingerprint`: the sha256 of its suite, run_id, config and the sha256 of
 the user's data it used (`data_sha256`, None when it used none). `--resume` counts a saved run
-as done only when the fingerprint it would have now is the one of its saved record.
+as done only when the fingerprint it would have now is the one of its saved record. A record
+also keeps the command-line `options` that made it (`{"seed": 0, "full": false}`) and, in
+`env["device"]`, the device it ran on: `--resume` refuses a file whose records were made with
+other options or on another kind of device (`tiedae.bench.runs`).
 
 Non-finite floats are stored as null, so every line is strict JSON.
 """
@@ -50,11 +53,13 @@ __all__ = [
     "DamagedRecordsError",
     "ResultStore",
     "atomic_write_text",
+    "command_options",
     "env_info",
     "fingerprint",
     "make_record",
     "read_records",
     "record_fingerprint",
+    "record_platform",
     "remove_stale_temp_files",
     "repair_records",
     "scan_records",
@@ -175,6 +180,18 @@ def fingerprint(suite: str, config: dict, data_sha256: str | None = None) -> str
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def command_options(seed: int, quick: bool) -> dict:
+    """The command-line options a record keeps: what `--resume` must repeat (with `--data`,
+    which the fingerprint covers, and the device, which `env` records)."""
+    return {"seed": int(seed), "full": not quick}
+
+
+def record_platform(record: dict) -> str | None:
+    """The kind of device a record ran on ("cpu", "gpu", ...; from `env["device"]`), or None."""
+    device = record.get("env", {}).get("device") if isinstance(record.get("env"), dict) else None
+    return device.split(":", 1)[0] if isinstance(device, str) and device else None
+
+
 def record_fingerprint(record: dict) -> str:
     """The fingerprint of a saved record, recomputed from its content (also for records saved
     before fingerprints existed: those used no user data)."""
@@ -183,10 +200,11 @@ def record_fingerprint(record: dict) -> str:
 
 
 def make_record(suite: str, config: dict, result: dict, wall_time_s: float, *,
-                data_sha256: str | None = None) -> dict:
+                data_sha256: str | None = None, options: dict | None = None) -> dict:
     """Builds a record in the documented layout from a config and a suite's `run` output.
 
-    `data_sha256` is the digest of the user's data the run read (None for none)."""
+    `data_sha256` is the digest of the user's data the run read (None for none); `options` the
+    command-line options that made it (`command_options`; None: not recorded)."""
     unknown = set(result) - {"final", "trajectory", "extra"}
     if unknown:
         raise ValueError(f"suite {suite!r} returned unknown result keys {sorted(unknown)}")
@@ -199,6 +217,7 @@ def make_record(suite: str, config: dict, result: dict, wall_time_s: float, *,
             "config": {k: v for k, v in config.items() if k != "run_id"},
             "data_sha256": data_sha256,
             "fingerprint": fingerprint(suite, config, data_sha256),
+            **({} if options is None else {"options": dict(options)}),
             "final": result["final"],
             "trajectory": result.get("trajectory", {}),
             "extra": result.get("extra", {}),
@@ -211,7 +230,7 @@ def make_record(suite: str, config: dict, result: dict, wall_time_s: float, *,
 _REQUIRED = {"suite": str, "run_id": str, "config": dict, "final": dict,
              "wall_time_s": (int, float)}
 _OPTIONAL = {"trajectory": dict, "extra": dict, "env": dict, "fingerprint": str,
-             "data_sha256": (str, type(None))}
+             "data_sha256": (str, type(None)), "options": dict}
 _JSON_TYPE = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
               int: "a number", float: "a number", type(None): "null"}
 

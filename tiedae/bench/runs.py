@@ -5,10 +5,14 @@ each record as soon as its run ends (`ResultStore.append`, atomic). The rules:
 
 * A suite whose `DIR/<suite>.jsonl` (or `.jsonl.partial`) already holds records is refused
   unless the command says what to do with them: `--resume` or `--overwrite`.
-* `--resume` keeps every saved record and runs the planned runs that have none. A saved record
-  of a planned run whose fingerprint differs from the planned one (other config values, other
-  `--data` contents; see `records.fingerprint`) is refused, naming what differs: mixing runs
-  of two settings under one run_id would be silently wrong. If an `--overwrite` was
+* `--resume` keeps every saved record and runs the planned runs that have none. It continues
+  the command that made the saved records, so a file is refused, naming what differs, when one
+  of its records was made with other command-line options (`--seed`, `--full`: the record's
+  `options`), on another kind of device (`--device`: the record's `env["device"]`), is not a
+  run of this command (another seed, size or `--data` names other runs: how records saved
+  before `options` existed are checked), or is a planned run whose fingerprint differs from the
+  planned one (other config values, other `--data` contents; see `records.fingerprint`):
+  mixing runs of two settings in one file would be silently wrong. If an `--overwrite` was
   interrupted, `--resume` finishes it (it continues `<suite>.jsonl.partial`).
 * `--overwrite` reruns every planned run. Where the suite has saved results, the new records
   go to `DIR/<suite>.jsonl.partial`; once all of them are saved, that file replaces
@@ -34,10 +38,12 @@ from pathlib import Path
 from tiedae.bench.records import (
     DamagedRecordsError,
     ResultStore,
+    command_options,
     fingerprint,
     make_record,
     read_records,
     record_fingerprint,
+    record_platform,
     to_jsonable,
 )
 from tiedae.bench.suite import Options, Suite
@@ -62,6 +68,7 @@ class SuitePlan:
     data_sha256: dict[str, str | None]  # run_id -> digest of the user's data it reads
     replaces: int = 0  # records of <suite>.jsonl that `promote` will replace (staged only)
     restart: bool = False  # an --overwrite that starts <suite>.jsonl.partial afresh
+    options: dict | None = None  # the command-line options its records keep
 
     @property
     def run_ids(self) -> set[str]:
@@ -122,8 +129,10 @@ def config_difference(record: dict, config: dict, data_sha256: str | None = None
     return ", ".join(parts) or "nothing visible"
 
 
-def _check_resume(store: ResultStore, configs: list[dict], uses: dict) -> set[str]:
-    """The planned run_ids saved with the planned fingerprint; PlanError on any other."""
+def _check_resume(store: ResultStore, configs: list[dict], uses: dict, options: dict | None,
+                  platform: str | None) -> set[str]:
+    """The planned run_ids saved with the planned fingerprint; PlanError on records of another
+    command (see the module docstring)."""
     try:
         saved = {r["run_id"]: r for r in store.load()}
     except DamagedRecordsError as err:
@@ -139,16 +148,51 @@ def _check_resume(store: ResultStore, configs: list[dict], uses: dict) -> set[st
             f"{store.path}: {len(other)} saved run(s) of this command were made with other "
             f"settings (e.g. {config['run_id']}: "
             f"{config_difference(record, config, uses[config['run_id']])}); resuming would mix "
-            "them. Repeat the first run's options, or pass --overwrite to redo the suite, or "
-            "choose another --out"
+            f"them. {_WAY_OUT}"
         )
+    mixed = _other_command(list(saved.values()), configs, options, platform)
+    if mixed:
+        raise PlanError(f"{store.path}: {mixed}; resuming would mix them. {_WAY_OUT}")
     return set(saved) & {c["run_id"] for c in configs}
 
 
+_WAY_OUT = ("Repeat the first run's options, or pass --overwrite to redo the suite, or choose "
+            "another --out")
+
+
+def _flags(options: dict) -> str:
+    return f"--seed {options.get('seed')}" + (" --full" if options.get("full") else
+                                              " (quick sizes)")
+
+
+def _other_command(saved: list[dict], configs: list[dict], options: dict | None,
+                   platform: str | None) -> str | None:
+    """Why the saved records are not runs of the command planning `configs` (None: they are)."""
+    if options is not None:
+        other = [r for r in saved if "options" in r and r["options"] != options]
+        if other:
+            return (f"{len(other)} saved run(s) were made with {_flags(other[0]['options'])}, "
+                    f"this command has {_flags(options)}")
+    if platform is not None:
+        other = [r for r in saved if record_platform(r) not in (None, platform)]
+        if other:
+            return (f"{len(other)} saved run(s) ran on a {record_platform(other[0])} device, this "
+                    f"command runs on {platform} (--device)")
+    planned = {c["run_id"] for c in configs}
+    other = [r["run_id"] for r in saved if r["run_id"] not in planned]
+    if other:
+        return (f"{len(other)} saved run(s) are not runs of this command (e.g. {other[0]}): "
+                "they were made with another --seed, --full or --data, or by another version of "
+                "the suite")
+    return None
+
+
 def plan(suites: Sequence[Suite], options: Options, out: Path, *, mode: str = "new",
-         data_sha256: dict[str, str] | None = None) -> list[SuitePlan]:
+         data_sha256: dict[str, str] | None = None,
+         platform: str | None = None) -> list[SuitePlan]:
     """The runs of `suites` into folder `out` under `mode` ("new", "resume", "overwrite"; see
-    the module docstring). `data_sha256` maps each `--data` path to its digest. Reads the saved
+    the module docstring). `data_sha256` maps each `--data` path to its digest; `platform` is
+    the kind of device the runs will use ("cpu", "gpu"; None: not checked). Reads the saved
     records; writes nothing.
 
     Raises:
@@ -158,6 +202,7 @@ def plan(suites: Sequence[Suite], options: Options, out: Path, *, mode: str = "n
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
     plans, in_the_way = [], []
+    keep = command_options(options.seed, options.quick)
     for suite in suites:
         configs, uses = _configs(suite, options, data_sha256 or {})
         probe = ResultStore(out, suite.name)
@@ -167,18 +212,19 @@ def plan(suites: Sequence[Suite], options: Options, out: Path, *, mode: str = "n
                 in_the_way.append(f"{probe.jsonl} ({saved} records)")
             if partial:
                 in_the_way.append(f"{probe.partial} (an interrupted --overwrite)")
-            plans.append(SuitePlan(suite, probe, configs, list(configs), uses))
+            plans.append(SuitePlan(suite, probe, configs, list(configs), uses, options=keep))
         elif mode == "resume":
             store = ResultStore(out, suite.name, staged=partial)
-            done = _check_resume(store, configs, uses)
+            done = _check_resume(store, configs, uses, keep, platform)
             todo = [c for c in configs if c["run_id"] not in done]
             plans.append(SuitePlan(suite, store, configs, todo, uses,
-                                   replaces=saved if partial else 0))
+                                   replaces=saved if partial else 0, options=keep))
         else:
             staged = bool(saved) or partial
             store = ResultStore(out, suite.name, staged=staged, restart=True)
             plans.append(SuitePlan(suite, store, configs, list(configs), uses,
-                                   replaces=saved if staged else 0, restart=staged))
+                                   replaces=saved if staged else 0, restart=staged,
+                                   options=keep))
     if in_the_way:
         raise PlanError(
             f"{out} already holds results of the suites asked for: {', '.join(in_the_way)}. "
@@ -222,7 +268,7 @@ def _run_one(p: SuitePlan, config: dict, outcome: Outcome, console, error_log: P
     try:
         result = p.suite.run(dict(config))
         record = make_record(p.suite.name, config, result, time.perf_counter() - t0,
-                             data_sha256=p.data_sha256[run_id])
+                             data_sha256=p.data_sha256[run_id], options=p.options)
     except Exception as err:  # one failed run must not lose the others
         _log_failure(error_log, p.suite.name, run_id)
         outcome.failures.append((p.suite.name, run_id, f"{type(err).__name__}: {err}"))
