@@ -433,3 +433,128 @@ def test_committed_results_regenerate(tmp_path):
     if not all((results / f"{s}.jsonl").exists() for s in MAKERS):
         pytest.skip("paper/results/ does not hold every suite yet")
     generate(results, tmp_path / "figures", paper_dir=PAPER, log=lambda _m: None)
+
+
+# ----------------------------------------------------------------------------------------------
+# `python -m tiedae.paper`: arguments checked up front, output never half-written
+# ----------------------------------------------------------------------------------------------
+
+
+def _paper_cli(capsys, args):
+    from tiedae.paper.__main__ import main
+
+    code = main([str(a) for a in args])
+    return code, capsys.readouterr().err
+
+
+def _tree(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None
+            for p in sorted(folder.rglob("*"))}
+
+
+@pytest.fixture(scope="module")
+def one_suite_results(tmp_path_factory):
+    from paper_records import write_tiny_results
+
+    results = tmp_path_factory.mktemp("one") / "results"
+    write_tiny_results(results, ["optimal-decoder"])  # a suite without figures: fast
+    return results
+
+
+BAD_PAPER_ARGS = {  # arguments ({tmp}: a scratch folder, {results}: good results), message
+    "--out a file": (["--results", PAPER / "results", "--out", "{tmp}/afile"], "is a file"),
+    "--out inside a file": (["--results", "{results}", "--out", "{tmp}/afile/figs"],
+                            "afile is a file"),
+    "--out/tables a file": (["--results", "{results}", "--out", "{tmp}/figs"],
+                            "the tables go into that folder"),
+    "--results missing": (["--results", "{tmp}/missing", "--out", "{tmp}/o"], "no such folder"),
+    "--results a file": (["--results", "{tmp}/afile", "--out", "{tmp}/o"], "is a file, not"),
+    "--results empty": (["--results", "{tmp}/empty", "--out", "{tmp}/o"], "holds no bench"),
+    "--results damaged": (["--results", "{tmp}/damaged", "--out", "{tmp}/o"],
+                          "decoders.jsonl:1"),
+    "--results ''": (["--results", "", "--out", "{tmp}/o"], "give a folder name"),
+    "--paper without a manuscript": (["--results", "{results}", "--out", "{tmp}/o", "--paper",
+                                      "{tmp}"], "no manuscript there"),
+    "a suite missing": (["--results", "{results}", "--out", "{tmp}/o"], "lack the suites"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_PAPER_ARGS)
+def test_paper_command_refuses_bad_arguments_in_one_line_writing_nothing(
+        tmp_path, capsys, one_suite_results, case):
+    args, message = BAD_PAPER_ARGS[case]
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    (scratch / "afile").write_text("mine\n")
+    (scratch / "empty").mkdir()
+    (scratch / "damaged").mkdir()
+    (scratch / "damaged" / "decoders.jsonl").write_text('{"suite": "decoders"\n')
+    (scratch / "figs").mkdir()
+    (scratch / "figs" / "tables").write_text("mine\n")
+    if case == "a suite missing":
+        (scratch / "tiedae.tex").touch()  # an (empty) manuscript above --out
+    before = _tree(scratch)
+    code, err = _paper_cli(capsys, [str(a).format(tmp=scratch, results=one_suite_results)
+                                    for a in args])
+    assert code == 2 and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and message in err, err
+    assert _tree(scratch) == before  # nothing written, nothing removed
+
+
+def test_paper_command_writes_elsewhere_without_a_manuscript(tmp_path, capsys,
+                                                             one_suite_results):
+    """--out in a folder with no manuscript above it works (nothing to check, said in a note);
+    the user's files in --out stay, generated ones are replaced, no temporary folder is left
+    (also none of a killed run)."""
+    out = tmp_path / "a" / "b" / "figs"
+    code, err = _paper_cli(capsys, ["--results", one_suite_results, "--out", out,
+                                    "--allow-missing"])
+    assert code == 0, err
+    assert "no manuscript" in err and "--paper" in err
+    assert (out / "numbers.tex").read_text().count("\\newcommand") > 5
+    (out / "mine.txt").write_text("mine\n")
+    (out / "numbers.tex").write_text("old\n")
+    (out / ".tiedae-paper-4194305-abc").mkdir()  # left by a killed run (no such pid)
+    assert _paper_cli(capsys, ["--results", one_suite_results, "--out", out,
+                               "--allow-missing"])[0] == 0
+    assert (out / "mine.txt").read_text() == "mine\n"
+    assert (out / "numbers.tex").read_text() != "old\n"
+    assert not list(out.glob(".tiedae-paper-*"))
+
+
+def test_a_failure_while_generating_leaves_the_output_as_it_was(tmp_path, monkeypatch,
+                                                                one_suite_results):
+    from tiedae.paper import build
+
+    def figure(records, out_dir):
+        (out_dir / "fig.pdf").write_text("new\n")
+        return out_dir / "fig.pdf"
+
+    def table(records):
+        raise ValueError("a table maker fails after a figure was written")
+
+    monkeypatch.setattr(build, "MAKERS", {"optimal-decoder": ([figure], [table])})
+    out = tmp_path / "figures"
+    out.mkdir()
+    (out / "fig.pdf").write_text("old\n")
+    (out / "numbers.tex").write_text("old\n")
+    before = _tree(out)
+    with pytest.raises(ValueError, match="a table maker fails"):
+        build.generate(one_suite_results, out, log=lambda _m: None)
+    assert _tree(out) == before
+    fresh = tmp_path / "new" / "figures"
+    with pytest.raises(ValueError):
+        build.generate(one_suite_results, fresh, log=lambda _m: None)
+    assert not (tmp_path / "new").exists()  # the folders it made for the output went too
+
+
+def test_paper_command_documents_every_option():
+    from tiedae.paper.__main__ import build_parser
+
+    readme = (PAPER / "README.md").read_text(encoding="utf-8")
+    options = [a for a in build_parser()._actions if a.option_strings != ["-h", "--help"]]
+    assert {o.option_strings[0] for o in options} >= {"--results", "--out", "--paper"}
+    for action in options:
+        flag = action.option_strings[0]
+        assert action.help and len(action.help) > 20, flag
+        assert f"`{flag}" in readme, f"paper/README.md does not explain {flag}"

@@ -7,19 +7,30 @@ table makers, and writes into `out_dir`:
 * `tables/<name>.tex` for every ``\input{figures/tables/<name>}``;
 * `numbers.tex`: one ``\newcommand{\RName}{...}`` per number or generated sentence.
 
-It then scans the manuscript (`paper_dir`/tiedae.tex and sections/) and checks that every file
-it includes exists and every ``\R...`` macro it uses is defined. A suite missing from the
+It then scans the manuscript (`paper_dir`/tiedae.tex and sections/; by default the parent of
+`out_dir` when it holds tiedae.tex, as paper/ does for paper/figures) and checks that every file
+it includes was generated and every ``\R...`` macro it uses is defined. A suite missing from the
 results is an error naming it, unless `allow_missing=True`: then its figures, tables and macros
 become visible "not run" placeholders so a partial draft still builds.
+
+Nothing is half-written: everything is generated into a temporary folder inside `out_dir`
+(`.tiedae-paper-<pid>-*`), checked, and only then moved into place file by file (each move an
+atomic rename); a failure leaves `out_dir` as it was. Files of `out_dir` that this run does not
+generate are left alone. A temporary folder left by a killed run is removed by the next one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import shutil
+import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from tiedae.bench.tempfiles import remove_orphans
 from tiedae.paper import results as R
 from tiedae.paper import tables
 from tiedae.paper.style import stub
@@ -36,7 +47,12 @@ from tiedae.paper.suites import regularized as regularized_paper
 from tiedae.paper.suites import step_cost as step_cost_paper
 from tiedae.paper.suites import symmetry as symmetry_paper
 
-__all__ = ["MAKERS", "Manuscript", "generate", "manuscript_refs"]
+__all__ = ["MAKERS", "MANUSCRIPT", "Manuscript", "default_paper_dir", "generate",
+           "manuscript_refs"]
+
+MANUSCRIPT = "tiedae.tex"  # the main file of a manuscript folder
+_STAGE_PREFIX = ".tiedae-paper-"
+_STAGE = re.compile(re.escape(_STAGE_PREFIX) + r"(?P<pid>\d+)-.+")
 
 # suite -> functions of (records, out_dir). A figure maker writes PDFs; a table maker returns
 # (macros: {name: tex}, tables: {name: tex}).
@@ -70,7 +86,7 @@ class Manuscript:
 
     def __init__(self, paper_dir):
         self.dir = Path(paper_dir)
-        main = self.dir / "tiedae.tex"
+        main = self.dir / MANUSCRIPT
         if not main.exists():
             raise FileNotFoundError(f"no manuscript at {main}")
         self.sources = [main, *sorted((self.dir / "sections").glob("*.tex"))]
@@ -95,6 +111,42 @@ def manuscript_refs(paper_dir) -> Manuscript:
     return Manuscript(paper_dir)
 
 
+def default_paper_dir(out_dir) -> Path | None:
+    """The manuscript folder checked by default: the parent of `out_dir` when it holds
+    tiedae.tex (paper/ for paper/figures), else None (nothing to check)."""
+    parent = Path(out_dir).parent
+    return parent if (parent / MANUSCRIPT).is_file() else None
+
+
+@contextlib.contextmanager
+def _staged(out: Path) -> Iterator[Path]:
+    """A temporary folder in `out` (created, with its missing parents, if needed); removed on
+    exit, with the folders it created when the block fails (only empty ones)."""
+    created = [p for p in [out, *out.parents] if not p.exists()]
+    out.mkdir(parents=True, exist_ok=True)
+    remove_orphans(out, _STAGE)
+    stage = Path(tempfile.mkdtemp(prefix=f"{_STAGE_PREFIX}{os.getpid()}-", dir=out))
+    ok = False
+    try:
+        yield stage
+        ok = True
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        for folder in [] if ok else created:  # deepest first; never a folder with files
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+
+
+def _publish(stage: Path, out: Path) -> None:
+    """Moves every file of `stage` to the same place under `out` (atomic renames)."""
+    for path in sorted(p for p in stage.rglob("*") if p.is_file()):
+        target = out / path.relative_to(stage)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+
+
 def _newcommand(name: str, body: str) -> str:
     return f"\\newcommand{{\\{name}}}{{{body}}}\n"
 
@@ -105,19 +157,21 @@ def generate(results_dir, out_dir, *, paper_dir=None, allow_missing: bool = Fals
 
     Args:
       results_dir: folder with the bench's `<suite>.jsonl` files.
-      out_dir: where to write (the manuscript expects `paper/figures`).
-      paper_dir: the manuscript folder (default: the parent of `out_dir`).
+      out_dir: where to write (the manuscript expects `paper/figures`); created if needed.
+      paper_dir: the manuscript folder whose includes and macros are checked (default:
+        `default_paper_dir(out_dir)`; when that is None nothing is checked).
       allow_missing: write "not run" placeholders for suites absent from the results instead
         of raising.
       log: progress messages.
 
     Raises:
+      FileNotFoundError: no results folder, or no tiedae.tex in `paper_dir`.
       ValueError: a suite is missing (without allow_missing), or the manuscript includes a file
-        or uses a macro that nothing generated (names them).
+        or uses a macro that nothing generated (names them). `out_dir` is then unchanged.
     """
     out = Path(out_dir)
-    (out / "tables").mkdir(parents=True, exist_ok=True)
-    paper = Manuscript(Path(paper_dir) if paper_dir is not None else out.parent)
+    paper_dir = default_paper_dir(out) if paper_dir is None else Path(paper_dir)
+    paper = Manuscript(paper_dir) if paper_dir is not None else None
     records = R.load(results_dir)
     missing = [s for s in MAKERS if s not in records]
     if missing and not allow_missing:
@@ -128,6 +182,19 @@ def generate(results_dir, out_dir, *, paper_dir=None, allow_missing: bool = Fals
         )
     for suite in missing:
         warnings.warn(f"suite {suite!r} is not in {results_dir}: placeholders", stacklevel=2)
+    with _staged(out) as stage:
+        made = _generate(records, stage, paper, allow_missing, missing, log)
+        _publish(stage, out)
+    log(f"wrote {len(made['figures'])} figures, {len(made['tables'])} tables, "
+        f"{len(made['macros'])} numbers into {out}")
+    made["figures"] = [out / path.relative_to(stage) for path in made["figures"]]
+    return made
+
+
+def _generate(records: dict, out: Path, paper: Manuscript | None, allow_missing: bool,
+              missing: list[str], log: Callable[[str], None]) -> dict:
+    """`generate`'s work, writing into the (temporary) folder `out`."""
+    (out / "tables").mkdir()
     macros: dict[str, str] = dict(tables.global_macros(records))
     table_tex: dict[str, str] = {"configs": tables.configs_table(records)}
     made_figures: list[Path] = []
@@ -147,16 +214,15 @@ def generate(results_dir, out_dir, *, paper_dir=None, allow_missing: bool = Fals
             table_tex.update(new_tables)
     for name, tex in table_tex.items():
         (out / "tables" / f"{name}.tex").write_text(tex, encoding="utf-8")
-    _fill_gaps(paper, out, macros, allow_missing, missing)
-    empty = sorted(name for name in paper.macros if R.NA in macros.get(name, ""))
-    if empty:
-        warnings.warn("these numbers are n/a (a setting or metric absent from the results): "
-                      + ", ".join(empty), stacklevel=2)
+    if paper is not None:
+        _fill_gaps(paper, out, macros, allow_missing, missing)
+        empty = sorted(name for name in paper.macros if R.NA in macros.get(name, ""))
+        if empty:
+            warnings.warn("these numbers are n/a (a setting or metric absent from the results): "
+                          + ", ".join(empty), stacklevel=3)
     numbers = "% Generated by `python -m tiedae.paper`; do not edit.\n" + "".join(
         _newcommand(name, body) for name, body in sorted(macros.items()))
     (out / "numbers.tex").write_text(numbers, encoding="utf-8")
-    log(f"wrote {len(made_figures)} figures, {len(table_tex)} tables, {len(macros)} numbers "
-        f"into {out}")
     return {"figures": made_figures, "tables": sorted(table_tex), "macros": sorted(macros)}
 
 
