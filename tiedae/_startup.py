@@ -3,13 +3,17 @@
 `python -m tiedae.bench` imports the package first (JAX and Flax: seconds), before the
 command's own code can catch anything, so a Ctrl-C then used to end in a `KeyboardInterrupt`
 traceback. `guard` (run on import of this module, the first thing `tiedae/__init__.py` does)
-installs, only while Python is
-starting one of these commands through `-m` and only over Python's own SIGINT handler, a handler
-that prints one line and exits with status 130; the command's `main` calls `started` to hand
-Ctrl-C back to Python's default handler (the command catches `KeyboardInterrupt` from there
-on). `import tiedae` in a user's program changes nothing: the guard is only installed while
-`sys.argv[0]` is ``"-m"`` (Python sets it so while it locates the module of `-m`) and the module
-is one of `COMMANDS`.
+installs, only while Python is starting one of these commands through `-m` and only over
+Python's own SIGINT handler, a handler that prints one line and exits with status 130 (a
+`SystemExit` raised in the middle of the imports). The command's `main` calls `started` to
+give Ctrl-C back to Python's default handler: from there on the command catches
+`KeyboardInterrupt` itself. `import tiedae` in a user's program changes nothing: the guard is
+only installed while `sys.argv[0]` is ``"-m"`` (Python sets it so while it locates the module
+of `-m`, importing its packages) and that module is one of `COMMANDS`.
+
+Example:
+  >>> starting_command() is None  # not `python -m tiedae.bench`: no guard
+  True
 """
 
 from __future__ import annotations
