@@ -307,3 +307,16 @@ def test_second_process_on_the_same_folder_is_refused_naming_the_first(tmp_path)
     with folder_lock(out):  # ... but it holds nothing: the next command takes it over
         pass
     assert not (out / LOCK_NAME).exists()  # and removes it when done
+
+
+def test_a_file_system_without_flock_runs_unlocked(tmp_path, monkeypatch):
+    import errno
+
+    from tiedae.bench import lock
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(lock.fcntl, "flock", no_locks)
+    assert cli.main(["--suite", "tiny", "--out", str(tmp_path)], suites=[_tiny_suite()]) == 0
+    assert len(_lines(tmp_path / "tiny.jsonl")) == 3 and not (tmp_path / lock.LOCK_NAME).exists()

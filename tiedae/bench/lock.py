@@ -7,7 +7,8 @@ holder writes into the lock file). The kernel releases a flock when its process 
 ends, so a killed command never leaves a stale lock: the next command takes over the file. The
 holder removes the file when it is done; a command that locked a file that was removed meanwhile
 (the holder let go between our open and our lock) opens it again. `--report` and `--list` only
-read, and take no lock. Without `fcntl` (not POSIX) there is no locking.
+read, and take no lock. Without `fcntl` (not POSIX), or on a file system that refuses flock
+(some network ones), there is no locking.
 
 Example:
   >>> import tempfile
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import errno
 import json
 import os
 import shlex
@@ -41,6 +43,7 @@ except ImportError:  # pragma: no cover (not POSIX)
 __all__ = ["LOCK_NAME", "FolderBusy", "folder_lock"]
 
 LOCK_NAME = ".tiedae-bench.lock"
+_NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS}
 
 
 class FolderBusy(Exception):
@@ -93,6 +96,15 @@ def folder_lock(folder, command: str | None = None) -> Iterator[None]:
             holder = _holder(fd)
             os.close(fd)
             raise FolderBusy(Path(folder), holder) from None
+        except OSError as err:
+            os.close(fd)
+            if err.errno not in _NO_LOCKS:
+                raise
+            with contextlib.suppress(OSError):
+                if os.stat(path).st_size == 0:  # made just now: leave the folder as it was
+                    os.unlink(path)
+            yield  # a file system without flock (some network ones): run unlocked, as before
+            return
         except BaseException:
             os.close(fd)
             raise
