@@ -92,7 +92,8 @@ OTHER_RUNS = {
     "steps": ({"steps": 9}, "steps (checkpoint: 6; this call: 9)"),
     "log_every": ({"log_every": 2}, "log_every"),
     "batch_size": ({"batch_size": 8}, "batch_size (checkpoint: 16; this call: 8)"),
-    "learning rate": ({"optimizer": optax.adam(2e-2)}, "optimizer (its first update"),
+    "learning rate": ({"optimizer": optax.adam(2e-2)},
+                      "checkpoint \"-0.01\", this call \"-0.02\""),
     "optimizer": ({"optimizer": optax.sgd(1e-2)}, "optimizer state"),
     "regularizer": ({"l2": 0.1}, "objective: functions"),
     "data": ({"data": X + 1.0}, "data: digest"),
@@ -203,6 +204,7 @@ def _results(path):
         return {key: f[key] for key in f.files}
 
 
+@pytest.mark.slow  # six short training processes
 def test_sigkill_at_several_points_then_resume_ends_bitwise_where_the_whole_run_does(tmp_path):
     script = tmp_path / "child.py"
     script.write_text(CHILD)

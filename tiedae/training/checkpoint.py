@@ -31,7 +31,8 @@ ignored, and removed by the next write.
 
 **Another run's checkpoint is refused**, not loaded: the checkpoint records the run's
 fingerprint (model class, the layout and digest of the initial variables, the optimizer state's
-layout and the update it makes from a fixed gradient, the loss, regularizer and metrics and
+layout and the optimizer's settings (the numbers, arrays and functions its closures hold:
+learning rate, schedule, ...), the loss, regularizer and metrics and
 their arrays, the data's source, shape and SHA-256, the held-out data, and the settings
 steps, log_every, batch size, seed, centring, blow-up factor, hyperparameters and devices), and
 a resumed call with any of them different raises ValueError naming what differs. Without
@@ -68,6 +69,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -177,21 +179,55 @@ def _data_fingerprint(source) -> dict:
             "digest": "checked batch by batch"}
 
 
-def _optimizer_probe(optimizer, state) -> list[np.ndarray]:
-    """The update the optimizer makes at the initial state from a fixed gradient: two
-    optimizers (or learning rates) that differ there give different updates."""
-    def gradient(p):
-        p = jnp.asarray(p)
-        return jnp.sin(jnp.arange(p.size, dtype=p.dtype) + 1).reshape(p.shape)
+def _settings_of(value, seen: set[int] | None = None, depth: int = 0):
+    """A JSON description of a function and what its closure holds (numbers, arrays by digest,
+    the functions it calls, recursively): an optax transformation is a pair of closures over
+    its hyperparameters and schedules, so two optimizers (or learning rates, schedules) that
+    differ get different descriptions. Costs no computation."""
+    seen = set() if seen is None else seen
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float | np.floating):
+        return repr(float(value))
+    if isinstance(value, np.ndarray | np.generic | jax.Array):
+        return f"array {_digest(value)}"
+    if depth > 12 or id(value) in seen:
+        return f"{type(value).__name__} ..."
+    seen.add(id(value))
+    if isinstance(value, tuple | list):
+        return [_settings_of(v, seen, depth + 1) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _settings_of(v, seen, depth + 1) for k, v in value.items()}
+    if isinstance(value, functools.partial):
+        return {"partial": _settings_of((value.func, value.args, value.keywords), seen,
+                                        depth + 1)}
+    cells = getattr(value, "__closure__", None)
+    if callable(value) and cells is not None or hasattr(value, "__code__"):
+        held = []
+        for cell in cells or ():
+            try:
+                held.append(_settings_of(cell.cell_contents, seen, depth + 1))
+            except ValueError:  # an empty cell
+                held.append(None)
+        return {"function": _describe(value), "closure": held}
+    return _describe(value)
 
-    grads = jax.tree.map(gradient, state.params)
-    updates, _ = optimizer.update(grads, state.opt_state, state.params)
-    return [np.asarray(leaf) for leaf in jax.tree.leaves(updates)]
+
+def _first_difference(a, b, where: str = "") -> str:
+    """Where two JSON values first differ, with both values there."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                return _first_difference(a.get(key), b.get(key), f"{where}.{key}")
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            if x != y:
+                return _first_difference(x, y, f"{where}[{i}]")
+    return f"{where.lstrip('.') or 'value'}: checkpoint {_short(a)}, this call {_short(b)}"
 
 
-def fingerprint(*, model, state, rest, optimizer, source, parts, evals, settings) -> tuple[
-        dict, list[np.ndarray]]:
-    """(JSON fingerprint of a run, optimizer probe arrays): what must agree to resume."""
+def fingerprint(*, model, state, rest, optimizer, source, parts, evals, settings) -> dict:
+    """The JSON fingerprint of a run: what must agree to resume it."""
     dynamic, (treedef, static) = parts
     objective = {"structure": str(treedef), "functions": [_describe(s) for s in static],
                  "arrays": _digest([d for d in dynamic if d is not None])}
@@ -202,12 +238,13 @@ def fingerprint(*, model, state, rest, optimizer, source, parts, evals, settings
         "initial parameters": _digest(state.params),
         "other variables": _layout(rest) + [_digest(rest)],
         "optimizer state": _layout(state.opt_state),
+        "optimizer": _settings_of(optimizer),
         "objective": objective,
         "data": _data_fingerprint(source),
         "eval_data": {name: _digest(value) for name, value in evals.items()},
         "settings": dict(settings),
     }
-    return json.loads(json.dumps(identity)), _optimizer_probe(optimizer, state)
+    return json.loads(json.dumps(identity))
 
 
 def _short(value) -> str:
@@ -224,6 +261,9 @@ def _differences(saved: dict, mine: dict) -> list[str]:
         if isinstance(a, dict) and isinstance(b, dict) and key in ("settings", "data",
                                                                    "objective"):
             out += [f"{key}: {d}" for d in _differences(a, b)]
+        elif key == "optimizer":
+            out.append(f"optimizer (another optimizer or its settings; first difference at "
+                       f"{_first_difference(a, b)})")
         else:
             out.append(f"{key} (checkpoint: {_short(a)}; this call: {_short(b)})")
     return out
@@ -292,9 +332,8 @@ class Session:
     """One run's checkpointing: built by `fit` from a `Checkpoint`, the run's fingerprint and
     the bound data source; `restore`, `seek`, then `due`/`save` at each log point."""
 
-    def __init__(self, config: Checkpoint, identity: dict, probe: list[np.ndarray], bound,
-                 steps: int):
-        self.config, self.identity, self.probe, self.steps = config, identity, probe, steps
+    def __init__(self, config: Checkpoint, identity: dict, bound, steps: int):
+        self.config, self.identity, self.steps = config, identity, steps
         directory = config.directory
         if directory.exists() and not directory.is_dir():
             raise ValueError(f"the checkpoint directory {directory} is a file")
@@ -351,12 +390,6 @@ class Session:
 
     def _resume_from(self, step, path, meta, arrays, state, rest) -> Restored:
         differ = _differences(meta["identity"], self.identity)
-        probe = _numbered(arrays, "probe/")
-        if not differ and (len(probe) != len(self.probe) or not all(
-                a.shape == b.shape and np.allclose(a, b, rtol=1e-5, atol=0)
-                for a, b in zip(probe, self.probe, strict=False))):
-            differ.append("optimizer (its first update from a fixed gradient differs: another "
-                          "optimizer or learning rate)")
         if differ:
             raise ValueError(f"the checkpoint {path} is of another run; it differs from this "
                              f"call in: {'; '.join(differ)}. Resume with the same arguments, "
@@ -400,8 +433,7 @@ class Session:
         `keep` and stale temporary files."""
         directory = self.config.directory
         arrays: dict[str, np.ndarray] = {}
-        for prefix, leaves in (("state/", _flat(state)), ("rest/", _flat(rest)),
-                               ("probe/", self.probe)):
+        for prefix, leaves in (("state/", _flat(state)), ("rest/", _flat(rest))):
             arrays.update({f"{prefix}{i}": leaf for i, leaf in enumerate(leaves)})
         for key, values in history.items():
             arrays[f"history/{key}"] = np.asarray(values)
@@ -433,9 +465,9 @@ def start(config: Checkpoint, *, model, state, rest, optimizer, source, bound, p
           settings) -> tuple[Session, Restored | None]:
     """`fit`'s side: the session of this run, and what it resumes from (None: step 0). A
     restored run's model gets the checkpoint's other variables (its `DataMean`)."""
-    identity, probe = fingerprint(model=model, state=state, rest=rest, optimizer=optimizer,
-                                  source=source, parts=parts, evals=evals, settings=settings)
-    session = Session(config, identity, probe, bound, settings["steps"])
+    identity = fingerprint(model=model, state=state, rest=rest, optimizer=optimizer,
+                           source=source, parts=parts, evals=evals, settings=settings)
+    session = Session(config, identity, bound, settings["steps"])
     restored = session.restore(state, rest)
     if restored is not None:
         nnx.update(model, restored.rest)
