@@ -57,6 +57,7 @@ def _steps(directory) -> list[int]:
 SOURCES = {
     "minibatches": {},
     "full batch, l2": {"batch_size": None, "l2": 0.01},
+    "minibatches on 2 devices": {"devices": 2},
     "rows streamed from an array": {"data": RowChunks(X, 16)},
     "rows from a function": {"data": RowChunks(lambda: iter([X[:20], X[20:]]), 8,
                                                mean=X.mean(axis=0))},
