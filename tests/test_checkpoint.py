@@ -58,6 +58,7 @@ SOURCES = {
     "minibatches": {},
     "full batch, l2": {"batch_size": None, "l2": 0.01},
     "minibatches on 2 devices": {"devices": 2},
+    "covariance": {"batch_size": "covariance"},
     "rows streamed from an array": {"data": RowChunks(X, 16)},
     "rows from a function": {"data": RowChunks(lambda: iter([X[:20], X[20:]]), 8,
                                                mean=X.mean(axis=0))},
@@ -135,6 +136,9 @@ def test_an_unreadable_latest_checkpoint_falls_back_to_the_one_before(tmp_path):
     whole = _fit(tmp_path / "whole")
     (tmp_path / "whole" / "checkpoint-000000030.npz").write_bytes(b"not a zip")
     with pytest.warns(UserWarning, match="cannot read the checkpoint"):
+        _same(whole, _fit(tmp_path / "whole"))
+    np.savez(tmp_path / "whole" / "checkpoint-000000036.npz", x=np.zeros(2))  # not ours
+    with pytest.warns(UserWarning, match="is not a tiedae checkpoint"):
         _same(whole, _fit(tmp_path / "whole"))
 
 

@@ -186,8 +186,12 @@ def _checkpoints(directory: pathlib.Path) -> list[tuple[int, pathlib.Path]]:
 def _read(path: pathlib.Path) -> tuple[dict, dict[str, np.ndarray]]:
     with np.load(path, allow_pickle=False) as archive:
         arrays = {name: archive[name] for name in archive.files}
+    if _META not in arrays:
+        raise ValueError(f"{path} is not a tiedae checkpoint (it has no {_META})")
     meta = json.loads(bytes(arrays.pop(_META)).decode())
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    needed = {"format", "step", "identity", "reached", "history", "batches", "input digest",
+              "position"}
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or not needed <= set(meta):
         raise ValueError(f"{path} is not a tiedae checkpoint of format {FORMAT}")
     return meta, arrays
 
