@@ -182,6 +182,23 @@ def roofline(res: dict) -> list[str]:
     return out
 
 
+def checkpoint_cost(res: dict) -> list[str]:
+    out = ["| model | parameters | checkpoint (KiB) | one write (ms) | one step (ms) | write / "
+           "step | write / log interval | set-up per call (ms) |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in res["rows"]:
+        out.append(f"| {r['model']} | {r['parameters']} | {_g(r['checkpoint_bytes'] / 1024)} | "
+                   f"{_g(r['write_ms'])} | {_g(r['step_ms'])} | {_g(r['write_over_step'])}× | "
+                   f"{_g(r['write_over_log_interval'])}× ({r['log_every']} steps) | "
+                   f"{_g(r['setup_ms'])} |")
+    out.append("")
+    out.append(f"`fit(..., checkpoint=Checkpoint(folder, every=log_every))`, Adam, n={res['n']}, "
+               f"batch {res['rows'][0]['batch']}: the median write (device-to-host copy, "
+               "`numpy.savez`, fsync, rename) against the step time of the same run without "
+               "checkpoints, in the same process.")
+    return out
+
+
 RENDERERS = {
     "per_step_overhead": ("One compiled step per call vs `fit`'s fused steps",
                           "python benchmarks/per_step_overhead.py --out "
@@ -204,6 +221,9 @@ RENDERERS = {
     "step_throughput_gpu": ("The same steps on a GPU",
                             "python benchmarks/step_throughput.py --out "
                             "benchmarks/results/step_throughput_gpu.json", step_throughput),
+    "checkpoint_cost": ("Cost of one checkpoint write against a training step",
+                        "python benchmarks/checkpoint_cost.py --out "
+                        "benchmarks/results/checkpoint_cost.json", checkpoint_cost),
     "roofline": ("Training step against the device's matmul rate (closed form, autodiff, "
                  "PyTorch)",
                  "python benchmarks/roofline.py --out benchmarks/results/roofline.json",

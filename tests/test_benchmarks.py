@@ -16,7 +16,8 @@ def benchmarks():
     sys.path.insert(0, str(REPO / "benchmarks"))
     try:
         yield {name: importlib.import_module(name)
-               for name in ("fused_convolutions", "report", "roofline", "step_throughput")}
+               for name in ("checkpoint_cost", "fused_convolutions", "report", "roofline",
+                            "step_throughput")}
     finally:
         sys.path.remove(str(REPO / "benchmarks"))
 
@@ -67,3 +68,20 @@ def test_fused_convolutions_measures_both_ways_and_renders(benchmarks, tmp_path)
                    {"device": "cpu:0", "rows": [conv, linear]}, tmp_path)
     assert "tiny ConvAE" in text and "| yes |" in text
     assert ("| no |" in text) == (jax.default_backend() == "cpu")
+
+
+def test_checkpoint_cost_times_the_writes_and_renders(benchmarks, tmp_path):
+    import numpy as np
+    from flax import nnx
+
+    import tiedae
+
+    X = np.random.default_rng(0).normal(size=(32, 6)).astype(np.float32)
+    row = benchmarks["checkpoint_cost"].measure(
+        "tiny LinearAE", lambda: tiedae.LinearAE(6, 2, rngs=nnx.Rngs(0)), X, steps=8,
+        log_every=2, batch=8)
+    assert row["writes"] == 4 and row["checkpoint_bytes"] > 0
+    assert row["write_over_step"] == pytest.approx(row["write_ms"] / row["step_ms"])
+    text = _render(benchmarks["report"], "checkpoint_cost",
+                   {"device": "cpu:0", "n": 32, "rows": [row]}, tmp_path)
+    assert "| tiny LinearAE | 12 |" in text and "(2 steps)" in text

@@ -36,13 +36,14 @@ def rows_as_array(data):
     return data
 
 
-def check_covariance_model(model) -> None:
-    """The covariance source trains a linear model x_hat = V W (x - mu) and nothing else."""
-    if not (hasattr(model, "encoder_matrix") and hasattr(model, "decoder_matrix")):
+def check_covariance_model(hooks) -> None:
+    """The covariance source trains a linear model x_hat = V W (x - mu) and nothing else
+    (`hooks`: the model's `tiedae.training.hooks.Hooks`)."""
+    if not hooks.linear:
         raise TypeError(f"the covariance source (batch_size='covariance') trains linear models "
                         f"with encoder_matrix() and decoder_matrix() (a LinearAE); "
-                        f"{type(model).__name__} has none: use batch_size=None or an int")
-    if getattr(model, "use_bias", False):
+                        f"{hooks.model_name} has none: use batch_size=None or an int")
+    if hooks.use_bias:
         raise ValueError("the covariance source sees only the covariance of the data, not the "
                          "model's biases, which it would leave untrained: use a model without "
                          "biases (use_bias=False; the DataMean centres the data) or "

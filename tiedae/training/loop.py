@@ -13,24 +13,23 @@ model; the steps in between run in one compiled call.
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
-from jax.sharding import Mesh
 
-from tiedae._validation import check_data, check_positive_int
 from tiedae.blas import blas_threads
-from tiedae.linear.model import DataMean
 from tiedae.training import _checks as checks
+from tiedae.training import _setup as setup
+from tiedae.training import checkpoint as checkpoint_lib
 from tiedae.training import distributed
 from tiedae.training import sources as sources_lib
-from tiedae.training.objectives import L2, reconstruction_error
+from tiedae.training.hooks import model_hooks
+from tiedae.training.objectives import reconstruction_error
 from tiedae.training.step import StepSpec, TrainState, compiled_segment, fuses_well, partition
 
 __all__ = ["TrainingDiverged", "fit"]
@@ -56,140 +55,7 @@ class TrainingDiverged(ValueError):
         self.history = history
 
 
-def _check_steps(steps, log_every) -> tuple[int, int]:
-    if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 0:
-        raise ValueError(f"steps must be a non-negative integer; got {steps!r}")
-    if log_every is None:
-        log_every = max(1, -(-int(steps) // 100))  # ceil: at most about 100 log points
-    try:
-        log_every = check_positive_int(log_every, "log_every")
-    except TypeError as err:
-        raise ValueError(str(err)) from None
-    return int(steps), log_every
-
-
-
-
-def _mesh(devices) -> Mesh | None:
-    if devices is None:
-        return None
-    if isinstance(devices, str):
-        if devices != "all":
-            raise ValueError(f'devices must be None, an int, "all" or a list of devices; got '
-                             f"{devices!r}")
-        devices = jax.devices()
-    elif isinstance(devices, int | np.integer) and not isinstance(devices, bool):
-        if devices < 1:
-            raise ValueError(f"devices must be >= 1 (or a list of devices); got {devices}")
-        available = jax.devices()
-        if not 1 <= devices <= len(available):
-            raise ValueError(f"devices={devices} but JAX sees {len(available)} device(s)")
-        devices = available[:devices]
-    return Mesh(np.asarray(distributed.ordered_devices(devices)), ("batch",))
-
-
-def _callbacks(callback) -> list[Callable]:
-    """Each callback as f(step, metrics, model); two-argument callbacks get (step, metrics)."""
-    if callback is None:
-        return []
-    given = list(callback) if isinstance(callback, list | tuple) else [callback]
-    out = []
-    for cb in given:
-        if not callable(cb):
-            raise TypeError(f"callback must be callable; got {type(cb).__name__}")
-        try:
-            inspect.signature(cb).bind(0, {}, None)
-            out.append(cb)
-        except TypeError:
-            out.append(lambda step, logged, model, cb=cb: cb(step, logged))
-        except ValueError:  # no signature (builtins): assume the full form
-            out.append(cb)
-    return out
-
-
-def _eval_data(eval_data, dtype, model_d) -> dict[str, jax.Array]:
-    if eval_data is None:
-        return {}
-    named = dict(eval_data) if isinstance(eval_data, Mapping) else {"eval": eval_data}
-    out = {}
-    for name, X in named.items():
-        if not isinstance(name, str) or not name.isidentifier():
-            raise ValueError(f"eval_data names must be identifiers; got {name!r}")
-        arr = np.asarray(X)
-        flat = check_data(arr.reshape(len(arr), -1) if arr.ndim > 2 else arr,
-                          f"eval_data[{name!r}]", min_samples=1, dtype=dtype)
-        if model_d is not None and arr.ndim == 2 and arr.shape[1] != model_d:
-            raise ValueError(f"eval_data[{name!r}] has d={arr.shape[1]} features but the model "
-                             f"expects d={model_d}")
-        out[name] = jnp.asarray(flat.reshape(arr.shape))
-    return out
-
-
-
-
-
-
-
-
-def _default_metrics(model, reference):
-    if hasattr(model, "default_metrics"):
-        return model.default_metrics(reference)
-    if reference is not None:
-        raise ValueError(f"reference metrics need a model with default_metrics() (a LinearAE); "
-                         f"{type(model).__name__} has none: pass metrics= instead")
-    return None
-
-
-def _set_data_mean(model, source, center, mean=None) -> np.ndarray | None:
-    """Sets every `DataMean` of the model to the data mean (when centring; `mean`, or the
-    source's); returns the vector the model subtracts from each row (None when it has no
-    `DataMean`)."""
-    means = [v for _, v in nnx.iter_graph(model) if isinstance(v, DataMean)]
-    if center is None:
-        center = bool(means)
-    if center:
-        if not means:
-            raise ValueError(
-                "center=True needs a model with a tiedae.DataMean variable to hold the mean "
-                "(LinearAE has one); centre X yourself or add one to the model")
-        mu = np.asarray(source.mean() if mean is None else mean, np.float64)
-        for var in means:
-            if var[...].shape != mu.shape:
-                raise ValueError(f"X has d={mu.size} features but the model expects "
-                                 f"d={var[...].shape[0]} (the data's mean has {mu.size} entries)")
-            if not np.isfinite(mu).all():
-                raise ValueError("the data's mean contains NaN or inf (a mean given to "
-                                 "RowChunks(mean=...)?)")
-            var[...] = jnp.asarray(mu, var[...].dtype)
-    return np.asarray(means[0][...], np.float64) if means else None
-
-
-def _set_hyperparams(opt_state, hyperparams):
-    if not hyperparams:
-        return opt_state
-    if not hasattr(opt_state, "hyperparams"):
-        raise ValueError("hyperparams= needs an optimizer made with optax.inject_hyperparams")
-    for name, value in hyperparams.items():
-        if name not in opt_state.hyperparams:
-            raise ValueError(f"the optimizer has no hyperparameter {name!r}; it has "
-                             f"{sorted(opt_state.hyperparams)}")
-        old = opt_state.hyperparams[name]
-        opt_state.hyperparams[name] = jnp.asarray(value, jnp.asarray(old).dtype)
-    return opt_state
-
-
-def _local_rows(source, dtype) -> np.ndarray:
-    """This process's rows, checked, for a run over several processes."""
-    data = getattr(source, "data", None)
-    pytree = isinstance(data, dict | tuple | list)
-    if not isinstance(source, sources_lib.FullBatch | sources_lib.Minibatches) or pytree:
-        raise TypeError(f"a run over several processes takes an array of this process's rows "
-                        f"(full batch or minibatches); got {type(source).__name__}"
-                        f"{' of a pytree' if pytree else ''}")
-    return sources_lib._check_rows(data, "X", dtype)
-
-
-def _divergence_message(state, steps, model, bound, dtype, blowup_factor) -> str:
+def _divergence_message(state, steps, hooks, bound, dtype, blowup_factor) -> str:
     step = int(state.first_bad_step)
     bad, start = float(state.bad_objective), float(state.initial_objective)
     floor = float(np.finfo(dtype).eps) ** 0.5
@@ -206,7 +72,7 @@ def _divergence_message(state, steps, model, bound, dtype, blowup_factor) -> str
             causes.append(f"the data's largest |value| is {bound.max_abs:.3g}: squared and "
                           f"summed over {bound.n_features} features it overflows "
                           f"{np.dtype(dtype)} (rescale the data or train in float64)")
-    hint = model.divergence_hint() if hasattr(model, "divergence_hint") else None
+    hint = hooks.divergence_hint()
     if hint:
         causes.append(hint)
     causes.append("a step size too large for this data (try a smaller learning rate), or a "
@@ -239,6 +105,7 @@ def fit(
     chunk_size: int = sources_lib.DEFAULT_CHUNK_ROWS,
     blowup_factor: float | None = 1e6,
     blas_threads_limit: int | None = 1,
+    checkpoint: checkpoint_lib.Checkpoint | None = None,
 ) -> tuple[nnx.Module, dict[str, np.ndarray]]:
     r"""Trains `model` on `data`; returns `(model, history)`. The model is updated in place.
 
@@ -296,6 +163,12 @@ def fit(
         (finite blow-up); None turns the test off.
       blas_threads_limit: BLAS threads while training on the CPU (`tiedae.blas.blas_threads`);
         None leaves the pools alone.
+      checkpoint: a `tiedae.training.Checkpoint(directory, every=N)`: write atomic checkpoints
+        (state, model variables, history, data position) at the first log point at or after
+        each multiple of N steps and after the last; with `resume=True` the same call
+        continues from the latest one to the same parameters and history as an uninterrupted
+        run, and refuses a checkpoint of another run (`tiedae.training.checkpoint`). One
+        process only.
 
     Returns:
       `(model, history)`: history maps `step`, `wall_time` (seconds from the start of
@@ -323,76 +196,61 @@ def fit(
     """
     if not isinstance(model, nnx.Module):
         raise TypeError(f"model must be an nnx.Module; got {type(model).__name__}")
-    steps, log_every = _check_steps(steps, log_every)
-    optimizer = DEFAULT_OPTIMIZER if optimizer is None else optimizer
-    if not isinstance(optimizer, optax.GradientTransformation):
-        raise TypeError(f"optimizer must be an optax transformation such as optax.adam(1e-2); "
-                        f"got {optimizer!r}")
-    checks.check_callable(loss_fn, "loss_fn", "(model, batch) -> scalar")
-    checks.check_callable(eval_loss_fn, "eval_loss_fn", "(model, batch) -> scalar")
-    checks.check_callable(regularizer, "regularizer",
-                          "(model) -> scalar, e.g. tiedae.training.L2(0.1)")
-    checks.check_callable(metrics, "metrics", "(model, loss) -> {name: scalar}")
+    hooks = model_hooks(model)  # what the model offers beyond model(x), looked up once
+    steps, log_every = setup.check_steps(steps, log_every)
+    optimizer, regularizer = setup.check_objective(
+        optimizer, DEFAULT_OPTIMIZER, loss_fn=loss_fn, eval_loss_fn=eval_loss_fn,
+        regularizer=regularizer, l2=l2, metrics=metrics, blowup_factor=blowup_factor,
+        checkpoint=checkpoint)
     seed = checks.check_seed(seed)
-    data = checks.rows_as_array(data)
-    if l2:
-        if regularizer is not None:
-            raise ValueError("give either l2 or regularizer, not both")
-        regularizer = L2(l2)
-    if blowup_factor is not None and not (np.isfinite(blowup_factor) and blowup_factor > 1):
-        raise ValueError(f"blowup_factor must be a finite number > 1, or None; got "
-                         f"{blowup_factor!r}")
-    source = sources_lib.as_source(data, batch_size, chunk_size=chunk_size)
+    source = sources_lib.as_source(checks.rows_as_array(data), batch_size, chunk_size=chunk_size)
     if isinstance(source, sources_lib.Covariance):
-        checks.check_covariance_model(model)
-    mesh = _mesh(devices)
-    callbacks = _callbacks(callback)
-    if metrics is not None and reference is not None:
-        raise ValueError("reference= sets up the model's default metrics; with metrics= given it "
-                         "would be ignored: drop one (e.g. metrics=tiedae.metrics.LinearAEMetrics"
-                         ".from_reference(ref, k=k, d=d))")
-    metrics = _default_metrics(model, reference) if metrics is None else metrics
+        checks.check_covariance_model(hooks)
+    mesh = setup.mesh(devices)
+    callbacks = setup.callbacks(callback)
+    metrics = setup.metrics(metrics, reference, hooks)
     initial = jax.tree.leaves(nnx.state(model, nnx.Param))
     if not initial:
         raise ValueError(f"{type(model).__name__} has no nnx.Param to train")
     dtype = np.dtype(initial[0].dtype)
-
-    model_d = getattr(model, "d", None)
+    settings = setup.settings(steps=steps, log_every=log_every, seed=seed, center=center,
+                              source=source, mesh=mesh, dtype=dtype,
+                              blowup_factor=blowup_factor, hyperparams=hyperparams)
     multi = distributed.spans_processes(mesh)
     mean, evals = None, None
     if multi:  # see tiedae.training.distributed for the contract
-        settings = {"steps": steps, "log_every": log_every, "seed": seed, "center": center,
-                    "source": type(source).__name__, "devices": mesh.size, "dtype": str(dtype),
-                    "batch_size": getattr(source, "batch_size", None),
-                    "source seed": getattr(source, "seed", None),
-                    "blowup_factor": blowup_factor, "hyperparams": {
-                        k: float(v) for k, v in sorted((hyperparams or {}).items())}}
+        if checkpoint is not None:
+            raise ValueError("checkpoint= is not supported for a run over several processes")
         mean, evals = distributed.agree_on_inputs(
-            lambda: _local_rows(source, dtype),
-            lambda: _eval_data(eval_data, dtype, model_d), initial, settings)
-    offset = _set_data_mean(model, source, center, mean)
+            lambda: setup.local_rows(source, dtype),
+            lambda: setup.eval_data(eval_data, dtype, hooks.d), initial, settings)
+    offset = setup.set_data_mean(model, source, center, mean)
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     bound = source.bind(dtype=dtype, mesh=mesh, seed=seed, offset=offset)
-    if model_d is not None and bound.n_features is not None and bound.n_features != model_d:
+    if hooks.d is not None and bound.n_features is not None and bound.n_features != hooks.d:
         raise ValueError(f"X has d={bound.n_features} features but the model expects "
-                         f"d={model_d}")
+                         f"d={hooks.d}")
     if not multi:  # a process's source holds its own rows only; the reference is global
         checks.check_reference(reference, source, chunk_size)
-    evals = _eval_data(eval_data, dtype, model_d) if evals is None else evals
+    evals = setup.eval_data(eval_data, dtype, hooks.d) if evals is None else evals
     if eval_loss_fn is None:
         eval_loss_fn = reconstruction_error if loss_fn is None else loss_fn
     if loss_fn is None:
         loss_fn = source.default_loss
 
     state = TrainState.create(params, optimizer)
-    state = state._replace(opt_state=_set_hyperparams(state.opt_state, hyperparams))
-    if multi:
-        state, rest, evals = distributed.replicate((state, rest, evals), mesh)
-    elif mesh is not None:
-        replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
-        state, rest = jax.device_put((state, rest), replicated)
-        evals = jax.device_put(evals, replicated)
-    dynamic_parts, static_parts = partition((loss_fn, eval_loss_fn, regularizer, metrics))
+    state = state._replace(opt_state=setup.set_hyperparams(state.opt_state, hyperparams))
+    parts = partition((loss_fn, eval_loss_fn, regularizer, metrics))
+    session, restored = None, None
+    if checkpoint is not None:
+        session, restored = checkpoint_lib.start(
+            checkpoint, model=model, state=state, rest=rest, optimizer=optimizer, source=source,
+            bound=bound, parts=parts, evals=evals, settings=settings)
+        bound = session.bound
+        if restored is not None:
+            state, rest = restored.state, restored.rest
+    state, rest, evals = setup.place((state, rest, evals), mesh, multi)
+    dynamic_parts, static_parts = parts
     spec = StepSpec(graphdef, optimizer, bound.select, static_parts, tuple(evals),
                     None if blowup_factor is None else float(blowup_factor))
     capacity = max(1, min(log_every, bound.max_fused_steps or log_every))
@@ -406,22 +264,43 @@ def fit(
         # Compile (or find compiled) outside the timed loop: one call on placeholder inputs,
         # its result dropped.
         jax.block_until_ready(segment(*args(capacity)))
-        run = (segment, names, rest, bound, evals, dynamic_parts, capacity, multi)
+        if session is not None:
+            session.seek(restored, capacity)
+        run = _Run(segment, names, rest, bound, evals, dynamic_parts, capacity, multi, hooks,
+                   session)
         return _train(model, state, run, steps, log_every, callbacks, dtype,
-                      spec.blowup_factor)
+                      spec.blowup_factor, restored)
 
 
-def _train(model, state, run, steps, log_every, callbacks, dtype, blowup_factor):
+class _Run(NamedTuple):
+    """What the host loop of one run works with."""
+
+    segment: Callable
+    names: list[str]
+    rest: Any
+    bound: sources_lib.Bound
+    evals: dict
+    dynamic_parts: list
+    capacity: int
+    multi: bool
+    hooks: Any
+    session: checkpoint_lib.Session | None
+
+
+def _train(model, state, run: _Run, steps, log_every, callbacks, dtype, blowup_factor,
+           restored: checkpoint_lib.Restored | None = None):
     """Host loop: one compiled call per log interval (several if the source streams less at
-    once); log, call back, stop on divergence."""
-    segment, names, rest, bound, evals, dynamic_parts, capacity, multi = run
+    once); log, call back, write checkpoints, stop on divergence. `restored`: resume after
+    `restored.step` steps, with its history."""
+    segment, names, rest, bound, evals, dynamic_parts, capacity, multi, hooks, session = run
     # Over several processes the state holds global (replicated) arrays: the model gets this
     # process's copy, which computations of one process alone can use.
     as_local = distributed.local_copy
-    history: dict[str, list] = {"step": [], "wall_time": []}
+    t, reached = (0, 0.0) if restored is None else (restored.step, restored.reached)
+    history: dict[str, list] = ({"step": [], "wall_time": []} if restored is None
+                                else restored.history)
     as_arrays = lambda: {key: np.asarray(val) for key, val in history.items()}  # noqa: E731
-    t, start = 0, time.perf_counter()
-    reached = 0.0  # when the parameters after t updates existed (seconds since start)
+    start = time.perf_counter() - reached  # reached: when the parameters after t updates existed
     while True:
         todo = min(log_every, steps - t) if t < steps else 1  # the last call only measures
         new_state, logged, done = state, None, 0
@@ -452,12 +331,16 @@ def _train(model, state, run, steps, log_every, callbacks, dtype, blowup_factor)
         if bad >= 0:
             nnx.update(model, as_local(new_state.params))
             raise TrainingDiverged(
-                _divergence_message(new_state, steps, model, bound, dtype, blowup_factor),
+                _divergence_message(new_state, steps, hooks, bound, dtype, blowup_factor),
                 step=bad, history=as_arrays())
         if t == steps:
             nnx.update(model, as_local(state.params))
             return model, as_arrays()
         state, t, reached = new_state, t + todo, done_at
+        if session is not None and session.due(t):  # its time is not the run's
+            paused = time.perf_counter()
+            session.save(t, state, rest, history, reached)
+            start += time.perf_counter() - paused
 
 
 def _refused(objective, state, dtype, blowup_factor) -> bool:

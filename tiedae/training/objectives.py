@@ -30,9 +30,9 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import nnx
 
 from tiedae.linear import pca
+from tiedae.training.hooks import model_hooks
 
 __all__ = ["L2", "NonuniformL2", "autodiff_reconstruction_error", "binary_cross_entropy",
            "covariance_loss", "reconstruction_error", "weight_matrices"]
@@ -56,9 +56,8 @@ def reconstruction_error(model, x: jax.Array) -> jax.Array:
       >>> float(reconstruction_error(model, jnp.ones((3, 4))))
       0.0
     """
-    own = getattr(model, "reconstruction_error", None)
-    if own is not None and getattr(x, "ndim", 0) >= 2:
-        return own(x)
+    if getattr(x, "ndim", 0) >= 2:
+        return model_hooks(model).reconstruction_error(x)
     return autodiff_reconstruction_error(model, x)
 
 
@@ -112,10 +111,9 @@ def covariance_loss(model, C: jax.Array) -> jax.Array:
 
 def weight_matrices(model) -> list[jax.Array]:
     """The matrices an L2 penalty acts on: `model.weight_matrices()` when the model defines it
-    (a tied matrix appears once), else every parameter with two or more dimensions."""
-    if hasattr(model, "weight_matrices"):
-        return list(model.weight_matrices())
-    return [v[...] for _, v in nnx.iter_graph(model) if isinstance(v, nnx.Param) and v.ndim >= 2]
+    (a tied matrix appears once), else every parameter with two or more dimensions
+    (`tiedae.training.ModelHooks`)."""
+    return list(model_hooks(model).weight_matrices())
 
 
 def _concrete(value) -> bool:

@@ -56,6 +56,9 @@ class Bound(NamedTuple):
     n_features: int | None
     max_fused_steps: int | None
     max_abs: float | None  # largest |value| of the data, when known (for divergence messages)
+    # The state of the data order (get() -> dict of JSON values and arrays, set(dict)), for
+    # checkpoints; None when the order is the rows read so far (a checkpoint reads them again).
+    position: Any = None
 
 
 def _select_resident(resident, step_input):
@@ -207,21 +210,45 @@ class Minibatches(Source):
         if b > n:
             raise ValueError(f"batch_size must be in [1, n={n}]; got {b}")
         _check_divisible(b, mesh, "devices (batch_size)")
-        rng = np.random.default_rng(seed if self.seed is None else self.seed)
-        order = {"perm": None, "offset": 0}
-
-        def next_inputs(capacity: int, m: int) -> np.ndarray:
-            out = np.zeros((capacity, b), np.int32)
-            for i in range(m):
-                if order["perm"] is None or order["offset"] + b > n:
-                    order["perm"], order["offset"] = rng.permutation(n).astype(np.int32), 0
-                out[i] = order["perm"][order["offset"]: order["offset"] + b]
-                order["offset"] += b
-            return out
-
+        order = _Order(np.random.default_rng(seed if self.seed is None else self.seed), n, b)
         select = _SelectRows(_rows_sharding(mesh, X.ndim))
         n_features = X.shape[1] if X.ndim == 2 else None
-        return Bound(resident, select, next_inputs, n_features, None, _max_abs(X))
+        return Bound(resident, select, order.next_inputs, n_features, None, _max_abs(X), order)
+
+
+class _Order:
+    """The minibatch order: a fresh permutation of the n rows each epoch, b rows per step.
+    `get`/`set` save and restore where it is (for checkpoints)."""
+
+    def __init__(self, rng: np.random.Generator, n: int, b: int):
+        self.rng, self.n, self.b = rng, n, b
+        self.perm: np.ndarray | None = None
+        self.offset = 0
+
+    def next_inputs(self, capacity: int, m: int) -> np.ndarray:
+        n, b = self.n, self.b
+        out = np.zeros((capacity, b), np.int32)
+        for i in range(m):
+            if self.perm is None or self.offset + b > n:
+                self.perm, self.offset = self.rng.permutation(n).astype(np.int32), 0
+            out[i] = self.perm[self.offset: self.offset + b]
+            self.offset += b
+        return out
+
+    def get(self) -> dict:
+        out = {"rng": self.rng.bit_generator.state, "offset": self.offset}
+        if self.perm is not None:
+            out["perm"] = self.perm.copy()
+        return out
+
+    def set(self, position: dict) -> None:
+        self.rng.bit_generator.state = position["rng"]
+        self.offset = int(position["offset"])
+        perm = position.get("perm")
+        self.perm = None if perm is None else np.asarray(perm, np.int32)
+        if self.perm is not None and self.perm.shape != (self.n,):
+            raise ValueError(f"the checkpoint's minibatch order is over {self.perm.size} rows; "
+                             f"the data have n={self.n}")
 
 
 class Covariance(Source):
