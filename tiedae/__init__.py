@@ -2,19 +2,22 @@
 
 Floors, from the bottom: `data` (offline data sets) -> `linear` (the linear theory: decoders,
 LinearAE, PCA, metrics, algorithms) and `nonlinear` (MLP, conv and graph autoencoders) ->
+`saving` (`save` / `load` of those models) and
 `training` (`fit` and its parts) -> `bench` (the experiment suite) and `paper` (figures and
 tables from its records). `LinearAutoencoder` (tiedae.estimator), the scikit-learn estimator,
 is imported on first use, so `import tiedae` works without scikit-learn.
 """
 
 from tiedae import data, features, linear, nonlinear, training
-from tiedae.linear import DataMean, LinearAE, decoders, metrics, pca
+from tiedae.linear import CenteringWarning, DataMean, LinearAE, decoders, metrics, pca
 from tiedae.nonlinear import MLPAE, ConvAE, GraphAE
+from tiedae.saving import load, save
 from tiedae.training import TrainingDiverged, fit
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CenteringWarning",
     "ConvAE",
     "DataMean",
     "GraphAE",
@@ -26,9 +29,11 @@ __all__ = [
     "features",
     "fit",
     "linear",
+    "load",
     "metrics",
     "nonlinear",
     "pca",
+    "save",
     "training",
 ]
 
