@@ -57,6 +57,7 @@ from __future__ import annotations
 import copy
 import functools
 import math
+import pickle
 import warnings
 from numbers import Integral, Real
 
@@ -365,6 +366,27 @@ class LinearAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         """Mean log-likelihood of the rows of X (PCA's `score`)."""
         return float(np.mean(self.score_samples(X)))
 
+    # ---- pickling --------------------------------------------------------------------------
+
+    def __getstate__(self):
+        """The estimator's state for `pickle` / `joblib.dump`. An optax optimizer is made of
+        closures that plain pickle cannot store, so a user's `optimizer` travels pickled by
+        value with cloudpickle (a dependency of joblib, hence of scikit-learn)."""
+        state = super().__getstate__()
+        if state.get("optimizer") is not None:
+            try:
+                pickle.dumps(state["optimizer"])
+            except (pickle.PicklingError, AttributeError, TypeError):
+                import cloudpickle
+
+                state = {**state, "optimizer": _ByValue(cloudpickle.dumps(state["optimizer"]))}
+        return state
+
+    def __setstate__(self, state):
+        if isinstance(state.get("optimizer"), _ByValue):
+            state = {**state, "optimizer": pickle.loads(state["optimizer"].payload)}
+        super().__setstate__(state)
+
     @property
     def _n_features_out(self):
         return self.components_.shape[0]
@@ -373,6 +395,13 @@ class LinearAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+class _ByValue:
+    """An object pickled by value by cloudpickle (the estimator's own optax optimizer)."""
+
+    def __init__(self, payload: bytes):
+        self.payload = payload
 
 
 def _check_codes(Z, k: int) -> np.ndarray:

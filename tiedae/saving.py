@@ -22,7 +22,7 @@ Example:
   >>> from flax import nnx
   >>> import tiedae
   >>> model = tiedae.LinearAE(6, 2, decoder="pinv", rngs=nnx.Rngs(0))
-  >>> model.mean.set_value(jnp.arange(6.0))          # as tiedae.fit would
+  >>> model.mean.set_value(jnp.full((6,), 0.25, jnp.float32))  # as tiedae.fit would
   >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
   >>> tiedae.save(model, path)
   >>> restored = tiedae.load(path)
