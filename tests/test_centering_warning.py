@@ -73,9 +73,12 @@ def test_jitted_calls_work_and_never_warn(data):
                                rtol=1e-12, atol=1e-12)
 
 
-def test_a_single_row_is_not_checked(data):
+def test_a_single_row_and_identical_rows_are_not_checked(data):
     X, mu, model = data
     _, caught = _centering_warnings(lambda: model(jnp.asarray(X[:1] - mu)))
+    assert caught == []
+    fresh = tiedae.LinearAE(16, 2, rngs=nnx.Rngs(0))  # a shape check on a new model
+    _, caught = _centering_warnings(lambda: fresh(jnp.ones((3, 16))))
     assert caught == []
 
 

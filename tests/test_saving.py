@@ -180,6 +180,11 @@ def test_load_explains_bad_files(tmp_path):
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     with pytest.raises(ValueError, match="corrupt or truncated"):
         tiedae.load(truncated)
+    flipped = bytearray(good.read_bytes())
+    flipped[flipped.find(b"v0.npy") + 150] ^= 1  # one bit of the first array's data
+    (tmp_path / "flipped.npz").write_bytes(bytes(flipped))
+    with pytest.raises(ValueError, match="corrupt or truncated"):
+        tiedae.load(tmp_path / "flipped.npz")
     newer = tmp_path / "newer.npz"
     _rewrite_meta(good, newer, lambda m: m.update(version=99))
     with pytest.raises(ValueError, match="newer tiedae"):
@@ -194,6 +199,8 @@ def test_load_explains_bad_files(tmp_path):
         tiedae.load(mismatch)
     with pytest.raises(FileNotFoundError):
         tiedae.load(tmp_path / "missing.npz")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        tiedae.save(tiedae.LinearAE(4, 2, rngs=nnx.Rngs(0)), tmp_path / "no" / "m.npz")
 
 
 def test_load_reads_no_pickle(tmp_path):

@@ -35,6 +35,9 @@ Precision: training runs in float64 inside `jax.enable_x64(True)`, a scoped swit
 global configuration is left as the caller set it. `transform` and the fitted attributes are
 numpy float64 (`transform` returns float32 for float32 input).
 
+Pickling (`pickle`, `joblib.dump`, `GridSearchCV(n_jobs=...)`) works with an optax optimizer of
+one's own too: its closures travel pickled by value (cloudpickle, which joblib requires).
+
 References:
   Baldi & Hornik, "Neural networks and principal component analysis: learning from examples
   without local minima", Neural Networks 2 (1989).

@@ -182,6 +182,9 @@ def save(model: nnx.Module, path) -> None:
                         "orbax, or np.savez of its leaves) and nnx.update a freshly built "
                         "module with it")
     path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot save to {path}: the folder {folder} does not exist")
     if os.path.isdir(path):
         raise IsADirectoryError(f"{path} is a folder: give tiedae.save a file name")
     if os.path.exists(path) and not _is_model_file(path):
@@ -200,7 +203,6 @@ def save(model: nnx.Module, path) -> None:
     meta = {"format": FORMAT, "version": FORMAT_VERSION, "class": type(model).__name__,
             "config": _CONFIGS[type(model)](model), "variables": variables}
     arrays[_META] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
-    folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
                                dir=folder)
     try:
@@ -277,7 +279,7 @@ def load(path) -> nnx.Module:
     """
     path = os.fspath(path)
     meta, arrays = _read(path)
-    where = f"{path}"
+    where = path
     entries = meta.get("variables")
     if not isinstance(entries, list) or not isinstance(meta.get("config"), dict):
         raise ValueError(f"{where} is corrupt: its metadata lacks the variables or arguments")

@@ -80,6 +80,10 @@ class LinearAE(nnx.Module):
       decoder_eps: ridge for `right_inverse` (0 = exact right inverse).
       rngs: `nnx.Rngs` for the initial weights.
 
+    The model takes raw data and holds the data mean in `self.mean`, a `DataMean` (set by
+    `tiedae.fit`): it is not an `nnx.Param`, so save the whole `nnx.state(model)` (or use
+    `tiedae.save` / `tiedae.load`), not `nnx.state(model, nnx.Param)`.
+
     Example:
       >>> import jax.numpy as jnp
       >>> from flax import nnx
@@ -236,9 +240,11 @@ class LinearAE(nnx.Module):
         v = (1/n) sum_i ||e_i - e_bar||^2, and warns (`CenteringWarning`) when one constant
         offset is most of the error and no sampling accident:
 
-            ||e_bar||^2 > v   and   (n - 1) ||e_bar||^2 > 25 v,
+            eps ||e_bar||^2 < v < ||e_bar||^2   and   (n - 1) ||e_bar||^2 > 25 v
 
-        and, when the model's mean mu is set, the batch mean m is nearer 0 than mu
+        (v of rounding size, identical rows such as a shape check on `jnp.ones`, tells
+        nothing; eps is the dtype's machine epsilon), and,
+        when the model's mean mu is set, the batch mean m is nearer 0 than mu
         (||m|| < ||m - mu||: the data look centred), or, when mu = 0, the model may have lost
         its mean. The check costs O(n d) and one read back of four scalars. Measured by
         `python benchmarks/mean_offset_warning.py` (PCA-optimal models of digits and of spiked
@@ -258,7 +264,8 @@ class LinearAE(nnx.Module):
         if n >= 2 and not isinstance(out, jax.core.Tracer):
             mean_set, offset, spread, centred = (v.item() for v in jax.device_get(
                 _offset_statistics(jnp.asarray(x), out, self.mean[...])))
-            if offset > spread and (n - 1) * offset > 25.0 * spread:
+            eps = float(jnp.finfo(out.dtype).eps)
+            if eps * offset < spread < offset and (n - 1) * offset > 25.0 * spread:
                 share = offset / (offset + spread)
                 if mean_set and centred:
                     warnings.warn(
