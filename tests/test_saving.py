@@ -197,6 +197,12 @@ def test_load_explains_bad_files(tmp_path):
     _rewrite_meta(good, mismatch, lambda m: m["config"].update(d=5))
     with pytest.raises(ValueError, match="does not fit"):
         tiedae.load(mismatch)
+    seq = tmp_path / "seq.npz"
+    tiedae.save(MODELS["sequential"](jnp.float32), seq)
+    odd = tmp_path / "odd.npz"
+    _rewrite_meta(seq, odd, lambda m: m["config"]["encoder"][0].update(evil=1))
+    with pytest.raises(ValueError, match="do not build a model"):
+        tiedae.load(odd)
     with pytest.raises(FileNotFoundError):
         tiedae.load(tmp_path / "missing.npz")
     with pytest.raises(FileNotFoundError, match="does not exist"):

@@ -137,10 +137,10 @@ def _build(name: str, config: dict, where: str) -> nnx.Module:
     kwargs = dict(config)
     if "param_dtype" in kwargs:
         kwargs["param_dtype"] = jnp.dtype(kwargs["param_dtype"])
-    if cls is SequentialAE:
-        kwargs["encoder"] = [_spec(s, where) for s in kwargs.get("encoder", ())]
-        kwargs["decoder"] = [_spec(s, where) for s in kwargs.get("decoder", ())]
     try:
+        if cls is SequentialAE:
+            kwargs["encoder"] = [_spec(s, where) for s in kwargs.get("encoder", ())]
+            kwargs["decoder"] = [_spec(s, where) for s in kwargs.get("decoder", ())]
         if cls is LinearAE:  # no random initialisation compiled for every new shape
             return nnx.eval_shape(lambda: cls(**kwargs, rngs=nnx.Rngs(0)))
         return cls(**kwargs, rngs=nnx.Rngs(0))
