@@ -261,7 +261,8 @@ class LinearAE(nnx.Module):
         """
         out = self.decode(self.encode(x))
         n = out.size // self.d
-        if n >= 2 and not isinstance(out, jax.core.Tracer):
+        if (n >= 2 and not isinstance(out, jax.core.Tracer)
+                and out.is_fully_addressable):  # not a global array of several processes
             mean_set, offset, spread, centred = (v.item() for v in jax.device_get(
                 _offset_statistics(jnp.asarray(x), out, self.mean[...])))
             eps = float(jnp.finfo(out.dtype).eps)
