@@ -300,3 +300,39 @@ def test_import_tiedae_works_without_scikit_learn(fresh_interpreter):
 def test_training_in_float64_leaves_the_global_jax_config_alone(fresh_interpreter):
     assert "x64 after fit: False float32" in fresh_interpreter
     assert "fitted: float64 float32 True" in fresh_interpreter
+
+
+def _spiked_rows():
+    return tiedae.data.spiked_covariance(80, 6, k=2, gap=5.0).X
+
+
+def test_pickle_and_joblib_round_trip_with_a_user_optimizer(tmp_path):
+    # An optax optimizer is made of closures: plain pickle refused the fitted estimator with
+    # "Can't pickle local object chain.<locals>.init_fn".
+    import pickle
+
+    import joblib
+
+    X = _spiked_rows()
+    ae = LinearAutoencoder(2, optimizer=optax.adam(1e-2), max_steps=40, tol=0,
+                           random_state=0).fit(X)
+    for restored in (pickle.loads(pickle.dumps(ae)),
+                     joblib.load(joblib.dump(ae, tmp_path / "ae.joblib")[0])):
+        np.testing.assert_array_equal(restored.transform(X), ae.transform(X))
+        np.testing.assert_array_equal(restored.encoder_, ae.encoder_)
+        assert set(restored.get_params()) == set(ae.get_params())
+        refit = restored.fit(X)  # the restored optimizer trains the same way
+        np.testing.assert_array_equal(refit.encoder_, ae.encoder_)
+    default = LinearAutoencoder(2, max_steps=5, tol=0, random_state=0).fit(X)
+    assert pickle.loads(pickle.dumps(default)).optimizer is None
+
+
+@pytest.mark.slow
+def test_grid_search_in_two_processes_with_a_user_optimizer():
+    X = _spiked_rows()
+    ae = LinearAutoencoder(1, optimizer=optax.adam(1e-2), max_steps=40, tol=0, random_state=0)
+    search = GridSearchCV(ae, {"n_components": [1, 2]}, cv=2, n_jobs=2).fit(X)
+    serial = GridSearchCV(ae, {"n_components": [1, 2]}, cv=2).fit(X)
+    assert search.best_params_ == serial.best_params_ == {"n_components": 2}
+    np.testing.assert_allclose(search.cv_results_["mean_test_score"],
+                               serial.cv_results_["mean_test_score"], rtol=1e-9)

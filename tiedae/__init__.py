@@ -2,6 +2,7 @@
 
 Floors, from the bottom: `data` (offline data sets) -> `linear` (the linear theory: decoders,
 LinearAE, PCA, metrics, algorithms) and `nonlinear` (MLP, conv and graph autoencoders) ->
+`saving` (`save` / `load` of those models) and
 `training` (`fit` and its parts) -> `bench` (the experiment suite) and `paper` (figures and
 tables from its records). `LinearAutoencoder` (tiedae.estimator), the scikit-learn estimator,
 is imported on first use, so `import tiedae` works without scikit-learn; so are `bench`,
@@ -19,8 +20,9 @@ from tiedae import _startup  # noqa: F401  (installs its guard on import; see th
 # isort: split
 from tiedae import data, features, linear, nonlinear, training
 from tiedae._submodules import lazy_submodules as _lazy_submodules
-from tiedae.linear import DataMean, LinearAE, decoders, metrics, pca
+from tiedae.linear import CenteringWarning, DataMean, LinearAE, decoders, metrics, pca
 from tiedae.nonlinear import MLPAE, ConvAE, GraphAE
+from tiedae.saving import load, save
 from tiedae.training import TrainingDiverged, fit
 
 # The short names are the same module objects, registered so that the import system finds them.
@@ -31,6 +33,7 @@ del _alias, _module
 __version__ = "0.1.0"
 
 __all__ = [
+    "CenteringWarning",
     "ConvAE",
     "DataMean",
     "GraphAE",
@@ -42,9 +45,11 @@ __all__ = [
     "features",
     "fit",
     "linear",
+    "load",
     "metrics",
     "nonlinear",
     "pca",
+    "save",
     "training",
 ]
 

@@ -35,6 +35,9 @@ Precision: training runs in float64 inside `jax.enable_x64(True)`, a scoped swit
 global configuration is left as the caller set it. `transform` and the fitted attributes are
 numpy float64 (`transform` returns float32 for float32 input).
 
+Pickling (`pickle`, `joblib.dump`, `GridSearchCV(n_jobs=...)`) works with an optax optimizer of
+one's own too: its closures travel pickled by value (cloudpickle, which joblib requires).
+
 References:
   Baldi & Hornik, "Neural networks and principal component analysis: learning from examples
   without local minima", Neural Networks 2 (1989).
@@ -57,6 +60,7 @@ from __future__ import annotations
 import copy
 import functools
 import math
+import pickle
 import warnings
 from numbers import Integral, Real
 
@@ -365,6 +369,27 @@ class LinearAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         """Mean log-likelihood of the rows of X (PCA's `score`)."""
         return float(np.mean(self.score_samples(X)))
 
+    # ---- pickling --------------------------------------------------------------------------
+
+    def __getstate__(self):
+        """The estimator's state for `pickle` / `joblib.dump`. An optax optimizer is made of
+        closures that plain pickle cannot store, so a user's `optimizer` travels pickled by
+        value with cloudpickle (a dependency of joblib, hence of scikit-learn)."""
+        state = super().__getstate__()
+        if state.get("optimizer") is not None:
+            try:
+                pickle.dumps(state["optimizer"])
+            except (pickle.PicklingError, AttributeError, TypeError):
+                import cloudpickle
+
+                state = {**state, "optimizer": _ByValue(cloudpickle.dumps(state["optimizer"]))}
+        return state
+
+    def __setstate__(self, state):
+        if isinstance(state.get("optimizer"), _ByValue):
+            state = {**state, "optimizer": pickle.loads(state["optimizer"].payload)}
+        super().__setstate__(state)
+
     @property
     def _n_features_out(self):
         return self.components_.shape[0]
@@ -373,6 +398,13 @@ class LinearAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+class _ByValue:
+    """An object pickled by value by cloudpickle (the estimator's own optax optimizer)."""
+
+    def __init__(self, payload: bytes):
+        self.payload = payload
 
 
 def _check_codes(Z, k: int) -> np.ndarray:

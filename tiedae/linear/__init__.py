@@ -2,7 +2,7 @@
 geometry of an encoder, and the algorithms compared with plain gradient descent.
 
 * `decoders`: W^T, W^+ and the right inverse as functions of the encoder W.
-* `model`: `LinearAE` and `DataMean`.
+* `model`: `LinearAE`, `DataMean` and `CenteringWarning`.
 * `closed_form`: the reconstruction error with its gradient from two n-sized products.
 * `pca`: float64 PCA, the covariance in row chunks, the least-squares decoder.
 * `metrics`: orthonormality, principal angles, subspace distance, condition number, alignment.
@@ -10,7 +10,7 @@ geometry of an encoder, and the algorithms compared with plain gradient descent.
 """
 
 from tiedae.linear import algorithms, closed_form, decoders, metrics, pca
-from tiedae.linear.model import LINEAR_DECODERS, DataMean, LinearAE
+from tiedae.linear.model import LINEAR_DECODERS, CenteringWarning, DataMean, LinearAE
 
-__all__ = ["LINEAR_DECODERS", "DataMean", "LinearAE", "algorithms", "closed_form", "decoders",
-           "metrics", "pca"]
+__all__ = ["LINEAR_DECODERS", "CenteringWarning", "DataMean", "LinearAE", "algorithms",
+           "closed_form", "decoders", "metrics", "pca"]

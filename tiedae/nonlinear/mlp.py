@@ -93,6 +93,7 @@ class MLPAE(nnx.Module):
         self.activation = layers.activation(activation)
         self.output_activation = layers.activation(output_activation, "output_activation")
         self.d, self.encoder_widths, self.code_dim = int(d), widths, widths[-1]
+        self.decoder_width_multiplier = float(decoder_width_multiplier)  # for tiedae.save
         mirrored = widths[-2::-1]
         if isinstance(decoder, str):
             if decoder not in ("mirror", "tied", "linear"):
