@@ -132,6 +132,19 @@ def test_streamed_rows_that_differ_on_resume_are_refused(tmp_path):
         _fit(tmp_path, data=source(X[::-1]), steps=12, every=6)
 
 
+def test_streamed_rows_resume_when_a_log_interval_takes_several_calls(tmp_path, monkeypatch):
+    """Two batches per compiled call at most, log_every=3: the run reads 2+1 batches per log
+    interval, the resume reads 2+2+2 to reach step 6; the digest of the rows must not depend
+    on how the reads were split."""
+    batch_bytes = 16 * X.shape[1] * np.dtype(np.float64).itemsize
+    monkeypatch.setattr(tiedae.training.sources, "_MAX_STREAMED_BYTES", 2 * batch_bytes)
+    whole = _fit(tmp_path / "whole", keep=100, data=RowChunks(X, 16), steps=12)
+    folder = tmp_path / "from6"
+    folder.mkdir()
+    shutil.copy(tmp_path / "whole" / "checkpoint-000000006.npz", folder)
+    _same(whole, _fit(folder, data=RowChunks(X, 16), steps=12))
+
+
 def test_an_unreadable_latest_checkpoint_falls_back_to_the_one_before(tmp_path):
     whole = _fit(tmp_path / "whole")
     (tmp_path / "whole" / "checkpoint-000000030.npz").write_bytes(b"not a zip")
@@ -292,3 +305,37 @@ def test_only_the_hooks_module_probes_a_model_for_what_it_offers():
                     node.args[0].id == "model":
                 offenders.append(f"{path.name}:{node.lineno}")
     assert not offenders
+
+
+class _Weights(_Bare):
+    """A model with its own weight_matrices (the L2 penalty acts on A only)."""
+
+    def __init__(self):
+        super().__init__()
+        self.B = nnx.Param(jnp.eye(3))
+
+    def weight_matrices(self):
+        return [self.A[...]]
+
+
+@pytest.mark.parametrize("make", [_Bare, _Weights])
+def test_hooks_inside_the_compiled_step_see_the_parameters_being_trained(make):
+    """The regularizer reaches the model through weight_matrices (the model's own or the
+    default): its gradient must move the trained parameters, not those of the model fit was
+    given (which would leave the penalty constant, its gradient zero)."""
+    model = make()
+    no_loss = lambda model, x: 0.0 * jnp.sum(model(x))  # noqa: E731
+    _, hist = tiedae.fit(model, np.ones((4, 3)), optimizer=optax.sgd(0.1), steps=20,
+                         log_every=10, loss_fn=no_loss, l2=1.0)
+    assert hist["objective"][-1] < 0.5 * hist["objective"][0]
+    assert float(jnp.abs(model.A[...]).max()) < 0.5
+    if make is _Weights:  # not penalised
+        assert np.array_equal(model.B[...], np.eye(3))
+
+
+def test_the_default_loss_of_a_model_without_its_own_error_decreases():
+    model = _Bare()
+    X = np.random.default_rng(1).normal(size=(16, 3))
+    model.A[...] = jnp.zeros((3, 3))
+    _, hist = tiedae.fit(model, X, optimizer=optax.adam(5e-2), steps=40, log_every=20)
+    assert hist["loss"][-1] < 0.2 * hist["loss"][0]

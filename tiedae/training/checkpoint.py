@@ -215,9 +215,16 @@ class Session:
             raise ValueError(f"the checkpoint directory {directory} is not writable")
         self.position = bound.position
         self.last = 0
-        self.batches, self.input_digest = 0, ""
+        # Sources without a position: the number of steps' inputs read, and their running
+        # SHA-256, step by step (so it does not depend on how the reads were grouped in calls).
+        self.batches = 0
+        self._hash = None if bound.position is not None else hashlib.sha256()
         self._bound = bound if bound.position is not None else bound._replace(
             next_inputs=self._hashed(bound.next_inputs))
+
+    @property
+    def input_digest(self) -> str:
+        return "" if self._hash is None else self._hash.hexdigest()
 
     @property
     def bound(self):
@@ -229,10 +236,11 @@ class Session:
         def hashed(capacity: int, m: int):
             out = next_inputs(capacity, m)
             if m and out is not None:
-                h = hashlib.sha256(self.input_digest.encode())
-                for leaf in jax.tree.leaves(out):
-                    h.update(np.ascontiguousarray(np.asarray(leaf)[:m]).tobytes())
-                self.input_digest, self.batches = h.hexdigest(), self.batches + m
+                leaves = [np.asarray(leaf) for leaf in jax.tree.leaves(out)]
+                for i in range(m):
+                    for leaf in leaves:
+                        self._hash.update(np.ascontiguousarray(leaf[i]).tobytes())
+                self.batches += m
             return out
 
         return hashed
@@ -277,7 +285,6 @@ class Session:
             position.update({k[len("position/"):]: v for k, v in arrays.items()
                              if k.startswith("position/")})
             self.position.set(position)
-            self.batches, self.input_digest = self.saved_batches, self.saved_digest
         return Restored(step, restored_state, restored_rest, history, float(meta["reached"]))
 
     def seek(self, restored: Restored | None, capacity: int) -> None:
