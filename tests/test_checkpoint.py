@@ -292,6 +292,19 @@ def test_a_hook_of_the_wrong_kind_is_named():
         tiedae.fit(model, np.ones((4, 3)), steps=1)
 
 
+def test_hooks_of_numpy_scalar_types_are_accepted():
+    """d and use_bias as numpy scalars (e.g. d=X.shape[1] of a numpy computation, use_bias from
+    a numpy mask) worked before the hooks were checked: they still do."""
+    model = _Bare()
+    model.d, model.use_bias = np.int64(3), np.bool_(False)
+    hooks = model_hooks(model)
+    assert (hooks.d, hooks.use_bias) == (3, False) and type(hooks.d) is int
+    _, hist = tiedae.fit(model, np.ones((4, 3)), steps=2)
+    assert np.isfinite(hist["loss"]).all()
+    linear = tiedae.LinearAE(6, 2, use_bias=np.bool_(True), rngs=nnx.Rngs(0))
+    assert np.isfinite(float(tiedae.training.reconstruction_error(linear, jnp.ones((3, 6)))))
+
+
 def test_only_the_hooks_module_probes_a_model_for_what_it_offers():
     """hasattr/getattr on a model appear in tiedae/training/hooks.py only (fit looks the hooks
     up once, with model_hooks)."""
