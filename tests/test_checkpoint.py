@@ -4,6 +4,7 @@ them during a write), another run's checkpoint is refused naming what differs, a
 hooks are looked up in one place."""
 
 import ast
+import functools
 import os
 import pathlib
 import shutil
@@ -116,6 +117,25 @@ def test_a_checkpoint_of_another_run_is_refused_naming_the_difference(case, tmp_
         _fit(tmp_path, **changes)
     assert named in str(err.value)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # nothing touched
+
+
+def _scaled_error(model, x, scale):
+    return scale * tiedae.training.reconstruction_error(model, x)
+
+
+def test_a_loss_with_other_settings_in_a_partial_or_closure_is_another_run(tmp_path):
+    """A partial or a closure is one static leaf of the objective: the numbers it holds are
+    part of the run's identity (as the optimizer's are), its name alone is not enough."""
+    def closure(scale):
+        return lambda model, x: _scaled_error(model, x, scale)
+
+    for name, make in {"partial": lambda s: functools.partial(_scaled_error, scale=s),
+                       "closure": closure}.items():
+        _fit(tmp_path / name, steps=6, loss_fn=make(1.0))
+        _same(_fit(tmp_path / name, steps=6, loss_fn=make(1.0)),  # the same run resumes
+              _fit(tmp_path / f"{name} again", steps=6, loss_fn=make(1.0)))
+        with pytest.raises(ValueError, match="is of another run; .*objective: functions"):
+            _fit(tmp_path / name, steps=6, loss_fn=make(2.0))
 
 
 def test_a_folder_with_checkpoints_is_refused_without_resume(tmp_path):
