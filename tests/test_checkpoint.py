@@ -165,6 +165,23 @@ def test_streamed_rows_resume_when_a_log_interval_takes_several_calls(tmp_path, 
     _same(whole, _fit(folder, data=RowChunks(X, 16), steps=12))
 
 
+def test_a_failed_write_leaves_the_older_checkpoint_and_no_temporary_file(tmp_path,
+                                                                        monkeypatch):
+    _fit(tmp_path, steps=12, every=6)
+    (tmp_path / "checkpoint-000000012.npz").unlink()
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    savez = np.savez
+
+    def full_disk(file, **arrays):
+        savez(file, **arrays)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        _fit(tmp_path, steps=12, every=6)  # resumes after step 6; the write at 12 fails
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
 def test_an_unreadable_latest_checkpoint_falls_back_to_the_one_before(tmp_path):
     whole = _fit(tmp_path / "whole")
     (tmp_path / "whole" / "checkpoint-000000030.npz").write_bytes(b"not a zip")

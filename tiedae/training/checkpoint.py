@@ -327,11 +327,15 @@ class Session:
         arrays[_META] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
         final = directory / f"checkpoint-{t:09d}.npz"
         temp = directory / f".checkpoint-{t:09d}.npz.tmp"
-        with open(temp, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, final)
+        try:
+            with open(temp, "wb") as f:
+                np.savez(f, **arrays)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temp, final)
+        except BaseException:  # e.g. a full disk: free what the failed write took
+            temp.unlink(missing_ok=True)
+            raise
         _fsync_directory(directory)
         self.last = t
         for _, old in _checkpoints(directory)[self.config.keep:]:
