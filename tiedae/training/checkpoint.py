@@ -32,12 +32,12 @@ ignored, and removed by the next write.
 **Another run's checkpoint is refused**, not loaded: the checkpoint records the run's
 fingerprint (model class, the layout and digest of the initial variables, the optimizer state's
 layout and the optimizer's settings (the numbers, arrays and functions its closures hold:
-learning rate, schedule, ...), the loss, regularizer and metrics and
-their arrays, the data's source, shape and SHA-256, the held-out data, and the settings
-steps, log_every, batch size, seed, centring, blow-up factor, hyperparameters and devices), and
-a resumed call with any of them different raises ValueError naming what differs. Without
-`resume=True` a directory that already holds checkpoints is refused too (nothing is
-overwritten).
+learning rate, schedule, ...), the loss, regularizer and metrics with their arrays and the
+numbers their closures and partials hold, the data's source, shape and SHA-256, the held-out
+data, and the settings steps, log_every, batch size, seed, centring, blow-up factor,
+hyperparameters and devices), and a resumed call with any of them different raises
+ValueError naming what differs. Without `resume=True` a directory that already holds
+checkpoints is refused too (nothing is overwritten).
 
 **Not saved:** callbacks (their state is theirs; they are called at the log points after the
 resumed step only). Runs over several processes cannot be checkpointed yet (`fit` refuses).
