@@ -4,6 +4,7 @@ them during a write), another run's checkpoint is refused naming what differs, a
 hooks are looked up in one place."""
 
 import ast
+import functools
 import os
 import pathlib
 import shutil
@@ -118,6 +119,25 @@ def test_a_checkpoint_of_another_run_is_refused_naming_the_difference(case, tmp_
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # nothing touched
 
 
+def _scaled_error(model, x, scale):
+    return scale * tiedae.training.reconstruction_error(model, x)
+
+
+def test_a_loss_with_other_settings_in_a_partial_or_closure_is_another_run(tmp_path):
+    """A partial or a closure is one static leaf of the objective: the numbers it holds are
+    part of the run's identity (as the optimizer's are), its name alone is not enough."""
+    def closure(scale):
+        return lambda model, x: _scaled_error(model, x, scale)
+
+    for name, make in {"partial": lambda s: functools.partial(_scaled_error, scale=s),
+                       "closure": closure}.items():
+        _fit(tmp_path / name, steps=6, loss_fn=make(1.0))
+        _same(_fit(tmp_path / name, steps=6, loss_fn=make(1.0)),  # the same run resumes
+              _fit(tmp_path / f"{name} again", steps=6, loss_fn=make(1.0)))
+        with pytest.raises(ValueError, match="is of another run; .*objective: functions"):
+            _fit(tmp_path / name, steps=6, loss_fn=make(2.0))
+
+
 def test_a_folder_with_checkpoints_is_refused_without_resume(tmp_path):
     _fit(tmp_path, steps=6)
     with pytest.raises(ValueError, match="already holds checkpoints .* pass Checkpoint"):
@@ -130,6 +150,36 @@ def test_streamed_rows_that_differ_on_resume_are_refused(tmp_path):
     (tmp_path / "checkpoint-000000012.npz").unlink()
     with pytest.raises(ValueError, match="differ from those the checkpointed run read"):
         _fit(tmp_path, data=source(X[::-1]), steps=12, every=6)
+
+
+def test_streamed_rows_resume_when_a_log_interval_takes_several_calls(tmp_path, monkeypatch):
+    """Two batches per compiled call at most, log_every=3: the run reads 2+1 batches per log
+    interval, the resume reads 2+2+2 to reach step 6; the digest of the rows must not depend
+    on how the reads were split."""
+    batch_bytes = 16 * X.shape[1] * np.dtype(np.float64).itemsize
+    monkeypatch.setattr(tiedae.training.sources, "_MAX_STREAMED_BYTES", 2 * batch_bytes)
+    whole = _fit(tmp_path / "whole", keep=100, data=RowChunks(X, 16), steps=12)
+    folder = tmp_path / "from6"
+    folder.mkdir()
+    shutil.copy(tmp_path / "whole" / "checkpoint-000000006.npz", folder)
+    _same(whole, _fit(folder, data=RowChunks(X, 16), steps=12))
+
+
+def test_a_failed_write_leaves_the_older_checkpoint_and_no_temporary_file(tmp_path,
+                                                                        monkeypatch):
+    _fit(tmp_path, steps=12, every=6)
+    (tmp_path / "checkpoint-000000012.npz").unlink()
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    savez = np.savez
+
+    def full_disk(file, **arrays):
+        savez(file, **arrays)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        _fit(tmp_path, steps=12, every=6)  # resumes after step 6; the write at 12 fails
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
 def test_an_unreadable_latest_checkpoint_falls_back_to_the_one_before(tmp_path):
@@ -279,6 +329,19 @@ def test_a_hook_of_the_wrong_kind_is_named():
         tiedae.fit(model, np.ones((4, 3)), steps=1)
 
 
+def test_hooks_of_numpy_scalar_types_are_accepted():
+    """d and use_bias as numpy scalars (e.g. d=X.shape[1] of a numpy computation, use_bias from
+    a numpy mask) worked before the hooks were checked: they still do."""
+    model = _Bare()
+    model.d, model.use_bias = np.int64(3), np.bool_(False)
+    hooks = model_hooks(model)
+    assert (hooks.d, hooks.use_bias) == (3, False) and type(hooks.d) is int
+    _, hist = tiedae.fit(model, np.ones((4, 3)), steps=2)
+    assert np.isfinite(hist["loss"]).all()
+    linear = tiedae.LinearAE(6, 2, use_bias=np.bool_(True), rngs=nnx.Rngs(0))
+    assert np.isfinite(float(tiedae.training.reconstruction_error(linear, jnp.ones((3, 6)))))
+
+
 def test_only_the_hooks_module_probes_a_model_for_what_it_offers():
     """hasattr/getattr on a model appear in tiedae/training/hooks.py only (fit looks the hooks
     up once, with model_hooks)."""
@@ -292,3 +355,37 @@ def test_only_the_hooks_module_probes_a_model_for_what_it_offers():
                     node.args[0].id == "model":
                 offenders.append(f"{path.name}:{node.lineno}")
     assert not offenders
+
+
+class _Weights(_Bare):
+    """A model with its own weight_matrices (the L2 penalty acts on A only)."""
+
+    def __init__(self):
+        super().__init__()
+        self.B = nnx.Param(jnp.eye(3))
+
+    def weight_matrices(self):
+        return [self.A[...]]
+
+
+@pytest.mark.parametrize("make", [_Bare, _Weights])
+def test_hooks_inside_the_compiled_step_see_the_parameters_being_trained(make):
+    """The regularizer reaches the model through weight_matrices (the model's own or the
+    default): its gradient must move the trained parameters, not those of the model fit was
+    given (which would leave the penalty constant, its gradient zero)."""
+    model = make()
+    no_loss = lambda model, x: 0.0 * jnp.sum(model(x))  # noqa: E731
+    _, hist = tiedae.fit(model, np.ones((4, 3)), optimizer=optax.sgd(0.1), steps=20,
+                         log_every=10, loss_fn=no_loss, l2=1.0)
+    assert hist["objective"][-1] < 0.5 * hist["objective"][0]
+    assert float(jnp.abs(model.A[...]).max()) < 0.5
+    if make is _Weights:  # not penalised
+        assert np.array_equal(model.B[...], np.eye(3))
+
+
+def test_the_default_loss_of_a_model_without_its_own_error_decreases():
+    model = _Bare()
+    X = np.random.default_rng(1).normal(size=(16, 3))
+    model.A[...] = jnp.zeros((3, 3))
+    _, hist = tiedae.fit(model, X, optimizer=optax.adam(5e-2), steps=40, log_every=20)
+    assert hist["loss"][-1] < 0.2 * hist["loss"][0]

@@ -100,7 +100,7 @@ def _first_difference(a, b, where: str = "") -> str:
 def fingerprint(*, model, state, rest, optimizer, source, parts, evals, settings) -> dict:
     """The JSON fingerprint of a run: what must agree to resume it."""
     dynamic, (treedef, static) = parts
-    objective = {"structure": str(treedef), "functions": [_describe(s) for s in static],
+    objective = {"structure": str(treedef), "functions": [_settings_of(s) for s in static],
                  "arrays": _digest([d for d in dynamic if d is not None])}
     identity = {
         "format": FORMAT,

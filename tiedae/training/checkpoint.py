@@ -32,12 +32,12 @@ ignored, and removed by the next write.
 **Another run's checkpoint is refused**, not loaded: the checkpoint records the run's
 fingerprint (model class, the layout and digest of the initial variables, the optimizer state's
 layout and the optimizer's settings (the numbers, arrays and functions its closures hold:
-learning rate, schedule, ...), the loss, regularizer and metrics and
-their arrays, the data's source, shape and SHA-256, the held-out data, and the settings
-steps, log_every, batch size, seed, centring, blow-up factor, hyperparameters and devices), and
-a resumed call with any of them different raises ValueError naming what differs. Without
-`resume=True` a directory that already holds checkpoints is refused too (nothing is
-overwritten).
+learning rate, schedule, ...), the loss, regularizer and metrics with their arrays and the
+numbers their closures and partials hold, the data's source, shape and SHA-256, the held-out
+data, and the settings steps, log_every, batch size, seed, centring, blow-up factor,
+hyperparameters and devices), and a resumed call with any of them different raises
+ValueError naming what differs. Without `resume=True` a directory that already holds
+checkpoints is refused too (nothing is overwritten).
 
 **Not saved:** callbacks (their state is theirs; they are called at the log points after the
 resumed step only). Runs over several processes cannot be checkpointed yet (`fit` refuses).
@@ -215,9 +215,16 @@ class Session:
             raise ValueError(f"the checkpoint directory {directory} is not writable")
         self.position = bound.position
         self.last = 0
-        self.batches, self.input_digest = 0, ""
+        # Sources without a position: the number of steps' inputs read, and their running
+        # SHA-256, step by step (so it does not depend on how the reads were grouped in calls).
+        self.batches = 0
+        self._hash = None if bound.position is not None else hashlib.sha256()
         self._bound = bound if bound.position is not None else bound._replace(
             next_inputs=self._hashed(bound.next_inputs))
+
+    @property
+    def input_digest(self) -> str:
+        return "" if self._hash is None else self._hash.hexdigest()
 
     @property
     def bound(self):
@@ -229,10 +236,11 @@ class Session:
         def hashed(capacity: int, m: int):
             out = next_inputs(capacity, m)
             if m and out is not None:
-                h = hashlib.sha256(self.input_digest.encode())
-                for leaf in jax.tree.leaves(out):
-                    h.update(np.ascontiguousarray(np.asarray(leaf)[:m]).tobytes())
-                self.input_digest, self.batches = h.hexdigest(), self.batches + m
+                leaves = [np.asarray(leaf) for leaf in jax.tree.leaves(out)]
+                for i in range(m):
+                    for leaf in leaves:
+                        self._hash.update(np.ascontiguousarray(leaf[i]).tobytes())
+                self.batches += m
             return out
 
         return hashed
@@ -277,7 +285,6 @@ class Session:
             position.update({k[len("position/"):]: v for k, v in arrays.items()
                              if k.startswith("position/")})
             self.position.set(position)
-            self.batches, self.input_digest = self.saved_batches, self.saved_digest
         return Restored(step, restored_state, restored_rest, history, float(meta["reached"]))
 
     def seek(self, restored: Restored | None, capacity: int) -> None:
@@ -320,11 +327,15 @@ class Session:
         arrays[_META] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
         final = directory / f"checkpoint-{t:09d}.npz"
         temp = directory / f".checkpoint-{t:09d}.npz.tmp"
-        with open(temp, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, final)
+        try:
+            with open(temp, "wb") as f:
+                np.savez(f, **arrays)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temp, final)
+        except BaseException:  # e.g. a full disk: free what the failed write took
+            temp.unlink(missing_ok=True)
+            raise
         _fsync_directory(directory)
         self.last = t
         for _, old in _checkpoints(directory)[self.config.keep:]:

@@ -34,10 +34,12 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 import jax
+import numpy as np
 from flax import nnx
 
 __all__ = ["Hooks", "ModelHooks", "model_hooks"]
@@ -142,14 +144,16 @@ def model_hooks(model) -> Hooks:
         if value is not None and not callable(value):
             raise TypeError(f"{name}.{method} must be a method (see "
                             f"tiedae.training.ModelHooks); got {type(value).__name__}")
-    d = getattr(model, "d", None)
-    if d is not None and (isinstance(d, bool) or not isinstance(d, int) or d < 1):
+    d = getattr(model, "d", None)  # numpy integers and booleans count as Python's
+    if d is not None and (isinstance(d, bool | np.bool_) or not isinstance(d, numbers.Integral)
+                          or d < 1):
         raise TypeError(f"{name}.d must be the number of input features (an int >= 1) or None "
                         f"(see tiedae.training.ModelHooks); got {d!r}")
     use_bias = getattr(model, "use_bias", False)
-    if not isinstance(use_bias, bool):
+    if not isinstance(use_bias, bool | np.bool_):
         raise TypeError(f"{name}.use_bias must be a bool (see tiedae.training.ModelHooks); got "
                         f"{use_bias!r}")
+    d, use_bias = None if d is None else int(d), bool(use_bias)
     own = frozenset(m for m, v in found.items() if v is not None)
     own |= {m for m in ("d", "use_bias") if hasattr(model, m)}
 
