@@ -7,18 +7,21 @@ They are written with `np.lib.format.open_memmap` block by block (after checking
 space) and deleted at the end, also on an error or Ctrl-C (unless --keep). Defaults: n = d =
 50 000, k = 32 (a 10 GB file; the float64 d x d covariance alone would take 20 GB).
 
-Each method runs in a fresh child process (its `ru_maxrss` is its own peak resident memory;
+Each method runs in a fresh child process (its VmHWM is its own peak resident memory;
 every child imports numpy, scikit-learn and tiedae, and a `baseline` child that only imports
 them gives the memory of the imports):
 
 * tiedae: `tiedae.linear.subspace.fit_subspace_iteration` on the `.npy` path (block subspace
   iteration with its default Chebyshev filter and oversampling, float32 products, float64
-  sums; stops at relative residual --tol or after --max-passes). It reports the time at the end of every pass and its own certificate per
-  pass, so its time to a residual r is the time of its first pass certifying <= r: what
-  `tol=r` stops at (same seed, same iterates). Also run on the first n/4 rows: memory flat in n.
+  sums; stops at relative residual --tol or after --max-passes). It reports the time at the
+  end of every pass and its own certificate per pass, so its time to a residual r is the time
+  of its first pass certifying <= r: what `tol=r` stops at (same seed, same iterates). Also
+  run on the first n/4 rows: memory flat in n.
 * `sklearn.decomposition.IncrementalPCA(k, batch_size=--ipca-batch)`: `partial_fit` on the
   chunks of the same file (read by `tiedae.data.chunks`, so its RSS does not hold the file),
-  one pass.
+  one pass; with --ipca-seconds it stops after that long, its time is extrapolated to the
+  whole pass (rows read / n; every batch costs the same) and its residual is that of the
+  answer from the rows it read (flagged `extrapolated` in the JSON).
 * scikit-learn's randomized SVD on the memory map, centred implicitly: the mean by one numpy
   pass over the map, then `sklearn.utils.extmath._randomized_svd` (the body of
   `randomized_svd`, which scikit-learn's own PCA calls with this implicitly centred operator
@@ -88,6 +91,16 @@ def generate(path: Path, n: int, d: int, k: int, gap: float, seed: int,
 
 
 def _peak_rss_mb() -> float:
+    """This process's peak resident memory in MiB: VmHWM, the high-water mark of its own
+    address space. `ru_maxrss` would do, except that Linux carries it over fork and exec, so a
+    child would report at least its parent's peak (the writer of the file maps all of it)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
@@ -95,6 +108,12 @@ def _imports():
     import sklearn.decomposition  # noqa: F401
 
     import tiedae.linear.subspace  # noqa: F401
+
+
+def child_generate(args) -> dict:
+    start = time.perf_counter()
+    generate(Path(args.path), args.n, args.d, args.k, args.gap, args.seed)
+    return {"seconds": time.perf_counter() - start}
 
 
 def child_baseline(args) -> dict:
@@ -133,13 +152,19 @@ def child_ipca(args) -> dict:
 
     X = np.load(args.path, mmap_mode="r")
     model = IncrementalPCA(n_components=args.k, batch_size=args.ipca_batch)
-    start = time.perf_counter()
+    rows, start = 0, time.perf_counter()
     for batch in chunks.iter_chunks(X, args.ipca_batch):
         if len(batch) >= args.k:  # partial_fit needs >= k rows; the last may be short
             model.partial_fit(batch)
+            rows += len(batch)
+        if args.ipca_seconds and time.perf_counter() - start > args.ipca_seconds:
+            break
     total = time.perf_counter() - start
     np.save(args.answer, model.components_)
-    return {"method": "incremental_pca", "n": int(X.shape[0]), "seconds": total, "passes": 1,
+    n = int(X.shape[0])
+    return {"method": "incremental_pca", "n": n, "rows_read": rows, "seconds_read": total,
+            # each batch costs the same, so its full pass takes about this long:
+            "seconds": total * n / rows, "extrapolated": rows < n - args.k, "passes": 1,
             "batch_size": args.ipca_batch, "peak_rss_mb": _peak_rss_mb()}
 
 
@@ -199,16 +224,17 @@ def child_passes(args) -> dict:
         out["methods"][label] = [None, *res.history.tolist()]
     steps_per_pass = n // args.compare_batch
     for lr in args.compare_lrs:
-        seen = []
+        curve = [None] * args.compare_passes
+
+        def record(step, metrics, model, curve=curve):  # epoch e ends pass e + 1
+            curve[step // steps_per_pass] = rel_residual(model.W[...])
+
         model = tiedae.LinearAE(d, args.k, rngs=nnx.Rngs(args.seed))
         tiedae.fit(model, RowChunks(X, args.compare_batch, seed=args.seed),
                    optimizer=optax.adam(lr), steps=(args.compare_passes - 1) * steps_per_pass,
-                   log_every=steps_per_pass,
-                   callback=lambda step, metrics, model: seen.append(
-                       rel_residual(model.W[...])) and False)
-        # pass 1 computes the mean (RowChunks.mean); epoch j ends at pass j + 1
-        out["methods"][f"tied AE, Adam lr={lr:g}, batch {args.compare_batch}"] = [None,
-                                                                                  *seen]
+                   log_every=steps_per_pass, callback=record)
+        curve[0] = None  # pass 1 computes the mean (RowChunks.mean); no training yet
+        out["methods"][f"tied AE, Adam lr={lr:g}, batch {args.compare_batch}"] = curve
     out["passes_to"] = {}
     for label, curve in out["methods"].items():
         out["passes_to"][label] = {
@@ -217,15 +243,17 @@ def child_passes(args) -> dict:
     return out
 
 
-CHILDREN = {"baseline": child_baseline, "tiedae": child_tiedae, "incremental_pca": child_ipca,
-            "randomized_svd": child_rsvd, "passes": child_passes}
+CHILDREN = {"generate": child_generate, "baseline": child_baseline, "tiedae": child_tiedae,
+            "incremental_pca": child_ipca, "randomized_svd": child_rsvd, "passes": child_passes}
 
 
 def run_child(method: str, args, path: Path, answer: Path | None = None,
               rows_used: int | None = None) -> dict:
     cmd = [sys.executable, os.path.abspath(__file__), "--child", method, "--path", str(path),
            "--k", str(args.k), "--seed", str(args.seed), "--tol", str(args.tol),
+           "--n", str(args.n), "--d", str(args.d), "--gap", str(args.gap),
            "--max-passes", str(args.max_passes), "--ipca-batch", str(args.ipca_batch),
+           "--ipca-seconds", str(args.ipca_seconds),
            "--compare-passes", str(args.compare_passes), "--compare-batch",
            str(args.compare_batch), "--compare-lrs", *map(str, args.compare_lrs)]
     if answer is not None:
@@ -279,6 +307,9 @@ def main(argv=None) -> int:
     parser.add_argument("--tol", type=float, default=1e-5)
     parser.add_argument("--max-passes", type=int, default=12)
     parser.add_argument("--ipca-batch", type=int, default=64)
+    parser.add_argument("--ipca-seconds", type=float, default=0.0,
+                        help="stop IncrementalPCA after this long and extrapolate its full "
+                             "pass from the rows it read (0: read them all)")
     parser.add_argument("--compare-n", type=int, default=16384)
     parser.add_argument("--compare-d", type=int, default=2048)
     parser.add_argument("--compare-passes", type=int, default=20)
@@ -316,9 +347,8 @@ def main(argv=None) -> int:
     answers = {m: workdir / f"answer-{m}.npy"
                for m in ("tiedae", "incremental_pca", "randomized_svd")}
     try:
-        t = time.perf_counter()
-        generate(path, args.n, args.d, args.k, args.gap, args.seed)
-        generate_s = time.perf_counter() - t
+        # written by a child: the writer maps the whole file, and its memory is its own
+        generate_s = run_child("generate", args, path)["seconds"]
         print(f"wrote {path} in {generate_s:.1f} s", flush=True)
         runs = {"baseline": run_child("baseline", args, path)}
         for method in answers:
@@ -333,7 +363,8 @@ def main(argv=None) -> int:
         print(f"common residual pass: {check_s:.1f} s", flush=True)
         passes = None
         if not args.skip_passes:
-            generate(small, args.compare_n, args.compare_d, args.k, args.gap, args.seed)
+            run_child("generate", argparse.Namespace(**{**vars(args), "n": args.compare_n,
+                                                           "d": args.compare_d}), small)
             passes = run_child("passes", args, small)
             print(json.dumps(passes["passes_to"], indent=1), flush=True)
     finally:
@@ -360,13 +391,15 @@ def main(argv=None) -> int:
         "n": args.n, "d": args.d, "k": args.k, "gap": args.gap, "dtype": "float32",
         "spikes": [float(spikes(args.k, args.gap)[0]), float(spikes(args.k, args.gap)[-1])],
         "tol": args.tol, "max_passes": args.max_passes, "ipca_batch": args.ipca_batch,
+        "ipca_seconds": args.ipca_seconds,
         "generate_s": generate_s, "runs": runs, "common_check": check,
         "common_check_s": check_s, "peers": peers,
         "rss_growth_quarter_to_full": ours["peak_rss_mb"] / runs["tiedae_quarter"][
             "peak_rss_mb"] - 1.0,
         "tiedae_rss_above_imports_mb": ours["peak_rss_mb"] - runs["baseline"]["peak_rss_mb"],
-        "tiedae_memory_model_mb": model_mb, "chunk_rows": chunk_rows, "block": b, "passes": passes, "label": args.label,
-        "cpu_count": os.cpu_count(), "blas_threads": args.blas_threads or "default", "device": "cpu (numpy/OpenBLAS)",
+        "tiedae_memory_model_mb": model_mb, "chunk_rows": chunk_rows, "block": b,
+        "passes": passes, "label": args.label, "cpu_count": os.cpu_count(),
+        "blas_threads": args.blas_threads or "default", "device": "cpu (numpy/OpenBLAS)",
         "load_average_at_end": os.getloadavg()[0],
     }
     print()
@@ -379,8 +412,9 @@ def main(argv=None) -> int:
     for m, p in peers.items():
         print(f"tiedae to {m}'s residual {p['relative_residual']:.2e}: "
               f"{p['tiedae_seconds_to_it']} s vs {p['seconds']:.3g} s")
-    print(f"tiedae peak RSS: {ours['peak_rss_mb']:.0f} MiB ({result['tiedae_rss_above_imports_mb']:.0f}"
-          f" above the imports; model {model_mb:.0f}); n/4 -> n: "
+    print(f"tiedae peak RSS: {ours['peak_rss_mb']:.0f} MiB "
+          f"({result['tiedae_rss_above_imports_mb']:.0f} above the imports; model "
+          f"{model_mb:.0f}); n/4 -> n: "
           f"{100 * result['rss_growth_quarter_to_full']:+.1f}%")
     if args.out:
         write_json(args.out, result)

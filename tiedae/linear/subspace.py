@@ -256,10 +256,11 @@ def covariance_times(rows, B, *, chunk_size: int | None = None, dtype=None,
                     dtype = np.dtype(np.float32 if block.dtype == np.float32 else np.float64)
                 s = block.mean(axis=0, dtype=np.float64) if shift is None else shift
                 s = np.asarray(s, dtype).astype(np.float64)  # the shift the products use
-                if explicit is None:
+                if trace:
+                    explicit = True
+                elif explicit is None:
                     explicit = float(s @ s) > _EXPLICIT_SHIFT**2 * float(
                         np.sum(block.var(axis=0, dtype=np.float64)))
-                explicit = explicit or trace
                 s_c, Bk = s.astype(dtype), B.astype(dtype)
                 sB = s_c @ Bk
                 CB, total = np.zeros(B.shape), np.zeros(B.shape[0])
