@@ -41,8 +41,19 @@ lambda_1 >= lambda_2 >= ... of C:
   float32 rounding of the products (relative about 1e-6), which the certificate cannot see.
 
 `fit_subspace_iteration` stops when ||R||_F / theta_1 <= tol (the certificate of that pass),
-or after `max_passes`. `covariance_times` is one pass for any block (e.g. to check another
-method's answer: `certify`).
+or after `max_passes`. By default each new block is a Chebyshev filter of the last ones
+(Zhou & Saad) on [0, hi], hi the block's smallest Ritz value: it damps the eigenvalues in that
+interval (where all but the block's lie, C being positive semi-definite) and grows those above
+it, in fewer passes than plain power steps (`filter="power"`: Q_j = orth(C Q_{j-1})).
+`covariance_times` is one pass for any block (e.g. to check another method's answer:
+`certify`).
+
+`benchmarks/large_d.py` times this against scikit-learn's IncrementalPCA and randomized SVD on
+a `.npy` file past the d x d wall, all answers checked by one common pass, and counts the
+passes that plain and Chebyshev-filtered subspace iteration and the tied linear autoencoder
+trained on the streamed chunks (`tiedae.fit` on `training.RowChunks`, Adam) need to reach a
+relative residual; what it measured is in `benchmarks/results/large_d.json` and the README's
+benchmark section.
 
 References:
   Davis & Kahan, "The rotation of eigenvectors by a perturbation. III", SIAM J. Numer. Anal.
@@ -50,6 +61,8 @@ References:
   Parlett, "The Symmetric Eigenvalue Problem", SIAM (1998), ch. 11 (Rayleigh--Ritz bounds).
   Halko, Martinsson & Tropp, "Finding structure with randomness", SIAM Review 53 (2011).
   Rutishauser, "Simultaneous iteration method for symmetric matrices", Numer. Math. 16 (1970).
+  Zhou & Saad, "A Chebyshev-Davidson algorithm for large symmetric eigenproblems", SIAM J.
+  Matrix Anal. Appl. 29 (2007) (Chebyshev-filtered subspace iteration).
 
 Example:
   >>> import numpy as np
