@@ -38,13 +38,14 @@ lambda_1 >= lambda_2 >= ... of C:
     (k+1)-th eigenpair, as once the top k + 1 Ritz pairs have converged; a Gaussian start
     misses an eigenvector with probability 0). Needs oversample >= 1.
   These hold for the operator the passes applied: in float32 (float32 rows) C is applied up to
-  float32 rounding of the products (relative about 1e-6), which the certificate cannot see.
+  float32 rounding of the products (float32's epsilon, 1.2e-7, times a modest factor),
+  which the certificate cannot see.
 
 `fit_subspace_iteration` stops when ||R||_F / theta_1 <= tol (the certificate of that pass),
 or after `max_passes`. By default each new block is a Chebyshev filter of the last ones
 (Zhou & Saad) on [0, hi], hi the block's smallest Ritz value: it damps the eigenvalues in that
-interval (where all but the block's lie, C being positive semi-definite) and grows those above
-it, in fewer passes than plain power steps (`filter="power"`: Q_j = orth(C Q_{j-1})).
+interval (none lies below 0: C is positive semi-definite) and grows those above it, faster
+per pass than plain power steps (`filter="power"`: Q_j = orth(C Q_{j-1})).
 `covariance_times` is one pass for any block (e.g. to check another method's answer:
 `certify`).
 
