@@ -38,8 +38,10 @@ Passes to an accuracy (`passes` in the JSON, at --compare-n x --compare-d, where
 covariance fits): subspace iteration (plain power steps with oversample 0 and the default, and
 the default Chebyshev filter) against the tied linear
 autoencoder trained on the streamed chunks (`tiedae.fit` on `training.RowChunks`, Adam, a few
-step sizes; one epoch = one pass, plus the pass for the mean), the relative residual after each
-pass measured with the exact C. What that comparison found is written in the JSON, not here.
+step sizes; one epoch = one pass, plus the pass for the mean): the relative residual after each
+pass, the autoencoder's measured with the exact float64 C, subspace iteration's by its own
+certificate (float32 products; the main run compares it with the common float64 pass). What
+that comparison found is written in the JSON, not here.
 
     python benchmarks/large_d.py [--n 50000] [--d 50000] [--k 32] [--workdir DIR] [--out F]
 """
