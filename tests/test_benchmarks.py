@@ -16,8 +16,8 @@ def benchmarks():
     sys.path.insert(0, str(REPO / "benchmarks"))
     try:
         yield {name: importlib.import_module(name)
-               for name in ("checkpoint_cost", "fused_convolutions", "report", "roofline",
-                            "step_throughput")}
+               for name in ("checkpoint_cost", "fused_convolutions", "large_d", "report",
+                            "roofline", "step_throughput")}
     finally:
         sys.path.remove(str(REPO / "benchmarks"))
 
@@ -85,3 +85,27 @@ def test_checkpoint_cost_times_the_writes_and_renders(benchmarks, tmp_path):
     text = _render(benchmarks["report"], "checkpoint_cost",
                    {"device": "cpu:0", "n": 32, "rows": [row]}, tmp_path)
     assert "| tiny LinearAE | 12 |" in text and "(2 steps)" in text
+
+
+def test_large_d_runs_every_method_on_a_tiny_file_and_renders(benchmarks, tmp_path):
+    import argparse
+
+    large_d = benchmarks["large_d"]
+    out = tmp_path / "results" / "large_d.json"
+    assert large_d.main(["--n", "240", "--d", "40", "--k", "3", "--max-passes", "6",
+                         "--ipca-batch", "40", "--skip-passes", "--workdir",
+                         str(tmp_path / "work"), "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert not list((tmp_path / "work").iterdir())  # the rows and answers are deleted
+    assert set(res["common_check"]) == {"tiedae", "incremental_pca", "randomized_svd"}
+    assert res["runs"]["tiedae"]["certified_relative_residual"][-1] == pytest.approx(
+        res["common_check"]["tiedae"]["relative_residual"], rel=0.5, abs=1e-6)
+    path = tmp_path / "small.npy"
+    large_d.generate(path, 256, 48, 3, 9.0, 0)
+    args = argparse.Namespace(path=str(path), k=3, seed=0, compare_passes=3,
+                              compare_batch=64, compare_lrs=[1e-2])
+    res["passes"] = large_d.child_passes(args)
+    curves = res["passes"]["methods"]
+    assert len(curves) == 4 and all(len(c) == 3 and c[0] is None for c in curves.values())
+    text = _render(benchmarks["report"], "large_d", res, tmp_path)
+    assert "| IncrementalPCA |" in text and "tied AE, Adam lr=0.01" in text
