@@ -45,10 +45,12 @@ def test_white_noise_level_matches_monte_carlo():
 @pytest.mark.parametrize(("shape", "code"), [((28, 28, 1), None), ((8, 8, 1), None)])
 def test_post_003_models_keep_the_image_size(shape, code):
     x = np.random.default_rng(0).random((2, int(np.prod(shape)))).astype(np.float32)
-    for name in conv_decoders.POST_MODELS:
-        model = conv_decoders.post_003_model(name, shape, nnx.Rngs(0))
-        assert model(x).shape == x.shape
-    matlab = conv_decoders.post_003_model("matlab_cae", (28, 28, 1), nnx.Rngs(0))
+    for name in conv_decoders.POST_MODELS:  # traced only: shapes need no compilation
+        out = nnx.eval_shape(lambda n=name: conv_decoders.post_003_model(n, shape,
+                                                                         nnx.Rngs(0))(x))
+        assert out.shape == x.shape
+    matlab = nnx.eval_shape(lambda: conv_decoders.post_003_model("matlab_cae", (28, 28, 1),
+                                                                 nnx.Rngs(0)))
     assert matlab.code_shape == (4, 4, 32)  # padded to 32 x 32, three poolings
     with pytest.raises(ValueError, match="unknown model"):
         conv_decoders.post_003_model("torch_cae", shape, nnx.Rngs(0))
@@ -83,16 +85,27 @@ def test_capacity_variants_have_the_planned_parameter_budgets():
         conv_capacity.architecture("dec_x3")
 
 
+def _other_seed(rec: dict, seed: int, test_error: float) -> dict:
+    """`rec` as if run with another seed (a record, not a run: nothing compiled)."""
+    config = {**rec["config"], "seed": seed, "run_id": f"{rec['run_id']}-as-s{seed}"}
+    return make_record(rec["suite"], config, {"final": {**rec["final"],
+                                                       "test_error": test_error}}, 0.0)
+
+
 def test_capacity_shrunken_runs_and_paired_summary():
     configs = BY_NAME["conv-capacity"].configs(Options(quick=True))
+    variants = list(dict.fromkeys(c["variant"] for c in configs))
     recs = []
-    for config in configs:
+    for variant in variants:  # one run per architecture; seeds only change the numbers
+        config = next(c for c in configs if c["variant"] == variant)
         rec = _run("conv-capacity", {**config, "steps": 2, "eval_every": 1, "n_train": 16,
                                      "n_test": 8})
         f = rec["final"]
         assert f["params"] == f["encoder_params"] + f["decoder_params"]
         assert np.isfinite(f["test_error"]) and f["seconds_per_step"] > 0
         recs.append(rec)
+    recs += [_other_seed(r, 1, r["final"]["test_error"] * (1.1 + 0.1 * i))
+             for i, r in enumerate(recs)]
     summary = BY_NAME["conv-capacity"].summarize(recs)
     assert [row[0] for row in summary.rows] == ["baseline", "dec_x2"]
     assert summary.findings and "paired difference" in summary.findings[0]
