@@ -2,17 +2,11 @@
 matmuls, 4 fake CPU devices.
 
 The settings must be applied before any computation, so they live here at import time.
-Compiled programs are shared across tests through JAX's persistent compilation cache in a
-folder of this session (deleted at exit): a test whose program another test already compiled
-loads it instead of compiling it again (tracing still runs; results are those of the same XLA
-executable). `python -m tiedae.bench`, in-process or in a child process (which inherits the
-environment), uses that folder too, never the user's ~/.cache.
+`python -m tiedae.bench` keeps compiled programs in the user's cache folder; in tests (and the
+processes they start, which inherit the environment) it uses a temporary folder instead.
 """
 
-import atexit
 import os
-import shutil
-import tempfile
 
 import jax
 import numpy as np
@@ -26,16 +20,21 @@ jax.config.update("jax_numpy_dtype_promotion", "standard")
 # float32 tolerances of the tests (and the theory they check) do not allow.
 jax.config.update("jax_default_matmul_precision", "highest")
 
-XLA_CACHE = tempfile.mkdtemp(prefix="tiedae-tests-xla-")
-atexit.register(shutil.rmtree, XLA_CACHE, True)
-jax.config.update("jax_compilation_cache_dir", XLA_CACHE)
-jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
-# read by tiedae.bench.compile_cache.user_cache_dir() and by the JAX of child processes
-os.environ["JAX_COMPILATION_CACHE_DIR"] = XLA_CACHE
-
 
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
 
+
+@pytest.fixture(autouse=True, scope="session")
+def _bench_cache_in_a_temporary_folder(tmp_path_factory):
+    """`tiedae.bench.compile_cache.user_cache_dir()` is `$JAX_COMPILATION_CACHE_DIR` when set:
+    a folder of this session, never the user's ~/.cache (JAX itself read the variable when it
+    was imported above, so this process's own compilations are not affected)."""
+    old = os.environ.get("JAX_COMPILATION_CACHE_DIR")
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = str(tmp_path_factory.mktemp("jax-cache"))
+    yield
+    if old is None:
+        del os.environ["JAX_COMPILATION_CACHE_DIR"]
+    else:
+        os.environ["JAX_COMPILATION_CACHE_DIR"] = old
