@@ -2,7 +2,11 @@
 matmuls, 4 fake CPU devices.
 
 The settings must be applied before any computation, so they live here at import time.
+`python -m tiedae.bench` keeps compiled programs in the user's cache folder; in tests (and the
+processes they start, which inherit the environment) it uses a temporary folder instead.
 """
+
+import os
 
 import jax
 import numpy as np
@@ -20,3 +24,17 @@ jax.config.update("jax_default_matmul_precision", "highest")
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _bench_cache_in_a_temporary_folder(tmp_path_factory):
+    """`tiedae.bench.compile_cache.user_cache_dir()` is `$JAX_COMPILATION_CACHE_DIR` when set:
+    a folder of this session, never the user's ~/.cache (JAX itself read the variable when it
+    was imported above, so this process's own compilations are not affected)."""
+    old = os.environ.get("JAX_COMPILATION_CACHE_DIR")
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = str(tmp_path_factory.mktemp("jax-cache"))
+    yield
+    if old is None:
+        del os.environ["JAX_COMPILATION_CACHE_DIR"]
+    else:
+        os.environ["JAX_COMPILATION_CACHE_DIR"] = old

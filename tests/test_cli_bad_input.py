@@ -715,7 +715,7 @@ def _child(tmp_path, kill_at, *args):
     script.write_text(CHILD)
     env = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}
     env.update(PYTHONPATH=str(REPO), KILL_AT=kill_at, TMPDIR=str(tmp_path / "tmp"))
-    return subprocess.run([sys.executable, str(script), "--suite", "kill",
+    return subprocess.run([sys.executable, str(script), "--suite", "kill", "--no-cache",
                            "--out", str(tmp_path / "out"), *args],
                           env=env, capture_output=True, text=True, timeout=120)
 

@@ -65,7 +65,8 @@ def test_readme_benchmark_section_matches_the_committed_results():
 def test_benchmark_report_command_refuses_an_unknown_result_file(tmp_path):
     (tmp_path / "mystery.json").write_text("{}")
     out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "report.py"), "--results",
-                          str(tmp_path)], capture_output=True, text=True)
+                          str(tmp_path)], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
     assert out.returncode == 1 and "no renderer" in out.stderr and "Traceback" not in out.stderr
 
 

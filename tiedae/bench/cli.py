@@ -17,9 +17,15 @@ run and reported in a line or two. One command at a time runs or repairs in a re
 lock. Exit status: 0 done, 1 a run or a write failed, 2 bad input or a folder in use (nothing
 was run), 130 interrupted (Ctrl-C, also while starting; --resume finishes).
 
-The compiled XLA programs are cached in a folder private to the process (runs that differ only
-in their seed share them; every invocation starts cold, so timings never depend on an earlier
-run). It is deleted at exit; one left by a killed process is deleted by the next run.
+Compiled XLA programs are kept in JAX's persistent compilation cache, in the user's cache folder
+(`$XDG_CACHE_HOME/tiedae/jax`, else `~/.cache/tiedae/jax`; `$JAX_COMPILATION_CACHE_DIR` when
+set), so a second command compiles nothing the first compiled (tracing still runs). The folder
+is named at the start of each run; it may be deleted at any time. A folder that cannot be
+written, or a disk with less than 100 MiB free, gives a one-line warning and the command runs
+without it. `--no-cache` keeps nothing: the programs are cached in a folder private to the
+process (runs that differ only in their seed share them), so every command starts cold and its
+wall times include all compilation; that folder is deleted at exit, one left by a killed process
+by the next run. Recorded `wall_time_s` include compilation only for what was not cached.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tiedae import _startup
-from tiedae.bench import runs
+from tiedae.bench import compile_cache, runs
 from tiedae.bench.checks import UsageError, check_data, check_out, locked, prepare_out
 from tiedae.bench.records import ResultStore, repair_records
 from tiedae.bench.report import measured_time, print_summary
@@ -75,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     keep.add_argument("--overwrite", action="store_true",
                       help="rerun every run of the chosen suites; their old files are replaced "
                       "only once all new runs are saved")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="keep no compiled programs after the command (default: JAX's "
+                        f"compilation cache in {_cache_hint()}, so a second run compiles "
+                        "less)")
     parser.add_argument("--device", choices=("cpu", "gpu"),
                         help="JAX platform (default: JAX's own choice)")
     parser.add_argument("--data", metavar="PATH", nargs="+",
@@ -140,25 +150,19 @@ def _setup_jax(device: str | None) -> None:
     jax.config.update("jax_default_matmul_precision", "highest")
 
 
-_CACHE_READY = False
+def _cache_hint() -> str:
+    try:
+        return str(compile_cache.user_cache_dir())
+    except RuntimeError:  # no home folder
+        return "~/.cache/tiedae/jax"
 
 
-def _compilation_cache() -> None:
-    """Reuses compiled steps across runs that differ only in seed (identical XLA programs), in a
-    folder private to this process (see the module docstring); JAX_COMPILATION_CACHE_DIR, when
-    set, is used instead."""
-    global _CACHE_READY
-    import jax
-
-    from tiedae.bench.tempfiles import private_cache_dir
-
-    if _CACHE_READY:
-        return
-    if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
-        jax.config.update("jax_compilation_cache_dir", str(private_cache_dir()))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
-    _CACHE_READY = True
+def _compilation_cache(enabled: bool) -> Path | None:
+    folder, why = compile_cache.use(enabled)
+    if why is not None:
+        print(f"{PROG}: warning: compilation cache {why}; running without it (--no-cache hides "
+              "this warning)", file=sys.stderr, flush=True)
+    return folder
 
 
 def _resolve(names: Sequence[str] | None, registry: Sequence[Suite]) -> list[Suite]:
@@ -319,12 +323,16 @@ def _run(console, args, registry: Sequence[Suite]) -> int:
     with locked(out):  # planned under the lock: no other command adds records meanwhile
         plans = plan()
         prepare_out(out)
-        return _execute(console, plans, options, out)
+        return _execute(console, plans, options, out, cache=not args.no_cache)
 
 
-def _execute(console, plans: Sequence[runs.SuitePlan], options: Options, out: Path) -> int:
-    _compilation_cache()
+def _execute(console, plans: Sequence[runs.SuitePlan], options: Options, out: Path,
+             cache: bool) -> int:
+    folder = _compilation_cache(cache)
     _print_plan(console, plans, options, out)
+    if folder is not None:
+        console.print(f"compiled programs are cached in {folder} (--no-cache: keep none)",
+                      highlight=False)
     outcome = runs.execute(plans, console, error_log=out / "errors.log")
     if outcome.interrupted:
         _stopped(plans, outcome, "interrupted")
