@@ -45,19 +45,23 @@ def test_streamed_covariance_of_a_file_larger_than_a_chunk_equals_numpys(tmp_pat
     mm = np.load(path, mmap_mode="r")
     with chunks.RowReader(mm) as reader:
         assert reader.reads_file  # explicit reads at the rows' offset, not the map's pages
-    sources = {"path": path, "memmap": mm, "iterator": iter(np.array_split(X32, 9)),
+    sources = {"path": path, "memmap": mm, "iterator": lambda: iter(np.array_split(X32, 9)),
                "function": lambda: (X32[i: i + 77] for i in range(0, 1003, 77))}
-    for name, rows in sources.items():
-        m = pca.moments(rows, chunk_size=100)
-        assert m.n_samples == 1003, name
-        np.testing.assert_allclose(m.mean, mean_ref, rtol=1e-12, err_msg=name)
-        _assert_covariance(m.covariance, C_ref)
+    # float64 products: exact; float32 products (the default for float32 rows): to the bound
+    # of tiedae.data.moments, (r u) sqrt(M_ii M_jj) with r = 100 rows per product here
+    for dtype, rtol in ((np.float64, 1e-12), (None, 1e-5)):
+        for name, rows in sources.items():
+            rows = rows() if name == "iterator" else rows
+            m = pca.moments(rows, chunk_size=100, dtype=dtype)
+            assert m.n_samples == 1003, name
+            np.testing.assert_allclose(m.mean, mean_ref, rtol=rtol, err_msg=name)
+            _assert_covariance(m.covariance, C_ref, rtol)
     # a slice of the map is read from its own offset in the file
-    _assert_covariance(pca.moments(mm[250:900], chunk_size=64).covariance,
+    _assert_covariance(pca.moments(mm[250:900], chunk_size=64, dtype=np.float64).covariance,
                        _numpy_moments(X32[250:900])[1])
     # the Covariance source computes the same moments, once
     src = Covariance(path, chunk_size=128)
-    _assert_covariance(src.mean_and_covariance()[1], C_ref)
+    _assert_covariance(src.mean_and_covariance()[1], C_ref, 1e-5)
     assert src.n_samples == 1003
 
 
@@ -101,6 +105,40 @@ def test_a_pass_over_a_memory_map_does_not_keep_its_pages(tmp_path):
     sliced = rss_file_kb() - before
     assert sliced > 12 * 1024  # the file's pages stayed mapped: the measure sees them
     assert streamed < 2 * 1024
+
+
+def _distance(A, B):
+    """sum(sin^2 theta) / k between the row spaces of two orthonormal (k, d) matrices."""
+    cos = np.linalg.svd(A @ B.T, compute_uv=False)
+    return float(np.sum(1.0 - np.clip(cos, 0.0, 1.0) ** 2) / A.shape[0])
+
+
+def test_float32_products_match_the_float64_pass_on_a_large_mean_and_wide_spectrum(tmp_path):
+    """float32 products of shifted chunks, float64 accumulation (tiedae.data.moments): the
+    covariance within 1e-6 of the float64 pass in spectral norm (the bound (r u) ||M||, r = 4096
+    rows per product, u = 2^-24: 2.4e-4 worst case, about sqrt(r) u in practice), the top-k
+    subspace within 1e-6, on rows with a mean 1e4 times their spread and eigenvalues over six
+    decades; data scaled by 1e30 or 1e-30 (outside float32's products) to the same bound."""
+    rng = np.random.default_rng(0)
+    n, d, k = 16384, 48, 4
+    spectrum = np.concatenate([np.geomspace(100.0, 10.0, k), np.geomspace(1.0, 1e-4, d - k)])
+    Q = np.linalg.qr(rng.standard_normal((d, d)))[0]
+    X = (rng.standard_normal((n, d)) * np.sqrt(spectrum)) @ Q.T + 1e4 * rng.uniform(1, 2, d)
+    X32 = X.astype(np.float32)
+    path = _save(tmp_path, X32)
+    exact = pca.moments(path, chunk_size=4096, dtype=np.float64)
+    fast = pca.moments(path, chunk_size=4096)
+    norm = np.linalg.norm(exact.covariance, 2)
+    assert np.linalg.norm(fast.covariance - exact.covariance, 2) <= 1e-6 * norm
+    np.testing.assert_allclose(fast.mean, exact.mean, rtol=1e-9)
+    top = pca.fit_covariance(*exact, k).components
+    assert _distance(pca.fit_covariance(*fast, k).components, top) <= 1e-6
+    assert _distance(pca.fit_chunks(path, k, chunk_size=4096).components, top) <= 1e-6
+    for scale in (np.float32(1e30), np.float32(1e-30)):
+        scaled = (X32 - X32.mean(axis=0)) * scale  # finite float32 rows
+        ref = pca.moments(scaled, dtype=np.float64).covariance
+        got = pca.moments(iter(np.array_split(scaled, 4))).covariance
+        assert np.linalg.norm(got - ref, 2) <= 1e-6 * np.linalg.norm(ref, 2), scale
 
 
 def test_pca_from_chunks_equals_pca_fit_on_the_array(tmp_path):

@@ -82,7 +82,7 @@ import optax
 from flax import nnx
 
 from tiedae.linear.model import LINEAR_DECODERS, LinearAE
-from tiedae.linear.pca import DEFAULT_CHUNK_ROWS, CovarianceAccumulator
+from tiedae.data.moments import DEFAULT_CHUNK_ROWS, CovarianceAccumulator
 from tiedae.training import Covariance, Minibatches, fit
 
 __all__ = ["LinearAutoencoder"]

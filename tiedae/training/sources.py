@@ -36,13 +36,13 @@ from jax.sharding import PartitionSpec as P
 
 from tiedae._validation import check_data, check_positive_int
 from tiedae.data import chunks
-from tiedae.linear import pca
+from tiedae.data import moments as moments_lib
 from tiedae.training import distributed
 from tiedae.training.objectives import covariance_loss, reconstruction_error
 
 __all__ = ["Bound", "Covariance", "FullBatch", "Minibatches", "RowChunks", "Source", "as_source"]
 
-DEFAULT_CHUNK_ROWS = pca.DEFAULT_CHUNK_ROWS
+DEFAULT_CHUNK_ROWS = moments_lib.DEFAULT_CHUNK_ROWS
 _MAX_STREAMED_BYTES = 64 * 2**20  # streamed rows held by one compiled call at most
 
 
@@ -233,8 +233,8 @@ class Covariance(Source):
     `decoder_matrix()` and no biases.
 
     The mean and C are computed once, in one pass over the rows when first needed
-    (`tiedae.pca.moments`): only one chunk is in memory at a time, and a memory map or `.npy`
-    file is read without keeping its pages mapped, so X may be larger than memory. Give
+    (`tiedae.data.moments.moments`): only one chunk is in memory at a time, and a memory map or
+    `.npy` file is read without keeping its pages mapped, so X may be larger than memory. Give
     precomputed moments with `Covariance.from_moments`.
 
     Args:
@@ -260,13 +260,13 @@ class Covariance(Source):
         chunks.rows_kind(data)  # a TypeError now for what cannot be rows
         self.data = data
         self.chunk_size = check_positive_int(chunk_size, "chunk_size")
-        self._moments: pca.Moments | None = None
+        self._moments: moments_lib.Moments | None = None
 
     @classmethod
     def from_moments(cls, mean, covariance, n_samples: int | None = None) -> Covariance:
         """The source of data known by its float64 mean (d,), covariance (d, d) and row count
         (None if unknown), with no pass over rows: e.g. from `tiedae.pca.moments` or a
-        `tiedae.pca.CovarianceAccumulator` fed chunk by chunk.
+        `tiedae.pca.CovarianceAccumulator` fed chunk by chunk (both in `tiedae.data.moments`).
 
         Example:
           >>> import numpy as np
@@ -276,13 +276,13 @@ class Covariance(Source):
         """
         source = cls.__new__(cls)
         source.data, source.chunk_size = None, DEFAULT_CHUNK_ROWS
-        source._moments = pca.Moments.checked(mean, covariance, n_samples)
+        source._moments = moments_lib.Moments.checked(mean, covariance, n_samples)
         return source
 
-    def moments(self) -> pca.Moments:
-        """`tiedae.pca.Moments` (mean, covariance, n_samples), computed once."""
+    def moments(self) -> moments_lib.Moments:
+        """`tiedae.moments_lib.Moments` (mean, covariance, n_samples), computed once."""
         if self._moments is None:
-            self._moments = pca.moments(self.data, chunk_size=self.chunk_size)
+            self._moments = moments_lib.moments(self.data, chunk_size=self.chunk_size)
             self.data = None  # an iterator is spent; an array is not needed any more
         return self._moments
 
@@ -376,12 +376,7 @@ class RowChunks(Source):
             return self._mean
         if self._kind == "iterator":
             return super().mean()
-        total, count = None, 0
-        for chunk in chunks.iter_chunks(self.rows, DEFAULT_CHUNK_ROWS, dtype=np.float64,
-                                        reuse_buffer=True):
-            total = chunk.sum(axis=0) if total is None else total + chunk.sum(axis=0)
-            count += len(chunk)
-        self._mean = total / count
+        self._mean = moments_lib.row_mean(self.rows)[0]
         return self._mean
 
     def bind(self, *, dtype, mesh, seed, offset) -> Bound:
