@@ -31,7 +31,9 @@ BLAS sums in short runs, so the error seen is about sqrt(r) u (tests/test_stream
 times the spread and eigenvalues over 6 decades). A block whose float32 product leaves
 float32's comfortable range (its largest diagonal entry above 1e30 or below 1e-20, e.g. data
 scaled by 1e30 or 1e-30) is redone in float64, so float32 rows of any finite scale are exact
-to the bound above. Pass `dtype=np.float64` for float64 products of float32 rows.
+to the bound above. In float64, deviations beyond about 1e154 (their squares overflow) or
+below about 1e-150 (they underflow) raise a ValueError saying so, rather than a wrong C.
+Pass `dtype=np.float64` for float64 products of float32 rows.
 
 Finiteness is checked on the product: a NaN or inf in a block makes a diagonal entry of
 Y^T Y non-finite, and only then is the block searched for the value (the message names the
@@ -61,13 +63,17 @@ from tiedae._validation import check_positive_int
 from tiedae.data import chunks
 
 __all__ = ["BLOCK_ROWS", "DEFAULT_CHUNK_ROWS", "CovarianceAccumulator", "Moments",
-           "OVERFLOW", "moments", "row_mean", "row_statistics"]
+           "OVERFLOW", "UNDERFLOW", "moments", "row_mean", "row_statistics"]
 
 DEFAULT_CHUNK_ROWS = 65536  # rows held in memory at once by a pass over X on the host
 BLOCK_ROWS = 8192  # rows per product Y^T Y
 OVERFLOW = ("the covariance of X overflows float64 although X is finite (its values are too "
             "large to square and sum, beyond about 1e154): rescale X, e.g. divide it by its "
             "largest |value|")
+UNDERFLOW = ("the covariance of X underflows float64 although X varies (its deviations from the "
+             "mean are too small to square, below about 1e-150): rescale X, e.g. divide it by "
+             "its largest |deviation|")
+_FLOAT64_SMALLEST = 1e-300  # a block product's largest diagonal entry below: its digits are lost
 _FLOAT32_RANGE = (1e-20, 1e30)  # a float32 block product's largest diagonal entry, else float64
 
 
@@ -144,6 +150,11 @@ class CovarianceAccumulator:
     def n_features(self) -> int | None:
         return None if self.shift is None else self.shift.shape[0]
 
+    def __getstate__(self) -> dict:  # copies and pickles leave the scratch buffers out
+        state = dict(self.__dict__)
+        state["_buffers"] = {}
+        return state
+
     def update(self, chunk, name: str | None = None) -> None:
         """Adds the rows of `chunk` (r, d); a ValueError/TypeError naming `name` (default
         "chunk <i>") and the row for a chunk that is not finite, real and of the same width d.
@@ -177,9 +188,12 @@ class CovarianceAccumulator:
             for start in range(0, r, self.BLOCK_ROWS):
                 part = block[start: start + self.BLOCK_ROWS]
                 y, g = self._product(part, shift)
-                if not np.isfinite(np.diagonal(g)).all():
+                top = np.max(np.diagonal(g))
+                if not np.isfinite(top):
                     self._raise_non_finite(part, name, (self.n if first_row is None
                                                         else first_row) + start, start)
+                if top < _FLOAT64_SMALLEST and y.any():
+                    raise ValueError(UNDERFLOW)
                 total += y.sum(axis=0, dtype=np.float64) if y.dtype != np.float64 \
                     else y.sum(axis=0)
                 gram += g
