@@ -220,6 +220,65 @@ def test_bad_streams_are_named_by_every_streaming_entry_point(spiked, case):
         tiedae.fit(_linear(), Covariance(make()), steps=2)
     with pytest.raises(error, match=match):
         tiedae.fit(_linear(), RowChunks(make(), 150, mean=np.zeros(7)), steps=2)
+    # default centring: the problem, not "cannot compute the mean" (the problems sit in the
+    # first batch of 300 rows, which is read and checked before that message)
+    with pytest.raises(error, match=match):
+        tiedae.fit(_linear(), RowChunks(make(), 300), steps=2)
+
+
+def _generator(X, parts=4):
+    yield from np.array_split(X, parts)
+
+
+def test_spent_short_and_empty_streams_say_so(spiked):
+    """Each problem of a stream is named, with or without centring (before, RowChunks with the
+    default centring called them all "cannot compute the mean ... pass center=False")."""
+    spent = _generator(spiked)
+    list(spent)
+    cases = [
+        (lambda: spent, "the rows are empty: the iterator yielded no chunks \\(a generator "
+                        "that was read before"),
+        (lambda: iter([spiked[:0], spiked[:0]]), "the rows are empty: every chunk has 0 rows"),
+        (lambda: iter([spiked[:100]]), "the rows ran out: the iterator holds 100 rows, fewer "
+                                      "than one batch \\(batch_size=150\\)"),
+    ]
+    for make, match in cases:
+        for center in (None, False):
+            with pytest.raises(ValueError, match=match):
+                tiedae.fit(_linear(), RowChunks(make(), 150), steps=2, center=center)
+    for center in (None, False):  # a plain iterator shorter than the training
+        with pytest.raises(ValueError, match="the rows ran out: a plain iterator is read once"
+                           if center is False else "cannot compute the mean of a one-pass"):
+            tiedae.fit(_linear(), RowChunks(iter([spiked[:300]]), 150), steps=5,
+                       center=center)
+    # a function that returns the same generator: empty from its second call on
+    once = _generator(spiked, 2)
+    with pytest.raises(ValueError, match="the rows function returned no rows on its call 2: "
+                                         "it must return a fresh iterator"):
+        tiedae.fit(_linear(), RowChunks(lambda: once, 150), steps=10)
+    # a fresh generator per call trains
+    tiedae.fit(_linear(), RowChunks(lambda: _generator(spiked), 150), steps=10)
+
+
+def test_empty_corrupt_and_foreign_npy_files_are_named(tmp_path, spiked):
+    """A 0-byte, truncated or non-.npy file raises a ValueError naming the file from every
+    entry point (before: numpy's "pickled data ... allow_pickle" advice or a bare EOFError)."""
+    empty = tmp_path / "empty.npy"
+    empty.write_bytes(b"")
+    garbage = tmp_path / "garbage.npy"
+    garbage.write_bytes(b"these are not rows" * 20)
+    cut = _save(tmp_path, spiked, "cut.npy")
+    cut.write_bytes(cut.read_bytes()[:60])  # half a header
+    cases = [(empty, "empty.npy is not a .npy file: it is empty \\(0 bytes\\)"),
+             (garbage, "garbage.npy is not a .npy file: it does not start with .npy's magic"),
+             (cut, "cut.npy cannot be read as rows")]
+    calls = (lambda p: pca.moments(p), lambda p: pca.fit_chunks(p, 2), chunks.RowReader,
+             lambda p: tiedae.fit(_linear(), Covariance(p), steps=2),
+             lambda p: tiedae.fit(_linear(), RowChunks(p, 100), steps=2))
+    for path, match in cases:
+        for call in calls:
+            with pytest.raises(ValueError, match=match):
+                call(path)
 
 
 def test_a_bad_chunk_leaves_no_state_half_updated(spiked):

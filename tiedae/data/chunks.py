@@ -41,8 +41,13 @@ from collections.abc import Iterator
 
 import numpy as np
 
-__all__ = ["RowReader", "check_chunk", "check_finite", "iter_chunks", "open_npy", "regroup",
-           "rows_kind", "stream"]
+__all__ = ["EmptyRows", "RowReader", "check_chunk", "check_finite", "iter_chunks", "open_npy",
+           "regroup", "rows_kind", "stream"]
+
+class EmptyRows(ValueError):
+    """No rows at all: an empty array or file, an iterator that yields no chunks (e.g. a
+    generator read before), or only chunks of 0 rows."""
+
 
 _EXACT_INT = 2**53  # the largest integer magnitude float64 holds exactly (with all below it)
 
@@ -313,7 +318,7 @@ def iter_chunks(rows, chunk_size: int = 65536, *, dtype=None, reuse_buffer: bool
         reader = RowReader(rows)
         if reader.shape[0] == 0:
             reader.close()
-            raise ValueError(f"the rows are empty: shape {reader.shape}")
+            raise EmptyRows(f"the rows are empty: shape {reader.shape}")
         if starts is None:
             starts = range(0, reader.shape[0], int(chunk_size))
         check = functools.partial(check_chunk, dtype=dtype, finite=finite)
@@ -365,8 +370,9 @@ def _stream_chunks(source: Iterator, dtype, finite: bool = True):
         width, first = block.shape[1], first + len(block)
         yield block
     if first == 0:
-        raise ValueError("the rows are empty: the iterator yielded no chunks" if width is None
-                         else "the rows are empty: every chunk has 0 rows")
+        raise EmptyRows("the rows are empty: the iterator yielded no chunks (a generator that "
+                        "was read before yields nothing)" if width is None
+                        else "the rows are empty: every chunk has 0 rows")
 
 
 def stream(rows) -> Iterator:

@@ -25,6 +25,7 @@ string "covariance"); pass a source as `fit`'s data argument for the others or t
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
@@ -354,6 +355,8 @@ class RowChunks(Source):
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.shuffle, self.seed = bool(shuffle), seed
         self._mean = None if mean is None else np.asarray(mean, np.float64)
+        self._calls = 0  # calls of a rows function so far
+        self._first_batch_checked = False
 
     def _chunks(self, seed: int, dtype) -> Iterator[np.ndarray]:
         """Checked chunks, epoch after epoch (one epoch for a plain iterator)."""
@@ -361,7 +364,7 @@ class RowChunks(Source):
             yield from chunks.iter_chunks(self.rows, dtype=dtype)
             return
         while self._kind == "factory":
-            yield from chunks.iter_chunks(self.rows, dtype=dtype)
+            yield from self._call_rows(dtype)
         rng = np.random.default_rng(seed if self.seed is None else self.seed)
         with chunks.RowReader(self.rows) as reader:
             n = reader.shape[0]
@@ -371,17 +374,54 @@ class RowChunks(Source):
                 rng.shuffle(starts)
             yield from chunks.iter_chunks(self.rows, self.batch_size, dtype=dtype, starts=starts)
 
+    def _call_rows(self, dtype) -> Iterator[np.ndarray]:
+        """The checked chunks of one call of the rows function (one epoch)."""
+        self._calls += 1
+        try:
+            yield from chunks.iter_chunks(self.rows, dtype=dtype)
+        except chunks.EmptyRows:
+            if self._calls == 1:
+                raise
+            raise ValueError(f"the rows function returned no rows on its call {self._calls}: it "
+                             "must return a fresh iterator over the rows on every call (one "
+                             "call per epoch; a generator, once read, stays empty)") from None
+
+    def _check_first_batch(self) -> int:
+        """Reads and checks a one-pass iterator's chunks up to the first batch (kept, for
+        training to read again): an empty iterator, a bad chunk or too few rows for one batch
+        raise their own error here. Returns the rows read."""
+        it = chunks.stream(self.rows)
+        held, count = [], 0
+        for block in chunks.iter_chunks(_Counted(it, held)):
+            count += len(block)
+            if count >= self.batch_size:
+                break
+        self.rows = itertools.chain(held, it)
+        self._first_batch_checked = True
+        if count < self.batch_size:
+            raise ValueError(f"the rows ran out: the iterator holds {count} rows, fewer than one "
+                             f"batch (batch_size={self.batch_size})")
+        return count
+
     def mean(self) -> np.ndarray:
         if self._mean is not None:
             return self._mean
         if self._kind == "iterator":
-            return super().mean()
+            count = self._check_first_batch()
+            raise ValueError(f"RowChunks cannot compute the mean of a one-pass iterator before "
+                             f"training (its first {count} rows are fine): pass center=False to "
+                             "fit, give the mean (RowChunks(..., mean=...)), or pass a function "
+                             "returning a fresh iterator (a first pass computes the mean)")
+        if self._kind == "factory":
+            self._calls += 1
         self._mean = moments_lib.row_mean(self.rows)[0]
         return self._mean
 
     def bind(self, *, dtype, mesh, seed, offset) -> Bound:
         b = self.batch_size
         _check_divisible(b, mesh, "devices (batch_size)")
+        if self._kind == "iterator" and not self._first_batch_checked:
+            self._check_first_batch()
         batches = chunks.regroup(self._chunks(seed, dtype), b)
 
         def take_batch() -> np.ndarray:
@@ -405,6 +445,21 @@ class RowChunks(Source):
 
         max_fused = max(1, _MAX_STREAMED_BYTES // (b * d * np.dtype(dtype).itemsize))
         return Bound(None, _select_input, next_inputs, d, max_fused, None)
+
+
+class _Counted:
+    """An iterator that keeps what it hands out in `held` (to hand it out again)."""
+
+    def __init__(self, it: Iterator, held: list):
+        self.it, self.held = it, held
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        item = next(self.it)
+        self.held.append(item)
+        return item
 
 
 def as_source(data, batch_size=None, *, chunk_size: int = DEFAULT_CHUNK_ROWS) -> Source:
