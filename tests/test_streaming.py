@@ -369,24 +369,29 @@ def test_streaming_benchmark_runs_and_renders(tmp_path):
     """The benchmark end to end at a tiny size (six child processes), then its report."""
     import importlib
     import json
+    import os
     import pathlib
     import subprocess
 
     bench = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
     out = tmp_path / "results" / "streaming.json"
+    env = {**os.environ, "PYTHONPATH": str(bench.parent)}  # the children import this checkout
     proc = subprocess.run([sys.executable, str(bench / "streaming.py"), "--rows", "1024", "--d",
                            "24", "--k", "3", "--chunk-rows", "100", "--workdir",
                            str(tmp_path / "work"), "--out", str(out)],
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = json.loads(out.read_text())
     assert out.with_suffix(".png").stat().st_size > 1000
     assert not list((tmp_path / "work").glob("*.npy"))  # the rows were deleted
     assert sorted({r["n"] for r in res["rows"]}) == [256, 512, 1024]
     ours = {r["n"]: r for r in res["rows"] if r["method"] == "tiedae"}
-    assert all(r["final_distance"] <= 1e-3 for r in ours.values())
+    assert all(r["final_distance"] <= 1e-6 and r["covariance_error_vs_float64"] <= 1e-5
+               for r in ours.values())
+    assert {r["method"] for r in res["rows"]} == {"tiedae", "sklearn_pca", "incremental_pca"}
     assert res["rss_growth"] == pytest.approx(ours[1024]["peak_rss_mb"]
                                               / ours[256]["peak_rss_mb"] - 1)
+    assert res["pass_vs_floor"] == pytest.approx(ours[1024]["pass_s"] / ours[1024]["floor_s"])
     sys.path.insert(0, str(bench))
     try:
         report = importlib.import_module("report")
