@@ -65,7 +65,7 @@ from tiedae.data import chunks
 __all__ = ["BLOCK_ROWS", "DEFAULT_CHUNK_ROWS", "CovarianceAccumulator", "Moments",
            "OVERFLOW", "UNDERFLOW", "moments", "row_mean", "row_statistics"]
 
-DEFAULT_CHUNK_ROWS = 65536  # rows held in memory at once by a pass over X on the host
+DEFAULT_CHUNK_ROWS = 8192  # rows per chunk read from an array or file (two held: read-ahead)
 BLOCK_ROWS = 8192  # rows per product Y^T Y
 OVERFLOW = ("the covariance of X overflows float64 although X is finite (its values are too "
             "large to square and sum, beyond about 1e154): rescale X, e.g. divide it by its "
