@@ -63,7 +63,7 @@ from tiedae._validation import check_positive_int
 from tiedae.data import chunks
 
 __all__ = ["BLOCK_ROWS", "DEFAULT_CHUNK_ROWS", "CovarianceAccumulator", "Moments",
-           "OVERFLOW", "UNDERFLOW", "moments", "row_mean", "row_statistics"]
+           "OVERFLOW", "UNDERFLOW", "gather_processes", "moments", "row_mean", "row_statistics"]
 
 DEFAULT_CHUNK_ROWS = 8192  # rows per chunk read from an array or file (two held: read-ahead)
 BLOCK_ROWS = 8192  # rows per product Y^T Y
@@ -231,6 +231,35 @@ class CovarianceAccumulator:
         chunks.check_finite(part, name=label, first_row=first_row, offset=offset)
         raise ValueError(OVERFLOW)
 
+    def merge(self, other: CovarianceAccumulator) -> None:
+        """Adds the rows another accumulator has seen (exact: its sums are moved to this
+        shift, y' = y + delta with delta = other.shift - self.shift); `other` is unchanged.
+
+        Example:
+          >>> import numpy as np
+          >>> X = np.random.default_rng(0).normal(size=(50, 3)) + 10
+          >>> a, b = CovarianceAccumulator(), CovarianceAccumulator()
+          >>> a.update(X[:20]); b.update(X[20:])
+          >>> a.merge(b)
+          >>> bool(np.allclose(a.result()[1], np.cov(X.T, bias=True), rtol=1e-12))
+          True
+        """
+        if other.n == 0:
+            return
+        if self.shift is None:
+            self.shift, self._sum, self._gram = (other.shift.copy(), other._sum.copy(),
+                                                 other._gram.copy())
+        else:
+            if other.n_features != self.n_features:
+                raise ValueError(f"cannot merge moments of {other.n_features} features into "
+                                 f"moments of {self.n_features}")
+            delta = other.shift - self.shift
+            moved = other._sum + other.n * delta
+            self._gram += (other._gram + np.outer(other._sum, delta) + np.outer(delta, moved))
+            self._sum += moved
+        self.n += other.n
+        self.n_chunks += other.n_chunks
+
     def result(self, min_samples: int = 2) -> tuple[np.ndarray, np.ndarray]:
         """(mean (d,), C (d, d)) of all rows so far; a ValueError below `min_samples` rows."""
         if self.n < min_samples:
@@ -243,7 +272,8 @@ class CovarianceAccumulator:
         return self.shift + offset, C
 
 
-def moments(rows, *, chunk_size: int = DEFAULT_CHUNK_ROWS, dtype=None) -> Moments:
+def moments(rows, *, chunk_size: int = DEFAULT_CHUNK_ROWS, dtype=None,
+            across_processes: bool | None = None) -> Moments:
     """Mean and covariance of rows streamed chunk by chunk, in one pass.
 
     Only one chunk is in memory at a time (two for a file, read ahead by a thread): an array,
@@ -258,6 +288,10 @@ def moments(rows, *, chunk_size: int = DEFAULT_CHUNK_ROWS, dtype=None) -> Moment
       dtype: None: float32 rows are multiplied in float32, with float64 accumulation (see the
         module docstring for the error bound), other rows in float64; np.float64: all in
         float64.
+      across_processes: in a multi-process JAX run (`jax.process_count() > 1`, e.g. started
+        by `python -m tiedae.launch`), `rows` are this process's rows and the result is the
+        moments of all processes' rows (`gather_processes`; every process must call it). None
+        (default): whenever there are several processes; False: this process's rows only.
 
     Returns:
       `Moments(mean, covariance, n_samples)`.
@@ -274,11 +308,88 @@ def moments(rows, *, chunk_size: int = DEFAULT_CHUNK_ROWS, dtype=None) -> Moment
       True
     """
     acc = CovarianceAccumulator(dtype)
-    for index, block in enumerate(chunks.iter_chunks(rows, chunk_size, reuse_buffer=True,
-                                                     dtype=acc.dtype, finite=False)):
-        acc.add_checked(block, name=f"chunk {index}")
+    error = None
+    try:
+        for index, block in enumerate(chunks.iter_chunks(rows, chunk_size, reuse_buffer=True,
+                                                         dtype=acc.dtype, finite=False)):
+            acc.add_checked(block, name=f"chunk {index}")
+    except (ValueError, TypeError) as err:
+        if not _several_processes(across_processes):
+            raise
+        error = err
+    if _several_processes(across_processes):
+        acc = gather_processes(acc, error)
     mean, C = acc.result()
     return Moments(mean, C, acc.n)
+
+
+def _several_processes(across_processes: bool | None) -> bool:
+    if across_processes is False:
+        return False
+    import jax
+
+    return jax.process_count() > 1
+
+
+def _to_words(values: np.ndarray) -> np.ndarray:
+    """float64 values as uint32 pairs: a collective carries them bit for bit, whether JAX runs
+    with float64 enabled or not."""
+    return np.ascontiguousarray(values, np.float64).view(np.uint32)
+
+
+def gather_processes(acc: CovarianceAccumulator,
+                     error: Exception | None = None) -> CovarianceAccumulator:
+    """The moments of every process's rows: each process's sums (n, shift, sum, Gram) gathered
+    with one collective (`jax.experimental.multihost_utils.process_allgather`, after a small
+    one for the shapes and errors) and merged in process order, so every process gets the same
+    float64 result. A process whose pass failed (`error`) makes every process raise, naming
+    it, instead of leaving the others waiting. Every process must call it.
+
+    Example (one process: the accumulator as it is):
+      >>> import numpy as np
+      >>> acc = CovarianceAccumulator()
+      >>> acc.update(np.eye(3))
+      >>> gather_processes(acc).n
+      3
+    """
+    import jax
+
+    if jax.process_count() == 1:
+        if error is not None:
+            raise error
+        return acc
+    from jax.experimental import multihost_utils
+
+    d = acc.n_features or 0
+    header = np.array([error is not None, d, acc.n], np.int64)
+    headers = np.asarray(multihost_utils.process_allgather(header.view(np.uint32)))
+    headers = headers.reshape(jax.process_count(), -1).view(np.int64)
+    failed = [p for p, h in enumerate(headers) if h[0]]
+    if failed:
+        if error is not None:
+            raise type(error)(f"process {jax.process_index()}: {error}") from error
+        raise ValueError(f"the rows of process(es) {failed} are bad (their own error says why); "
+                         f"this process ({jax.process_index()}) has no error")
+    widths = {int(h[1]) for h in headers if h[2] > 0}
+    if len(widths) > 1:
+        raise ValueError(f"the processes' rows have different widths: "
+                         f"{[int(h[1]) for h in headers]} features by process")
+    d = widths.pop() if widths else 0
+    own = np.zeros(2 * d + d * d)
+    if acc.n:
+        own[:] = np.concatenate([acc.shift, acc._sum, acc._gram.ravel()])
+    gathered = np.asarray(multihost_utils.process_allgather(_to_words(own)))
+    gathered = gathered.reshape(jax.process_count(), -1).view(np.float64)
+    total = CovarianceAccumulator(acc.dtype)
+    for p, h in enumerate(headers):
+        part = CovarianceAccumulator(acc.dtype)
+        part.n = int(h[2])
+        if part.n:
+            row = gathered[p]
+            part.shift, part._sum = row[:d].copy(), row[d:2 * d].copy()
+            part._gram = row[2 * d:].reshape(d, d).copy()
+        total.merge(part)
+    return total
 
 
 def row_mean(rows, *, chunk_size: int = DEFAULT_CHUNK_ROWS) -> tuple[np.ndarray, int]:

@@ -259,7 +259,8 @@ def fit_chunks(rows, k: int, *, chunk_size: int = DEFAULT_CHUNK_ROWS, dtype=None
     """`fit` on rows streamed chunk by chunk: one pass (`moments`), then `fit_covariance`.
 
     Memory is O(d^2 + chunk_size d) whatever n is, so X may be a memory map or `.npy` file
-    larger than memory, or an iterator of chunks.
+    larger than memory, or an iterator of chunks. In a multi-process JAX run each process
+    passes its own rows and gets the PCA of all of them (`moments`).
 
     Args:
       rows: as for `moments` (array, memmap, `.npy` path, iterator of chunks, or a function
@@ -286,7 +287,7 @@ def fit_chunks(rows, k: int, *, chunk_size: int = DEFAULT_CHUNK_ROWS, dtype=None
         with chunks.RowReader(rows) as reader:
             n, d = reader.shape
         check_rank(k, d)
-        if k > n:
+        if k > n and jax.process_count() == 1:  # over processes n is this process's share
             raise ValueError(f"k must be <= n (the number of samples); got k={k} > n={n}")
     result = moments(rows, chunk_size=chunk_size, dtype=dtype)
     return fit_covariance(result.mean, result.covariance, result.n_samples, k)

@@ -236,7 +236,9 @@ class Covariance(Source):
     The mean and C are computed once, in one pass over the rows when first needed
     (`tiedae.data.moments.moments`): only one chunk is in memory at a time, and a memory map or
     `.npy` file is read without keeping its pages mapped, so X may be larger than memory. Give
-    precomputed moments with `Covariance.from_moments`.
+    precomputed moments with `Covariance.from_moments`. In a multi-process run each process
+    passes its own rows (any number) and every process gets the moments of all of them (one
+    collective; `tiedae.training.distributed`); train without `devices`.
 
     Args:
       data: the rows: an (n, d) array or `np.memmap`, a path to a `.npy` file, an iterator of
