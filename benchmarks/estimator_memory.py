@@ -65,13 +65,15 @@ def main(argv=None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="tiedae-estimator-memory-"))
     path = workdir / "rows.npy"
     try:
-        rows = np.lib.format.open_memmap(path, "w+", np.float32, (args.rows, args.d))
+        # written with explicit writes: a child's ru_maxrss starts from its parent's at fork,
+        # so this process must not hold the file's pages
+        header = {"descr": "<f4", "fortran_order": False, "shape": (args.rows, args.d)}
         rng = np.random.default_rng(0)
-        for start in range(0, args.rows, 8192):
-            stop = min(start + 8192, args.rows)
-            rows[start:stop] = rng.standard_normal((stop - start, args.d), dtype=np.float32)
-        rows.flush()
-        del rows
+        with open(path, "wb") as fh:
+            np.lib.format.write_array_header_1_0(fh, header)
+            for start in range(0, args.rows, 8192):
+                stop = min(start + 8192, args.rows)
+                rng.standard_normal((stop - start, args.d), dtype=np.float32).tofile(fh)
         env = dict(os.environ, PYTHONPATH=str(REPO))
         results = {}
         for method in ("import", "fit_chunks", "estimator_fit", "estimator_partial_fit"):

@@ -134,6 +134,11 @@ def test_float32_products_match_the_float64_pass_on_a_large_mean_and_wide_spectr
     top = pca.fit_covariance(*exact, k).components
     assert _distance(pca.fit_covariance(*fast, k).components, top) <= 1e-6
     assert _distance(pca.fit_chunks(path, k, chunk_size=4096).components, top) <= 1e-6
+    # float64 chunks first, then float32 ones: the float64 shift is no float32 number, so the
+    # float32 chunks are multiplied in float64 (shifted by float32 numbers they would be off)
+    mixed = pca.moments(iter([X[:4096], X32[4096:]]))
+    ref = pca.moments(np.concatenate([X[:4096], X32[4096:].astype(np.float64)]))
+    assert np.linalg.norm(mixed.covariance - ref.covariance, 2) <= 1e-12 * norm
     for scale in (np.float32(1e30), np.float32(1e-30)):
         scaled = (X32 - X32.mean(axis=0)) * scale  # finite float32 rows
         ref = pca.moments(scaled, dtype=np.float64).covariance

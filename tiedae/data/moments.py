@@ -215,8 +215,9 @@ class CovarianceAccumulator:
     def _product(self, part: np.ndarray, shift: np.ndarray):
         """(y, Y^T Y) of one block: float32 for float32 rows in range, else float64."""
         rows, d = part.shape
-        if part.dtype == np.float32:
-            y = np.subtract(part, shift.astype(np.float32), out=self._buffer(np.float32, rows, d))
+        shift32 = shift.astype(np.float32)
+        if part.dtype == np.float32 and np.array_equal(shift32, shift):  # a float32 shift
+            y = np.subtract(part, shift32, out=self._buffer(np.float32, rows, d))
             g = y.T @ y  # numpy calls syrk for a product with its own transpose
             top = float(np.max(np.diagonal(g)))
             if _FLOAT32_RANGE[0] <= top <= _FLOAT32_RANGE[1] or (top == 0.0 and not y.any()):
