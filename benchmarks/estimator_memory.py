@@ -5,6 +5,8 @@ each of these in a fresh process (so `ru_maxrss` is its own peak resident memory
 `np.load(path, mmap_mode="r")`:
 
 * `fit_chunks`: `tiedae.pca.fit_chunks(mm, k)`;
+* `fit_covariance_source`: `tiedae.fit` of a float64 `LinearAE` on `Covariance(mm)` (the
+  training engine on the same chunked pass, for the cost of JAX's compiled training);
 * `estimator_fit`: `tiedae.LinearAutoencoder(k, max_steps=--steps).fit(mm)`;
 * `estimator_partial_fit`: `partial_fit` on four slices `mm[i:j]` of the map;
 * `import`: only the imports (`tiedae`, scikit-learn), the baseline every process pays.
@@ -39,6 +41,16 @@ def child(method: str, path: str, k: int, steps: int) -> dict:
     mm = np.load(path, mmap_mode="r")
     if method == "fit_chunks":
         tiedae.pca.fit_chunks(mm, k)
+    elif method == "fit_covariance_source":  # the engine on the chunked covariance pass
+        import jax
+        import optax
+        from flax import nnx
+
+        with jax.enable_x64(True):
+            model = tiedae.LinearAE(mm.shape[1], k, param_dtype=jax.numpy.float64,
+                                    rngs=nnx.Rngs(0))
+            tiedae.fit(model, tiedae.training.Covariance(mm), optimizer=optax.sgd(1e-3),
+                       steps=steps, log_every=steps)
     elif method == "estimator_fit":
         tiedae.LinearAutoencoder(k, max_steps=steps, tol=0, random_state=0).fit(mm)
     elif method == "estimator_partial_fit":
@@ -76,7 +88,8 @@ def main(argv=None) -> int:
                 rng.standard_normal((stop - start, args.d), dtype=np.float32).tofile(fh)
         env = dict(os.environ, PYTHONPATH=str(REPO))
         results = {}
-        for method in ("import", "fit_chunks", "estimator_fit", "estimator_partial_fit"):
+        for method in ("import", "fit_chunks", "fit_covariance_source", "estimator_fit",
+                       "estimator_partial_fit"):
             proc = subprocess.run([sys.executable, __file__, "--child", method, "--path",
                                    str(path), "--k", str(args.k), "--steps", str(args.steps)],
                                   capture_output=True, text=True, check=False, env=env)
