@@ -192,6 +192,19 @@ def test_fit_and_partial_fit_on_a_memory_map_read_it_in_chunks(tmp_path, monkeyp
     assert part.n_samples_ == 8192
 
 
+def test_an_integer_memory_map_is_converted_chunk_by_chunk(tmp_path):
+    """An integer memmap is read in chunks and converted exactly to float64 (as an integer
+    array is by scikit-learn's checks), never copied whole."""
+    X = (tiedae.data.spiked_covariance(400, 6, k=2, gap=5.0, seed=3).X * 100).astype(np.int16)
+    np.save(tmp_path / "int.npy", X)
+    mm = np.load(tmp_path / "int.npy", mmap_mode="r")
+    ae = LinearAutoencoder(2, random_state=0).fit(mm)
+    ref = LinearAutoencoder(2, random_state=0).fit(X.astype(np.float64))
+    np.testing.assert_allclose(ae.mean_, ref.mean_, rtol=1e-12)
+    np.testing.assert_allclose(ae.explained_variance_, ref.explained_variance_, rtol=1e-9)
+    assert ae.transform(mm[:5]).dtype == np.float64
+
+
 def test_minibatches_and_a_custom_optimizer(digits):
     X = digits[:600]
     pca = PCA(4).fit(X)
