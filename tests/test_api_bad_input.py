@@ -56,6 +56,12 @@ def _mlp():
     return tiedae.MLPAE(6, (3,), rngs=_rngs())
 
 
+def _same_iterator(rows):
+    """A rows function that returns one iterator on every call (empty from the second on)."""
+    it = iter([rows])
+    return lambda: it
+
+
 def _fit(data=X, model=None, **kw):
     kw.setdefault("steps", 2)
     return tiedae.fit(_linear() if model is None else model, data, **kw)
@@ -296,10 +302,24 @@ BAD = [
      lambda: _fit(RowChunks(iter([X[:10]]), 5, mean=X_MEAN), steps=5, log_every=1),
      ValueError, "the rows ran out: a plain iterator is read once"),
     ("RowChunks iterator, no mean", lambda: _fit(RowChunks(iter([X[:10]]), 5)), ValueError,
-     "cannot compute the mean of its rows"),
+     "cannot compute the mean of a one-pass iterator"),
     ("RowChunks chunk width",
      lambda: _fit(RowChunks(iter([X[:3], np.ones((3, 5))]), 5, mean=X_MEAN)), ValueError,
      "chunk 1 has 5 columns; the chunks before it have 6"),
+    # with the default centring: the problem itself, not "cannot compute the mean"
+    ("RowChunks chunk width, centred", lambda: _fit(RowChunks(iter([X[:3], np.ones((3, 5))]), 5)),
+     ValueError, "chunk 1 has 5 columns; the chunks before it have 6"),
+    ("RowChunks NaN chunk, centred",
+     lambda: _fit(RowChunks(iter([np.full((6, 6), np.nan)]), 5)), ValueError,
+     r"chunk 0 contains 36 non-finite value\(s\)"),
+    ("RowChunks empty iterator, centred", lambda: _fit(RowChunks(iter([]), 5)), ValueError,
+     "the rows are empty: the iterator yielded no chunks"),
+    ("RowChunks empty chunks, centred", lambda: _fit(RowChunks(iter([X[:0], X[:0]]), 5)),
+     ValueError, "the rows are empty: every chunk has 0 rows"),
+    ("RowChunks too short, centred", lambda: _fit(RowChunks(iter([X[:3]]), 5)), ValueError,
+     r"the rows ran out: the iterator holds 3 rows, fewer than one batch \(batch_size=5\)"),
+    ("RowChunks spent function", lambda: _fit(RowChunks(_same_iterator(X), 5), steps=20),
+     ValueError, "the rows function returned no rows on its call 2"),
     ("RowChunks empty function", lambda: _fit(RowChunks(lambda: iter([]), 5)), ValueError,
      "the rows are empty"),
     ("RowChunks NaN chunk", lambda: _fit(RowChunks(iter([np.full((6, 6), np.nan)]), 5,

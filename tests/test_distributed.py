@@ -106,6 +106,35 @@ def test_distributed_bad_inputs_raise_the_same_clear_error_on_every_process(two_
         np.testing.assert_allclose(record["after_errors"], record["full"]["encoder"], atol=0)
 
 
+def test_distributed_covariance_pass_over_two_processes_matches_one_process(tmp_path):
+    """2 processes x 2 CPU devices, each reading its own (uneven) share of a file: the
+    covariance pass, pca.fit_chunks and fit on the Covariance source give every process what
+    one process gets from all the rows (float64, to 1e-12); a NaN on one process raises on
+    both, naming it (tests/distributed_moments_worker.py)."""
+    import distributed_moments_worker as worker
+
+    status, out = _run_launcher(["--processes", "2", "--devices-per-process", "2", "--timeout",
+                                 str(LAUNCH_TIMEOUT_S), "--", sys.executable,
+                                 str(REPO / "tests" / "distributed_moments_worker.py"),
+                                 str(tmp_path)])
+    assert status == 0, out
+    records = [json.loads((tmp_path / f"m{rank}.json").read_text()) for rank in (0, 1)]
+    X = worker.problem()
+    ref = tiedae.pca.moments(X, dtype=np.float64)
+    components = tiedae.pca.fit_chunks(X, worker.K).components
+    encoder = worker.train(X)
+    for rec in records:
+        assert rec["n"] == worker.N
+        C = np.asarray(rec["covariance"])
+        np.testing.assert_allclose(C, ref.covariance, rtol=0,
+                                   atol=1e-12 * np.abs(ref.covariance).max())
+        np.testing.assert_allclose(rec["mean"], ref.mean, rtol=1e-12)
+        np.testing.assert_allclose(rec["components"], components, atol=1e-10)
+        np.testing.assert_allclose(rec["encoder"], encoder, atol=1e-10)
+    assert records[1]["bad"].startswith("process 1: chunk 0 contains 1 non-finite value")
+    assert records[0]["bad"].startswith("the rows of process(es) [1] are bad")
+
+
 def test_distributed_launcher_stops_the_others_when_one_fails(capsys):
     script = ("import os, sys, time\n"
               "rank = int(os.environ['JAX_PROCESS_ID'])\n"

@@ -108,6 +108,103 @@ def test_the_default_step_converges_at_any_data_scale():
                                    atol=1e-6)
 
 
+@pytest.mark.parametrize("scale, dtype", [(1e100, np.float64), (1e-100, np.float64),
+                                          (1e30, np.float32), (1e-30, np.float32)])
+def test_extreme_data_scales_train_to_the_same_subspace(scale, dtype):
+    """Data scaled by 1e+-100 (float64) or 1e+-30 (float32) trains like the data at scale 1:
+    training sees C / (tr C / d), so its step, its stopping rule and its iterates do not depend
+    on the scale (before, the power iteration's norm over- or underflowed to lambda_1 = 0:
+    n_iter_ = 0, converged_ and a random subspace)."""
+    X = tiedae.data.spiked_covariance(300, 8, k=2, gap=5.0, seed=1).X
+    ref = LinearAutoencoder(2, random_state=0).fit(X)
+    ae = LinearAutoencoder(2, random_state=0).fit((X * scale).astype(dtype))
+    assert ae.converged_ and abs(ae.n_iter_ - ref.n_iter_) <= ref.log_every
+    assert _subspace_distance(ae.components_, ref.components_) < 1e-4
+    np.testing.assert_allclose(ae.explained_variance_ / scale**2, ref.explained_variance_,
+                               rtol=1e-5)
+    for batch_size in (None, 100):  # minibatches: the rows are rescaled too
+        ae = LinearAutoencoder(2, random_state=0, batch_size=batch_size, max_steps=50, tol=0)
+        ae.fit((X * scale).astype(dtype))
+        assert ae.n_iter_ == 50 and np.isfinite(ae.components_).all()
+
+
+def test_variations_beyond_float64_raise_instead_of_a_random_subspace():
+    X = tiedae.data.spiked_covariance(50, 4, k=1, gap=5.0, seed=1).X
+    for scale, what in ((1e-170, "underflows"), (1e170, "overflows")):
+        with pytest.raises(ValueError, match=f"covariance of X {what} float64"):
+            LinearAutoencoder(1).fit(X * scale)
+
+
+def _rss_file_kb() -> int:
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("RssFile:"))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_fit_and_partial_fit_on_a_memory_map_read_it_in_chunks(tmp_path, monkeypatch):
+    """fit(memmap) and partial_fit(memmap slices) read the rows in chunks with explicit reads:
+    no read holds more than a chunk and the file's pages do not stay mapped (before, the whole
+    map was checked and sliced through its pages, which then counted towards the RSS)."""
+    from tiedae.data import chunks
+
+    rng = np.random.default_rng(0)
+    weights = np.ones(512, np.float32)
+    weights[:2] = 8.0, 5.0  # a clear top-2 subspace
+    X = rng.standard_normal((8192, 512), dtype=np.float32) * weights + 3.0
+    path = tmp_path / "x.npy"
+    np.save(path, X)
+    reads = []
+    original = chunks.RowReader.read
+
+    def counting_read(self, start, stop, out=None):
+        reads.append(min(stop, self.shape[0]) - start)
+        return original(self, start, stop, out)
+
+    monkeypatch.setattr(chunks.RowReader, "read", counting_read)
+    monkeypatch.setattr(tiedae.estimator, "_CHUNK_ROWS", 512)
+    ref = LinearAutoencoder(2, random_state=0).fit(X)  # (and compiles: loads libraries)
+    del X
+    reads.clear()
+    mm = np.load(path, mmap_mode="r")
+    before = _rss_file_kb()
+    ae = LinearAutoencoder(2, random_state=0).fit(mm)
+    assert _rss_file_kb() - before < 4 * 1024  # the file is 16 MiB
+    assert sum(reads) == 8192 and max(reads) <= 512
+    np.testing.assert_allclose(ae.components_, ref.components_, atol=1e-6)
+    np.testing.assert_allclose(ae.mean_, ref.mean_, rtol=1e-6)
+    assert _subspace_distance(ae.components_, np.eye(512)[:2]) < 0.2  # sampling noise
+    reads.clear()
+    part = LinearAutoencoder(2, random_state=0)
+    for start in range(0, 8192, 4096):
+        part.partial_fit(mm[start: start + 4096])
+    assert sum(reads) == 8192 and max(reads) <= 512
+    assert _rss_file_kb() - before < 4 * 1024
+    np.testing.assert_allclose(part.explained_variance_, ref.explained_variance_, rtol=1e-5)
+    # a bad chunk of a map is named by its rows, and leaves the estimator as it was
+    bad = np.lib.format.open_memmap(tmp_path / "bad.npy", "w+", np.float32, (2048, 512))
+    bad[:] = mm[:2048]
+    bad[1500, 7] = np.nan
+    bad.flush()
+    saved = part.explained_variance_.copy()
+    with pytest.raises(ValueError, match=r"X\[1024:1536\] contains 1 non-finite .* row 1500"):
+        part.partial_fit(np.load(tmp_path / "bad.npy", mmap_mode="r"))
+    np.testing.assert_array_equal(part.explained_variance_, saved)
+    assert part.n_samples_ == 8192
+
+
+def test_an_integer_memory_map_is_converted_chunk_by_chunk(tmp_path):
+    """An integer memmap is read in chunks and converted exactly to float64 (as an integer
+    array is by scikit-learn's checks), never copied whole."""
+    X = (tiedae.data.spiked_covariance(400, 6, k=2, gap=5.0, seed=3).X * 100).astype(np.int16)
+    np.save(tmp_path / "int.npy", X)
+    mm = np.load(tmp_path / "int.npy", mmap_mode="r")
+    ae = LinearAutoencoder(2, random_state=0).fit(mm)
+    ref = LinearAutoencoder(2, random_state=0).fit(X.astype(np.float64))
+    np.testing.assert_allclose(ae.mean_, ref.mean_, rtol=1e-12)
+    np.testing.assert_allclose(ae.explained_variance_, ref.explained_variance_, rtol=1e-9)
+    assert ae.transform(mm[:5]).dtype == np.float64
+
+
 def test_minibatches_and_a_custom_optimizer(digits):
     X = digits[:600]
     pca = PCA(4).fit(X)

@@ -14,11 +14,13 @@ The estimator trains a `tiedae.LinearAE` x_hat = mu + V W (x - mu) (V = W^T by d
   `score` the probabilistic-PCA log-likelihood (Tipping & Bishop), all as in
   `sklearn.decomposition.PCA`.
 
-Training (`fit`): the mean and covariance C = X_c^T X_c / n are computed once in float64 in
-row chunks (`pca.CovarianceAccumulator`); W starts as a random matrix with orthonormal rows and
-`tiedae.fit` trains it on the covariance source (O(d^2 k) per step, whatever n) or, with
-`batch_size`, on minibatches of X. The default optimizer is gradient descent with Nesterov
-momentum 0.9 and step `learning_rate / lambda_1`, lambda_1 the top eigenvalue of C (power
+Training (`fit`): the mean and covariance C = X_c^T X_c / n are computed once in row chunks
+(`tiedae.data.moments`; a `numpy.memmap` is read chunk by chunk, never whole); W starts as a
+random matrix with orthonormal rows and `tiedae.fit` trains it on the covariance source
+(O(d^2 k) per step, whatever n) or, with `batch_size`, on minibatches of X. Training sees the
+data divided by sqrt(tr C / d), so C is O(1) whatever the data's scale (1e-100 or 1e100): W
+and V W do not depend on it. The default optimizer is gradient descent with Nesterov momentum
+0.9 and step `learning_rate / lambda_1`, lambda_1 the top eigenvalue of the rescaled C (power
 iteration, O(d^2) per iteration), so the same settings converge on data of any scale. Every
 `log_every` steps the loss on all the data, L = tr C - 2 tr(V W C) + tr(V^T V W C W^T), is
 evaluated in float64; training stops once it changed by at most `tol * tr C` since the last
@@ -59,6 +61,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import math
 import pickle
 import warnings
@@ -85,13 +88,15 @@ import numpy as np
 import optax
 from flax import nnx
 
+from tiedae.data import chunks
+from tiedae.data.moments import DEFAULT_CHUNK_ROWS, CovarianceAccumulator
 from tiedae.linear.model import LINEAR_DECODERS, LinearAE
-from tiedae.linear.pca import DEFAULT_CHUNK_ROWS, CovarianceAccumulator
 from tiedae.training import Covariance, Minibatches, fit
 
 __all__ = ["LinearAutoencoder"]
 
 _POWER_ITERATIONS = 50
+_CHUNK_ROWS = DEFAULT_CHUNK_ROWS  # rows read at a time by fit and partial_fit
 
 
 @functools.cache
@@ -237,24 +242,38 @@ class LinearAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
-        """Fits the model to X (n_samples, n_features) from a fresh random W; returns self."""
+        """Fits the model to X (n_samples, n_features) from a fresh random W; returns self.
+
+        A `numpy.memmap` is read in row chunks without keeping its pages mapped
+        (`tiedae.data.chunks.RowReader`): memory stays flat in n, as for
+        `tiedae.pca.fit_chunks` (not with `batch_size`, whose minibatches need X in memory).
+        """
         with _rollback_on_error(self):
-            X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
             accumulator = CovarianceAccumulator()
-            for start in range(0, len(X), DEFAULT_CHUNK_ROWS):
-                accumulator.update(X[start: start + DEFAULT_CHUNK_ROWS], f"X[{start}:]")
+            if self.batch_size is None and _streamable(X, 2):
+                validate_data(self, X, skip_check_array=True)
+                _accumulate(accumulator, X)
+                X = None
+            else:
+                X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+                _accumulate(accumulator, X)
             self._train(accumulator, X, None)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
-        """Adds the rows of X to the running covariance and trains on from the current W."""
+        """Adds the rows of X to the running covariance and trains on from the current W.
+
+        A `numpy.memmap` (e.g. a slice of a large file) is read in row chunks, as in `fit`."""
         first = not hasattr(self, "_accumulator")
         with _rollback_on_error(self):
-            X = validate_data(self, X, dtype=[np.float64, np.float32], reset=first,
-                              ensure_min_samples=2 if first else 1)
+            if _streamable(X, 2 if first else 1):
+                validate_data(self, X, skip_check_array=True, reset=first)
+            else:
+                X = validate_data(self, X, dtype=[np.float64, np.float32], reset=first,
+                                  ensure_min_samples=2 if first else 1)
             accumulator = CovarianceAccumulator() if first else copy.deepcopy(self._accumulator)
-            accumulator.update(X, "X")
+            _accumulate(accumulator, X)
             self._train(accumulator, None, None if first else self.encoder_)
         return self
 
@@ -267,21 +286,27 @@ class LinearAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             raise ValueError(f"n_components={k} must be <= min(n_samples, n_features): got "
                              f"n_samples={n}, n_features={d}")
         mean, C = accumulator.result()
+        # training sees the data divided by sqrt(s), s = tr C / d: W, V W and the stopping rule
+        # do not depend on the data's scale, and C / s is O(1) whatever it is (1e-100 or 1e100)
+        s = float(np.trace(C)) / d
+        scale = s if s > 0 else 1.0
+        C_train = C / scale
         rng = check_random_state(self.random_state)
-        lam = _top_eigenvalue(C, rng)
+        lam = _top_eigenvalue(C_train, rng)
         if warm_start is None:
             W0 = np.linalg.qr(rng.standard_normal((d, k)))[0].T
             V0 = W0.T
         else:
             W0, V0 = warm_start, self.decoder_
         seed = int(rng.randint(np.iinfo(np.int32).max))
-        stalled = _Stalled(C, self.tol)
+        stalled = _Stalled(C_train, self.tol)
         with jax.enable_x64(True):
             model = _linear_ae(self.decoder, W0, V0)
             if self.batch_size is None or X is None:
-                data = Covariance.from_moments(mean, C)
+                data = Covariance.from_moments(mean / math.sqrt(scale), C_train)
             else:
-                data = Minibatches(X, min(self.batch_size, n), seed=seed)
+                data = Minibatches(X / np.asarray(math.sqrt(scale), X.dtype),
+                                   min(self.batch_size, n), seed=seed)
             optimizer, hyperparams = self.optimizer, None
             if optimizer is None:
                 optimizer = _default_optimizer()
@@ -398,6 +423,22 @@ class LinearAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def _streamable(X, min_samples: int) -> bool:
+    """Whether X is a 2-D numpy memmap of real numbers with enough rows, read in chunks
+    (anything else goes through scikit-learn's checks, and its messages)."""
+    return (isinstance(X, np.memmap) and X.ndim == 2 and X.shape[0] >= min_samples
+            and X.shape[1] >= 1 and X.dtype.kind in "fiub")
+
+
+def _accumulate(accumulator: CovarianceAccumulator, X) -> None:
+    """Adds the rows of X to the accumulator in row chunks (`tiedae.data.chunks`; a memmap
+    is read without keeping its pages mapped); a bad chunk names its rows."""
+    for start, block in zip(itertools.count(0, _CHUNK_ROWS),
+                            chunks.iter_chunks(X, _CHUNK_ROWS, reuse_buffer=True,
+                                               finite=False), strict=False):
+        accumulator.add_checked(block, name=f"X[{start}:{start + len(block)}]", first_row=start)
 
 
 class _ByValue:

@@ -33,13 +33,21 @@ Example:
 
 from __future__ import annotations
 
+import concurrent.futures
+import functools
 import mmap
 import os
 from collections.abc import Iterator
 
 import numpy as np
 
-__all__ = ["RowReader", "check_chunk", "iter_chunks", "regroup", "rows_kind", "stream"]
+__all__ = ["EmptyRows", "RowReader", "check_chunk", "check_finite", "iter_chunks", "open_npy",
+           "regroup", "rows_kind", "stream"]
+
+class EmptyRows(ValueError):
+    """No rows at all: an empty array or file, an iterator that yields no chunks (e.g. a
+    generator read before), or only chunks of 0 rows."""
+
 
 _EXACT_INT = 2**53  # the largest integer magnitude float64 holds exactly (with all below it)
 
@@ -61,7 +69,7 @@ def rows_kind(rows) -> str:
 
 
 def check_chunk(chunk, *, index: int, first_row: int = 0, width: int | None = None,
-                dtype=None, name: str | None = None) -> np.ndarray:
+                dtype=None, name: str | None = None, finite: bool = True) -> np.ndarray:
     """Returns `chunk` as a finite 2-D floating array, or raises naming the chunk and the row.
 
     Args:
@@ -72,6 +80,8 @@ def check_chunk(chunk, *, index: int, first_row: int = 0, width: int | None = No
       dtype: floating dtype to convert to; default: a floating chunk keeps its dtype (in native
         byte order), an integer or boolean one becomes float64.
       name: what messages call the chunk (default "chunk <index>").
+      finite: check for NaN/inf here (`check_finite`); False leaves that to the caller (the
+        covariance pass finds them in its product: `tiedae.data.moments`).
 
     Raises:
       TypeError: not numeric (strings, objects, complex).
@@ -104,14 +114,31 @@ def check_chunk(chunk, *, index: int, first_row: int = 0, width: int | None = No
     if dtype is None:
         dtype = arr.dtype if np.issubdtype(arr.dtype, np.floating) else np.float64
     arr = arr.astype(np.dtype(dtype).newbyteorder("="), copy=False)
-    finite = np.isfinite(arr)
-    if not finite.all():
-        row, col = (int(i[0]) for i in np.nonzero(~finite))
-        count = int(finite.size - np.count_nonzero(finite))
-        raise ValueError(f"{name} contains {count} non-finite value(s) (NaN or inf), the first "
-                         f"({arr[row, col]}) at row {first_row + row} (row {row} of the chunk), "
-                         f"column {col}")
+    if finite:
+        check_finite(arr, name=name, first_row=first_row)
     return arr
+
+
+def check_finite(block: np.ndarray, *, name: str, first_row: int = 0, offset: int = 0) -> None:
+    """Raises ValueError naming `name`, the row and the column of the first NaN/inf in
+    `block`, whose first row is row `first_row` of the stream and row `offset` of the chunk.
+
+    Example:
+      >>> import numpy as np
+      >>> try:
+      ...     check_finite(np.array([[1.0, np.nan]]), name="chunk 3", first_row=10)
+      ... except ValueError as err:
+      ...     print(str(err)[:69])
+      chunk 3 contains 1 non-finite value(s) (NaN or inf), the first (nan)
+    """
+    finite = np.isfinite(block)
+    if finite.all():
+        return
+    row, col = (int(i[0]) for i in np.nonzero(~finite))
+    count = int(finite.size - np.count_nonzero(finite))
+    raise ValueError(f"{name} contains {count} non-finite value(s) (NaN or inf), the first "
+                     f"({block[row, col]}) at row {first_row + row} (row {offset + row} of the "
+                     f"chunk), column {col}")
 
 
 def _file_rows(X: np.ndarray):
@@ -131,6 +158,38 @@ def _file_rows(X: np.ndarray):
         return None, None, top
     delta = X.__array_interface__["data"][0] - top.__array_interface__["data"][0]
     return top.filename, top.offset + delta, top
+
+
+def open_npy(path) -> np.memmap:
+    """The rows of a `.npy` file as a read-only memory map (never unpickled), or a ValueError
+    naming the file: empty, not a `.npy` file (an `.npz` archive, anything else), a header it
+    cannot parse, object dtype, or shorter than its header says.
+
+    Example:
+      >>> import os, tempfile
+      >>> path = os.path.join(tempfile.mkdtemp(), "empty.npy")
+      >>> open(path, "wb").close()
+      >>> try:
+      ...     open_npy(path)
+      ... except ValueError as err:
+      ...     print(str(err).replace(path, "empty.npy"))
+      empty.npy is not a .npy file: it is empty (0 bytes)
+    """
+    name = os.fspath(path)
+    with open(name, "rb") as fh:
+        magic = fh.read(6)
+    if magic[:4] == b"PK\x03\x04":
+        raise ValueError(f"{name} is an .npz archive; a path must name one .npy file of shape "
+                         "(n, d): load the array from the archive yourself")
+    if magic != b"\x93NUMPY":
+        what = "it is empty (0 bytes)" if not magic else "it does not start with .npy's magic " \
+            "string (a file numpy.save wrote)"
+        raise ValueError(f"{name} is not a .npy file: {what}")
+    try:
+        rows = np.load(name, mmap_mode="r", allow_pickle=False)
+    except (ValueError, EOFError, OSError) as err:
+        raise ValueError(f"{name} cannot be read as rows: {err or type(err).__name__}") from None
+    return rows
 
 
 class RowReader:
@@ -158,13 +217,7 @@ class RowReader:
         self._file = self._mmap = None
         self._array = None
         if isinstance(rows, str | os.PathLike):
-            try:
-                rows = np.load(rows, mmap_mode="r")
-            except ValueError as err:
-                raise ValueError(f"{os.fspath(rows)} cannot be read as rows: {err}") from None
-            if not isinstance(rows, np.ndarray):  # an .npz archive
-                raise ValueError("a path must name one .npy file of shape (n, d); load the "
-                                 "array from an .npz archive yourself")
+            rows = open_npy(rows)
         elif not isinstance(rows, np.ndarray) and not hasattr(rows, "shape"):
             rows = np.asarray(rows)
         shape = tuple(rows.shape)
@@ -235,7 +288,8 @@ class RowReader:
 
 
 def iter_chunks(rows, chunk_size: int = 65536, *, dtype=None, reuse_buffer: bool = False,
-                starts=None) -> Iterator[np.ndarray]:
+                starts=None, finite: bool = True, read_ahead: bool | None = None
+                ) -> Iterator[np.ndarray]:
     """The checked chunks of `rows` (`check_chunk`), in order; one pass.
 
     Args:
@@ -244,9 +298,13 @@ def iter_chunks(rows, chunk_size: int = 65536, *, dtype=None, reuse_buffer: bool
         returning such an iterator (called once).
       chunk_size: rows per chunk read from an array or file.
       dtype: floating dtype of the chunks (see `check_chunk`).
-      reuse_buffer: read file rows into one buffer that the next chunk overwrites.
+      reuse_buffer: read file rows into buffers that later chunks overwrite (a chunk is valid
+        until the next one is asked for).
       starts: for an array or file, the first rows of the chunks to read, in that order
         (default: 0, chunk_size, 2 chunk_size, ...).
+      finite: check each chunk for NaN/inf (False: the caller does; see `check_chunk`).
+      read_ahead: with `reuse_buffer` on a file, read the next chunk on a thread (into a
+        second buffer) while the caller works on this one. Default: on.
 
     Raises:
       ValueError: a bad chunk (see `check_chunk`), or no rows at all (an empty iterator, or an
@@ -260,32 +318,61 @@ def iter_chunks(rows, chunk_size: int = 65536, *, dtype=None, reuse_buffer: bool
         reader = RowReader(rows)
         if reader.shape[0] == 0:
             reader.close()
-            raise ValueError(f"the rows are empty: shape {reader.shape}")
+            raise EmptyRows(f"the rows are empty: shape {reader.shape}")
         if starts is None:
             starts = range(0, reader.shape[0], int(chunk_size))
-        return _array_chunks(reader, int(chunk_size), starts, dtype, reuse_buffer)
-    return _stream_chunks(stream(rows), dtype)
+        check = functools.partial(check_chunk, dtype=dtype, finite=finite)
+        if reuse_buffer and reader.reads_file and (read_ahead is None or read_ahead):
+            return _read_ahead_chunks(reader, int(chunk_size), starts, check)
+        return _array_chunks(reader, int(chunk_size), starts, check, reuse_buffer)
+    return _stream_chunks(stream(rows), dtype, finite)
 
 
-def _array_chunks(reader: RowReader, chunk_size: int, starts, dtype, reuse_buffer: bool):
+def _array_chunks(reader: RowReader, chunk_size: int, starts, check, reuse_buffer: bool):
     with reader:
         buf = None
         if reuse_buffer and reader.reads_file:
             buf = np.empty((min(chunk_size, reader.shape[0]), reader.shape[1]), reader.dtype)
         for index, start in enumerate(starts):
             block = reader.read(start, start + chunk_size, buf)
-            yield check_chunk(block, index=index, first_row=int(start), dtype=dtype)
+            yield check(block, index=index, first_row=int(start))
 
 
-def _stream_chunks(source: Iterator, dtype):
+def _read_ahead_chunks(reader: RowReader, chunk_size: int, starts, check):
+    """`_array_chunks` with two buffers: chunk i + 1 is read by a thread (file reads release
+    the GIL) while the caller holds chunk i."""
+    starts = [int(s) for s in starts]
+    if not starts:
+        reader.close()
+        return
+    shape = (min(chunk_size, reader.shape[0]), reader.shape[1])
+    buffers = [np.empty(shape, reader.dtype), np.empty(shape, reader.dtype)]
+    with reader, concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(reader.read, starts[0], starts[0] + chunk_size, buffers[0])
+        try:
+            for index, start in enumerate(starts):
+                block = pending.result()
+                if index + 1 < len(starts):
+                    nxt = starts[index + 1]
+                    pending = pool.submit(reader.read, nxt, nxt + chunk_size,
+                                          buffers[(index + 1) % 2])
+                yield check(block, index=index, first_row=start)
+        finally:
+            pending.cancel()
+            concurrent.futures.wait([pending])
+
+
+def _stream_chunks(source: Iterator, dtype, finite: bool = True):
     width, first = None, 0
     for index, chunk in enumerate(source):
-        block = check_chunk(chunk, index=index, first_row=first, width=width, dtype=dtype)
+        block = check_chunk(chunk, index=index, first_row=first, width=width, dtype=dtype,
+                            finite=finite)
         width, first = block.shape[1], first + len(block)
         yield block
     if first == 0:
-        raise ValueError("the rows are empty: the iterator yielded no chunks" if width is None
-                         else "the rows are empty: every chunk has 0 rows")
+        raise EmptyRows("the rows are empty: the iterator yielded no chunks (a generator that "
+                        "was read before yields nothing)" if width is None
+                        else "the rows are empty: every chunk has 0 rows")
 
 
 def stream(rows) -> Iterator:

@@ -20,7 +20,6 @@ References:
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -29,6 +28,13 @@ import scipy.linalg
 
 from tiedae._validation import check_data, check_matrix, check_positive_int, check_rank
 from tiedae.data import chunks
+from tiedae.data.moments import (  # re-exported: the streaming pass lives on the data floor
+    DEFAULT_CHUNK_ROWS,
+    OVERFLOW,
+    CovarianceAccumulator,
+    Moments,
+    moments,
+)
 
 __all__ = [
     "DEFAULT_CHUNK_ROWS",
@@ -44,10 +50,7 @@ __all__ = [
     "reconstruction_loss",
 ]
 
-DEFAULT_CHUNK_ROWS = 65536  # rows held in memory at once by a pass over X on the host
-_OVERFLOW = ("the covariance of X overflows float64 although X is finite (its values are too "
-             "large to square and sum, beyond about 1e154): rescale X, e.g. divide it by its "
-             "largest |value|")
+_OVERFLOW = OVERFLOW
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,155 +131,13 @@ class PCAResult:
                 f"k={self.k}) on the training data itself")
 
 
-class CovarianceAccumulator:
-    r"""Mean and covariance of rows seen chunk by chunk, exact in float64 (one pass, any n).
-
-    The sums are taken around a shift (the first chunk's mean), so a large mean does not cancel
-    the variance's digits: with y = x - shift, mean = shift + sum(y) / n and
-    C = sum(y y^T) / n - (sum(y) / n)(sum(y) / n)^T. Each chunk is converted to float64 and
-    shifted in blocks of at most `BLOCK_ROWS` rows (into one reused buffer), and sum(y y^T) is
-    accumulated with a symmetric rank-r product (BLAS syrk: numpy's `Y.T @ Y` picks it), half
-    the work of a general product. Memory is O(d^2 + BLOCK_ROWS d) whatever n is.
-
-    Example:
-      >>> import numpy as np
-      >>> X = np.random.default_rng(0).normal(size=(100, 3)) + 1e6
-      >>> acc = CovarianceAccumulator()
-      >>> for i in range(0, 100, 30):
-      ...     acc.update(X[i:i + 30])
-      >>> mean, C = acc.result()
-      >>> bool(np.allclose(C, np.cov(X.T, bias=True), atol=1e-9))
-      True
-    """
-
-    BLOCK_ROWS = 8192
-
-    def __init__(self):
-        self.n = 0
-        self.n_chunks = 0
-        self.shift: np.ndarray | None = None
-        self._sum: np.ndarray | None = None
-        self._gram: np.ndarray | None = None
-        self._buffer: np.ndarray | None = None
-
-    @property
-    def n_features(self) -> int | None:
-        return None if self.shift is None else self.shift.shape[0]
-
-    def update(self, chunk, name: str | None = None) -> None:
-        """Adds the rows of `chunk` (r, d); a ValueError/TypeError naming `name` (default
-        "chunk <i>") and the row for a chunk that is not finite, real and of the same width d.
-        A chunk that fails its check leaves the sums as they were."""
-        block = chunks.check_chunk(chunk, index=self.n_chunks, first_row=self.n,
-                                   width=self.n_features, name=name)
-        self.add_checked(block)
-
-    def add_checked(self, block: np.ndarray) -> None:
-        """`update` for a chunk that `tiedae.data.chunks.check_chunk` has already checked."""
-        r = block.shape[0]
-        if r == 0:
-            self.n_chunks += 1
-            return
-        if self.shift is None:
-            self.shift = block.mean(axis=0, dtype=np.float64)
-            d = block.shape[1]
-            self._sum, self._gram = np.zeros(d), np.zeros((d, d))
-        d = self.shift.shape[0]
-        rows = min(r, self.BLOCK_ROWS)
-        if self._buffer is None or self._buffer.shape[0] < rows:
-            self._buffer = np.empty((rows, d))
-        with np.errstate(over="ignore", invalid="ignore"):  # result() names an overflow
-            for start in range(0, r, self.BLOCK_ROWS):
-                part = block[start: start + self.BLOCK_ROWS]
-                y = np.subtract(part, self.shift, out=self._buffer[: part.shape[0]])
-                self._sum += y.sum(axis=0)
-                self._gram += y.T @ y  # numpy calls syrk for a product with its own transpose
-        self.n += r
-        self.n_chunks += 1
-
-    def result(self, min_samples: int = 2) -> tuple[np.ndarray, np.ndarray]:
-        """(mean (d,), C (d, d)) of all rows so far; a ValueError below `min_samples` rows."""
-        if self.n < min_samples:
-            raise ValueError(f"the covariance needs at least {min_samples} rows; got {self.n}")
-        offset = self._sum / self.n
-        with np.errstate(over="ignore", invalid="ignore"):
-            C = self._gram / self.n - np.outer(offset, offset)
-        if not np.isfinite(C).all():
-            raise ValueError(_OVERFLOW)
-        return self.shift + offset, C
-
-
-class Moments(NamedTuple):
-    """What PCA needs of a data set: its float64 `mean` (d,), `covariance` (d, d) and
-    `n_samples`."""
-
-    mean: np.ndarray
-    covariance: np.ndarray
-    n_samples: int | None
-
-    @classmethod
-    def checked(cls, mean, covariance, n_samples: int | None) -> Moments:
-        """The moments as float64 arrays, or a ValueError/TypeError: C not square, symmetric
-        and finite, a mean of another length, n_samples not a positive integer (None: not
-        known)."""
-        C = np.asarray(covariance, dtype=np.float64)
-        if C.ndim != 2 or C.shape[0] != C.shape[1] or C.shape[0] < 1:
-            raise ValueError(f"the covariance must be a square (d, d) matrix; got shape "
-                             f"{C.shape}")
-        d = C.shape[0]
-        mean = np.asarray(mean, dtype=np.float64)
-        if mean.shape != (d,):
-            raise ValueError(f"the mean must have shape (d,) = ({d},) to match the covariance; "
-                             f"got {mean.shape}")
-        if not (np.isfinite(C).all() and np.isfinite(mean).all()):
-            raise ValueError("the covariance and the mean must be finite (no NaN or inf)")
-        scale = max(float(np.abs(C).max()), np.finfo(np.float64).tiny)
-        if np.abs(C - C.T).max() > 1e-10 * scale:
-            raise ValueError("the covariance must be symmetric; got C != C^T")
-        n = None if n_samples is None else check_positive_int(n_samples, "n_samples")
-        return cls(mean, C, n)
-
-
-def moments(rows, *, chunk_size: int = DEFAULT_CHUNK_ROWS) -> Moments:
-    """Mean and covariance of rows streamed chunk by chunk, in one pass (float64, exact).
-
-    Only one chunk is in memory at a time: an array, `numpy.memmap` or `.npy` file is read
-    `chunk_size` rows at a time without keeping the file's pages mapped
-    (`tiedae.data.chunks.RowReader`), so memory stays flat in n.
-
-    Args:
-      rows: an (n, d) array, memmap or path to a `.npy` file; an iterator of (r, d) chunks; or
-        a function returning one (see `tiedae.data.chunks.iter_chunks`). Integer rows are
-        converted to float64 (exact up to 2^53).
-      chunk_size: rows read at a time from an array or file.
-
-    Returns:
-      `Moments(mean, covariance, n_samples)`.
-
-    Raises:
-      ValueError, TypeError: a bad chunk (named with its row: NaN/inf, 1-D, another width,
-        not real), no rows, or fewer than 2.
-
-    Example:
-      >>> import numpy as np
-      >>> X = np.random.default_rng(0).normal(size=(500, 4))
-      >>> m = moments(X[i:i + 64] for i in range(0, 500, 64))
-      >>> m.n_samples, bool(np.allclose(m.covariance, np.cov(X.T, bias=True), rtol=1e-12))
-      (500, True)
-    """
-    acc = CovarianceAccumulator()
-    for block in chunks.iter_chunks(rows, chunk_size, reuse_buffer=True):
-        acc.add_checked(block)
-    mean, C = acc.result()
-    return Moments(mean, C, acc.n)
-
-
 def covariance(X, *, chunk_size: int = DEFAULT_CHUNK_ROWS) -> tuple[np.ndarray, np.ndarray]:
     """Mean and covariance C = (X - mean)^T (X - mean) / n in float64, read in row chunks.
 
     Works on a `numpy.memmap` larger than memory: only `chunk_size` rows are in memory at once,
     read without keeping the file's pages mapped (`moments`). Non-finite values raise
-    ValueError naming the chunk and the row.
+    ValueError naming the chunk and the row. The products are float64 whatever X's dtype
+    (`moments` and `fit_chunks` multiply float32 rows in float32, faster).
 
     Returns:
       (mean (d,), C (d, d)).
@@ -288,7 +149,7 @@ def covariance(X, *, chunk_size: int = DEFAULT_CHUNK_ROWS) -> tuple[np.ndarray, 
     if n < 2:
         raise ValueError(f"X needs at least 2 samples (rows); got n={n}")
     chunk_size = check_positive_int(chunk_size, "chunk_size")
-    result = moments(X, chunk_size=chunk_size)
+    result = moments(X, chunk_size=chunk_size, dtype=np.float64)
     return result.mean, result.covariance
 
 
@@ -394,11 +255,12 @@ def fit_covariance(mean, C, n_samples: int, k: int) -> PCAResult:
                      optimal_loss=float(evals[k:].sum()), n_samples=n_samples)
 
 
-def fit_chunks(rows, k: int, *, chunk_size: int = DEFAULT_CHUNK_ROWS) -> PCAResult:
+def fit_chunks(rows, k: int, *, chunk_size: int = DEFAULT_CHUNK_ROWS, dtype=None) -> PCAResult:
     """`fit` on rows streamed chunk by chunk: one pass (`moments`), then `fit_covariance`.
 
     Memory is O(d^2 + chunk_size d) whatever n is, so X may be a memory map or `.npy` file
-    larger than memory, or an iterator of chunks.
+    larger than memory, or an iterator of chunks. In a multi-process JAX run each process
+    passes its own rows and gets the PCA of all of them (`moments`).
 
     Args:
       rows: as for `moments` (array, memmap, `.npy` path, iterator of chunks, or a function
@@ -406,6 +268,9 @@ def fit_chunks(rows, k: int, *, chunk_size: int = DEFAULT_CHUNK_ROWS) -> PCAResu
       k: number of components, 1 <= k <= min(n, d) (checked before the pass when the shape is
         known, after it otherwise).
       chunk_size: rows read at a time from an array or file.
+      dtype: the products' dtype, as for `moments`: None multiplies float32 rows in float32
+        (float64 accumulation; `tiedae.data.moments` states the error bound), np.float64
+        multiplies all rows in float64.
 
     Returns:
       A `PCAResult`, equal to `fit` on the same rows up to rounding.
@@ -422,9 +287,9 @@ def fit_chunks(rows, k: int, *, chunk_size: int = DEFAULT_CHUNK_ROWS) -> PCAResu
         with chunks.RowReader(rows) as reader:
             n, d = reader.shape
         check_rank(k, d)
-        if k > n:
+        if k > n and jax.process_count() == 1:  # over processes n is this process's share
             raise ValueError(f"k must be <= n (the number of samples); got k={k} > n={n}")
-    result = moments(rows, chunk_size=chunk_size)
+    result = moments(rows, chunk_size=chunk_size, dtype=dtype)
     return fit_covariance(result.mean, result.covariance, result.n_samples, k)
 
 

@@ -7,6 +7,7 @@ import numbers
 
 import numpy as np
 
+from tiedae.data import moments
 from tiedae.training import sources as sources_lib
 
 
@@ -51,16 +52,11 @@ def check_covariance_model(hooks) -> None:
 
 
 def row_statistics(X, chunk_size: int) -> tuple[np.ndarray, int, float] | None:
-    """(mean, n, total variance) of a 2-D array's rows in float64, two passes in row chunks
-    (no float64 copy of X); None for anything else."""
+    """(mean, n, total variance) of a 2-D array's rows in float64 (`tiedae.data.moments`);
+    None for anything else."""
     if getattr(X, "ndim", None) != 2:
         return None
-    n = X.shape[0]
-    chunks = lambda: (np.asarray(X[i: i + chunk_size], np.float64)  # noqa: E731
-                      for i in range(0, n, chunk_size))
-    mean = sum(chunk.sum(axis=0) for chunk in chunks()) / n
-    variance = sum(float(np.sum((chunk - mean) ** 2)) for chunk in chunks()) / n
-    return mean, n, variance
+    return moments.row_statistics(X, chunk_size=chunk_size)
 
 
 def check_reference(reference, source, chunk_size: int) -> None:

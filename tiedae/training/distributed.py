@@ -29,8 +29,13 @@ The contract of `fit` over a mesh that spans processes:
   exception of one process alone later on (a callback's, say) ends that process; the launcher
   then stops the others (started by hand: stop them yourself, or wait for JAX's heartbeat
   timeout to end them).
-* **Sources.** Full batch (an array, not a pytree) and minibatches; `Covariance` and
-  `RowChunks` train in one process only.
+* **Sources.** Full batch (an array, not a pytree) and minibatches over the mesh.
+  `Covariance`: each process passes its own rows (any number, read in chunks, e.g. its part
+  of a file); the covariance pass gathers the processes' partial moments with one collective
+  (`tiedae.data.moments.gather_processes`), so every process trains on the covariance of all
+  the rows, without `devices` (the d x d steps are the same on every process). The same holds
+  for `tiedae.pca.moments` and `tiedae.pca.fit_chunks`. `RowChunks` trains in one process
+  only.
 
 Start the processes with `python -m tiedae.launch --processes 2 -- python script.py` (local,
 loopback only), or set the environment yourself (one process per host or per GPU group):

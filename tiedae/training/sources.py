@@ -25,6 +25,7 @@ string "covariance"); pass a source as `fit`'s data argument for the others or t
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
@@ -36,13 +37,13 @@ from jax.sharding import PartitionSpec as P
 
 from tiedae._validation import check_data, check_positive_int
 from tiedae.data import chunks
-from tiedae.linear import pca
+from tiedae.data import moments as moments_lib
 from tiedae.training import distributed
 from tiedae.training.objectives import covariance_loss, reconstruction_error
 
 __all__ = ["Bound", "Covariance", "FullBatch", "Minibatches", "RowChunks", "Source", "as_source"]
 
-DEFAULT_CHUNK_ROWS = pca.DEFAULT_CHUNK_ROWS
+DEFAULT_CHUNK_ROWS = moments_lib.DEFAULT_CHUNK_ROWS
 _MAX_STREAMED_BYTES = 64 * 2**20  # streamed rows held by one compiled call at most
 
 
@@ -260,9 +261,11 @@ class Covariance(Source):
     `decoder_matrix()` and no biases.
 
     The mean and C are computed once, in one pass over the rows when first needed
-    (`tiedae.pca.moments`): only one chunk is in memory at a time, and a memory map or `.npy`
-    file is read without keeping its pages mapped, so X may be larger than memory. Give
-    precomputed moments with `Covariance.from_moments`.
+    (`tiedae.data.moments.moments`): only one chunk is in memory at a time, and a memory map or
+    `.npy` file is read without keeping its pages mapped, so X may be larger than memory. Give
+    precomputed moments with `Covariance.from_moments`. In a multi-process run each process
+    passes its own rows (any number) and every process gets the moments of all of them (one
+    collective; `tiedae.training.distributed`); train without `devices`.
 
     Args:
       data: the rows: an (n, d) array or `np.memmap`, a path to a `.npy` file, an iterator of
@@ -287,13 +290,13 @@ class Covariance(Source):
         chunks.rows_kind(data)  # a TypeError now for what cannot be rows
         self.data = data
         self.chunk_size = check_positive_int(chunk_size, "chunk_size")
-        self._moments: pca.Moments | None = None
+        self._moments: moments_lib.Moments | None = None
 
     @classmethod
     def from_moments(cls, mean, covariance, n_samples: int | None = None) -> Covariance:
         """The source of data known by its float64 mean (d,), covariance (d, d) and row count
         (None if unknown), with no pass over rows: e.g. from `tiedae.pca.moments` or a
-        `tiedae.pca.CovarianceAccumulator` fed chunk by chunk.
+        `tiedae.pca.CovarianceAccumulator` fed chunk by chunk (both in `tiedae.data.moments`).
 
         Example:
           >>> import numpy as np
@@ -303,13 +306,13 @@ class Covariance(Source):
         """
         source = cls.__new__(cls)
         source.data, source.chunk_size = None, DEFAULT_CHUNK_ROWS
-        source._moments = pca.Moments.checked(mean, covariance, n_samples)
+        source._moments = moments_lib.Moments.checked(mean, covariance, n_samples)
         return source
 
-    def moments(self) -> pca.Moments:
-        """`tiedae.pca.Moments` (mean, covariance, n_samples), computed once."""
+    def moments(self) -> moments_lib.Moments:
+        """`tiedae.moments_lib.Moments` (mean, covariance, n_samples), computed once."""
         if self._moments is None:
-            self._moments = pca.moments(self.data, chunk_size=self.chunk_size)
+            self._moments = moments_lib.moments(self.data, chunk_size=self.chunk_size)
             self.data = None  # an iterator is spent; an array is not needed any more
         return self._moments
 
@@ -381,6 +384,8 @@ class RowChunks(Source):
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.shuffle, self.seed = bool(shuffle), seed
         self._mean = None if mean is None else np.asarray(mean, np.float64)
+        self._calls = 0  # calls of a rows function so far
+        self._first_batch_checked = False
 
     def _chunks(self, seed: int, dtype) -> Iterator[np.ndarray]:
         """Checked chunks, epoch after epoch (one epoch for a plain iterator)."""
@@ -388,7 +393,7 @@ class RowChunks(Source):
             yield from chunks.iter_chunks(self.rows, dtype=dtype)
             return
         while self._kind == "factory":
-            yield from chunks.iter_chunks(self.rows, dtype=dtype)
+            yield from self._call_rows(dtype)
         rng = np.random.default_rng(seed if self.seed is None else self.seed)
         with chunks.RowReader(self.rows) as reader:
             n = reader.shape[0]
@@ -398,22 +403,54 @@ class RowChunks(Source):
                 rng.shuffle(starts)
             yield from chunks.iter_chunks(self.rows, self.batch_size, dtype=dtype, starts=starts)
 
+    def _call_rows(self, dtype) -> Iterator[np.ndarray]:
+        """The checked chunks of one call of the rows function (one epoch)."""
+        self._calls += 1
+        try:
+            yield from chunks.iter_chunks(self.rows, dtype=dtype)
+        except chunks.EmptyRows:
+            if self._calls == 1:
+                raise
+            raise ValueError(f"the rows function returned no rows on its call {self._calls}: it "
+                             "must return a fresh iterator over the rows on every call (one "
+                             "call per epoch; a generator, once read, stays empty)") from None
+
+    def _check_first_batch(self) -> int:
+        """Reads and checks a one-pass iterator's chunks up to the first batch (kept, for
+        training to read again): an empty iterator, a bad chunk or too few rows for one batch
+        raise their own error here. Returns the rows read."""
+        it = chunks.stream(self.rows)
+        held, count = [], 0
+        for block in chunks.iter_chunks(_Counted(it, held)):
+            count += len(block)
+            if count >= self.batch_size:
+                break
+        self.rows = itertools.chain(held, it)
+        self._first_batch_checked = True
+        if count < self.batch_size:
+            raise ValueError(f"the rows ran out: the iterator holds {count} rows, fewer than one "
+                             f"batch (batch_size={self.batch_size})")
+        return count
+
     def mean(self) -> np.ndarray:
         if self._mean is not None:
             return self._mean
         if self._kind == "iterator":
-            return super().mean()
-        total, count = None, 0
-        for chunk in chunks.iter_chunks(self.rows, DEFAULT_CHUNK_ROWS, dtype=np.float64,
-                                        reuse_buffer=True):
-            total = chunk.sum(axis=0) if total is None else total + chunk.sum(axis=0)
-            count += len(chunk)
-        self._mean = total / count
+            count = self._check_first_batch()
+            raise ValueError(f"RowChunks cannot compute the mean of a one-pass iterator before "
+                             f"training (its first {count} rows are fine): pass center=False to "
+                             "fit, give the mean (RowChunks(..., mean=...)), or pass a function "
+                             "returning a fresh iterator (a first pass computes the mean)")
+        if self._kind == "factory":
+            self._calls += 1
+        self._mean = moments_lib.row_mean(self.rows)[0]
         return self._mean
 
     def bind(self, *, dtype, mesh, seed, offset) -> Bound:
         b = self.batch_size
         _check_divisible(b, mesh, "devices (batch_size)")
+        if self._kind == "iterator" and not self._first_batch_checked:
+            self._check_first_batch()
         batches = chunks.regroup(self._chunks(seed, dtype), b)
 
         def take_batch() -> np.ndarray:
@@ -437,6 +474,21 @@ class RowChunks(Source):
 
         max_fused = max(1, _MAX_STREAMED_BYTES // (b * d * np.dtype(dtype).itemsize))
         return Bound(None, _select_input, next_inputs, d, max_fused, None)
+
+
+class _Counted:
+    """An iterator that keeps what it hands out in `held` (to hand it out again)."""
+
+    def __init__(self, it: Iterator, held: list):
+        self.it, self.held = it, held
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        item = next(self.it)
+        self.held.append(item)
+        return item
 
 
 def as_source(data, batch_size=None, *, chunk_size: int = DEFAULT_CHUNK_ROWS) -> Source:
