@@ -161,14 +161,26 @@ def _is_model_file(path: str) -> bool:
         return False
 
 
+def _path(path, caller: str) -> str:
+    """`path` (str, bytes or os.PathLike) as a str with `~` expanded, or a clear error."""
+    if not isinstance(path, str | bytes | os.PathLike):
+        raise TypeError(f"{caller}'s path must be a file name (str or pathlib.Path); got "
+                        f"{path!r}")
+    path = os.path.expanduser(os.fsdecode(os.fspath(path)))
+    if not path:
+        raise ValueError(f"{caller}'s path is empty: give a file name")
+    return path
+
+
 def save(model: nnx.Module, path) -> None:
     """Writes `model` (its class, constructor arguments and every variable) to `path`.
 
     Args:
       model: a `LinearAE`, `MLPAE`, `ConvAE`, `GraphAE` or `SequentialAE` (activations given
         by name).
-      path: the file to write (any name; `.npz` is customary). Its folder must exist. An
-        existing tiedae model file there is replaced (atomically); any other file is refused.
+      path: the file to write, exactly as named (no suffix is added; `.npz` is customary;
+        `~` is expanded). Its folder must exist. An existing tiedae model file there is
+        replaced (atomically); any other file is refused.
 
     Raises:
       TypeError: `model` is not one of tiedae's models, or holds an activation function of
@@ -181,7 +193,7 @@ def save(model: nnx.Module, path) -> None:
                         "state nnx.state(model) (every variable, not only nnx.Param; e.g. with "
                         "orbax, or np.savez of its leaves) and nnx.update a freshly built "
                         "module with it")
-    path = os.fspath(path)
+    path = _path(path, "tiedae.save")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"cannot save to {path}: the folder {folder} does not exist")
@@ -239,6 +251,10 @@ def _read(path: str) -> tuple[dict, dict]:
         raise ValueError(f"{not_ours}: it holds a single array")
     try:
         with loaded as archive:
+            if _META not in archive.files and "meta.json" in archive.files:
+                raise ValueError(f"{path} is a checkpoint of tiedae.fit, not a model file: "
+                                 "run the same fit call again with Checkpoint(..., "
+                                 "resume=True) to get its model, then tiedae.save that")
             if _META not in archive.files:
                 raise ValueError(f"{not_ours}: an .npz archive without it (restore a state "
                                  "saved by hand with nnx.update)")
@@ -277,7 +293,7 @@ def load(path) -> nnx.Module:
         version, an unknown model class, or variables that do not fit the recorded model.
       FileNotFoundError: no such file.
     """
-    path = os.fspath(path)
+    path = _path(path, "tiedae.load")
     meta, arrays = _read(path)
     where = path
     entries = meta.get("variables")
