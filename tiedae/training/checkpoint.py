@@ -39,6 +39,13 @@ hyperparameters and devices), and a resumed call with any of them different rais
 ValueError naming what differs. Without `resume=True` a directory that already holds
 checkpoints is refused too (nothing is overwritten).
 
+**More steps is another run.** A call with a larger `steps` than the checkpointed run is
+refused, with a message saying so: resuming continues a run to the end it was started for
+(its log points, its last checkpoint and a schedule's length depend on `steps`), it does not
+extend a finished one. To train a finished run further, get its model (the same call again)
+and `fit` that model for the extra steps, with a fresh optimizer state, into another
+directory.
+
 **Not saved:** callbacks (their state is theirs; they are called at the log points after the
 resumed step only). Runs over several processes cannot be checkpointed yet (`fit` refuses).
 
@@ -97,7 +104,8 @@ class Checkpoint:
     """Where and how often `fit` writes checkpoints, and whether it resumes from them.
 
     Args:
-      directory: the folder of the checkpoints (created if missing); one run per folder.
+      directory: the folder of the checkpoints (created if missing; `~` is expanded); one
+        run per folder.
       every: write a checkpoint at the first log point at or after each multiple of `every`
         steps (and after the last step). A multiple of fit's `log_every` puts them exactly on
         the multiples.
@@ -115,7 +123,7 @@ class Checkpoint:
         if not isinstance(directory, str | os.PathLike) or not str(directory):
             raise TypeError(f"Checkpoint's directory must be a path (str or pathlib.Path); got "
                             f"{directory!r}")
-        self.directory = pathlib.Path(directory)
+        self.directory = pathlib.Path(directory).expanduser()
         self.every = check_positive_int(every, "Checkpoint's every")
         if not isinstance(resume, bool):
             raise TypeError(f"Checkpoint's resume must be True or False; got {resume!r}")
@@ -272,9 +280,17 @@ class Session:
     def _resume_from(self, step, path, meta, arrays, state, rest) -> Restored:
         differ = differences(meta["identity"], self.identity)
         if differ:
+            saved_steps = meta["identity"].get("settings", {}).get("steps")
+            more = ""
+            if saved_steps != self.steps:
+                more = (f" A checkpoint resumes the same run; it cannot extend a run of "
+                        f"steps={saved_steps} to steps={self.steps} (its log points, last "
+                        f"checkpoint and any schedule depend on steps). To train further, get "
+                        f"that run's model (the same call, steps={saved_steps}) and fit it "
+                        f"again, with a new optimizer state, into another directory.")
             raise ValueError(f"the checkpoint {path} is of another run; it differs from this "
                              f"call in: {'; '.join(differ)}. Resume with the same arguments, "
-                             f"or use another directory")
+                             f"or use another directory.{more}")
         restored_state = _unflat(state, _numbered(arrays, "state/"), "the training state", path)
         restored_rest = _unflat(rest, _numbered(arrays, "rest/"), "the model's variables", path)
         history = {key[len("history/"):]: arrays[key].tolist() for key in meta["history"]}
