@@ -259,3 +259,10 @@ def test_load_of_a_fit_checkpoint_says_how_to_get_its_model(tmp_path):
     with pytest.raises(ValueError, match="is a checkpoint of tiedae.fit, not a model file.*"
                                          "resume=True"):
         tiedae.load(tmp_path / "checkpoint-000000002.npz")
+
+
+def test_save_of_the_estimator_says_to_pickle_it(tmp_path):
+    estimator = tiedae.estimator.LinearAutoencoder(2)
+    with pytest.raises(TypeError, match="LinearAutoencoder is a scikit-learn estimator: save it "
+                                        "with pickle.dump or joblib.dump"):
+        tiedae.save(estimator, tmp_path / "est.npz")

@@ -187,6 +187,10 @@ def save(model: nnx.Module, path) -> None:
         one's own.
       FileExistsError: `path` exists and is not a tiedae model file.
     """
+    if type(model) not in _CONFIGS and callable(getattr(model, "get_params", None)):
+        raise TypeError(f"tiedae.save stores tiedae's models (nnx modules); "
+                        f"{type(model).__name__} is a scikit-learn estimator: save it with "
+                        "pickle.dump or joblib.dump")
     if type(model) not in _CONFIGS:
         raise TypeError(f"tiedae.save stores tiedae's own models ({', '.join(_CLASSES)}); got "
                         f"{type(model).__name__}. For a module of your own, save its whole "
