@@ -408,3 +408,21 @@ def test_more_steps_after_a_finished_run_is_refused_saying_how_to_train_further(
     with pytest.raises(ValueError, match="log_every") as info:  # other settings: no such hint
         _fit(tmp_path, steps=6, log_every=2)
     assert "extend" not in str(info.value)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no advisory locks")
+def test_a_second_run_into_a_directory_in_use_is_refused_and_the_first_is_untouched(tmp_path):
+    refused = []
+
+    def second_run(step, metrics, model):
+        if step == 3:
+            with pytest.raises(ValueError, match="is in use by another running fit"):
+                _fit(tmp_path, steps=6, callback=None)
+            refused.append(step)
+
+    first = _fit(tmp_path, steps=6, callback=second_run)
+    assert refused == [3] and _steps(tmp_path) == [6]
+    _same(_fit(tmp_path, steps=6), first)  # released when the run ended: resumes
+    with pytest.raises(ValueError, match="log_every"):  # released after a refused resume too
+        _fit(tmp_path, steps=6, log_every=2)
+    _fit(tmp_path, steps=6)
