@@ -316,6 +316,10 @@ def load(path) -> nnx.Module:
     for i, ((key, var), entry) in enumerate(zip(expected, entries, strict=True)):
         value = arrays.get(f"v{i}")
         want = jax.ShapeDtypeStruct(np.shape(var.get_value()), var.get_value().dtype)
+        if (value is not None and value.dtype.kind == "V" and isinstance(entry, dict)
+                and entry.get("dtype") == str(want.dtype)
+                and value.dtype.itemsize == want.dtype.itemsize):
+            value = value.view(want.dtype)  # npy stores bfloat16 & co. as raw bytes (|V2)
         if (not isinstance(entry, dict) or tuple(entry.get("path", ())) != tuple(key)
                 or entry.get("kind") != type(var).__name__ or value is None
                 or value.shape != want.shape or value.dtype != want.dtype):
