@@ -281,3 +281,18 @@ def test_half_precision_models_round_trip_bitwise(tmp_path, dtype):
 
 def _flat_values(model):
     return [(k, v.get_value()) for k, v in nnx.to_flat_state(nnx.state(model))]
+
+
+def test_load_of_a_text_file_does_not_talk_of_pickles(tmp_path):
+    (tmp_path / "notes.npz").write_text("hello")
+    with pytest.raises(ValueError, match="not a tiedae model file.*not an .npz .zip. archive") \
+            as info:
+        tiedae.load(tmp_path / "notes.npz")
+    assert "pickle" not in str(info.value)
+
+
+def test_save_inside_jit_is_named(tmp_path):
+    model = tiedae.LinearAE(4, 2, rngs=nnx.Rngs(0))
+    with pytest.raises(TypeError, match="traced LinearAE .called inside jit"):
+        nnx.jit(lambda m: tiedae.save(m, tmp_path / "m.npz"))(model)
+    assert not list(tmp_path.iterdir())

@@ -212,6 +212,10 @@ def save(model: nnx.Module, path) -> None:
         if kind not in _VARIABLES:
             raise TypeError(f"{type(model).__name__} holds a variable {key} of kind {kind}, "
                             "which tiedae.save does not know")
+        if isinstance(var.get_value(), jax.core.Tracer):
+            raise TypeError(f"tiedae.save got a traced {type(model).__name__} (called inside "
+                            "jit, grad or vmap): save it outside, e.g. after fit or in a fit "
+                            "callback")
         value = np.asarray(jax.device_get(var.get_value()))
         arrays[f"v{i}"] = value
         variables.append({"path": list(key), "kind": kind, "shape": list(value.shape),
@@ -246,10 +250,19 @@ def _read(path: str) -> tuple[dict, dict]:
     not_ours = (f"{path} is not a tiedae model file (tiedae.save writes an .npz archive with "
                 f"a {_META!r} entry)")
     try:
+        if os.path.isfile(path) and os.path.getsize(path):
+            with open(path, "rb") as fh:
+                head = fh.read(6)
+            if not head.startswith((b"PK", b"\x93NUMPY")):  # numpy would try to unpickle it
+                raise ValueError(f"{not_ours}: it is not an .npz (zip) archive")
         loaded = np.load(path, allow_pickle=False)
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
-    except (ValueError, EOFError, OSError, zipfile.BadZipFile) as err:
+    except ValueError as err:
+        if str(err).startswith(not_ours):
+            raise
+        raise ValueError(f"{not_ours}, or a corrupt or truncated one ({err})") from err
+    except (EOFError, OSError, zipfile.BadZipFile) as err:
         raise ValueError(f"{not_ours}, or a corrupt or truncated one ({err})") from err
     if not isinstance(loaded, np.lib.npyio.NpzFile):
         raise ValueError(f"{not_ours}: it holds a single array")
