@@ -389,3 +389,40 @@ def test_the_default_loss_of_a_model_without_its_own_error_decreases():
     model.A[...] = jnp.zeros((3, 3))
     _, hist = tiedae.fit(model, X, optimizer=optax.adam(5e-2), steps=40, log_every=20)
     assert hist["loss"][-1] < 0.2 * hist["loss"][0]
+
+
+def test_a_tilde_in_the_directory_is_the_home_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    assert Checkpoint("~/runs", every=2).directory == tmp_path / "home" / "runs"
+    _fit("~/runs", steps=6)
+    assert not (tmp_path / "~").exists()  # no folder literally named "~"
+    assert _steps(tmp_path / "home" / "runs") == [6]
+
+
+def test_more_steps_after_a_finished_run_is_refused_saying_how_to_train_further(tmp_path):
+    _fit(tmp_path, steps=6)
+    with pytest.raises(ValueError, match=r"steps \(checkpoint: 6; this call: 12\).*cannot "
+                                         r"extend a run of steps=6 to steps=12.*fit it again"):
+        _fit(tmp_path, steps=12)
+    with pytest.raises(ValueError, match="log_every") as info:  # other settings: no such hint
+        _fit(tmp_path, steps=6, log_every=2)
+    assert "extend" not in str(info.value)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no advisory locks")
+def test_a_second_run_into_a_directory_in_use_is_refused_and_the_first_is_untouched(tmp_path):
+    refused = []
+
+    def second_run(step, metrics, model):
+        if step == 3:
+            with pytest.raises(ValueError, match="is in use by another running fit"):
+                _fit(tmp_path, steps=6, callback=None)
+            refused.append(step)
+
+    first = _fit(tmp_path, steps=6, callback=second_run)
+    assert refused == [3] and _steps(tmp_path) == [6]
+    _same(_fit(tmp_path, steps=6), first)  # released when the run ended: resumes
+    with pytest.raises(ValueError, match="log_every"):  # released after a refused resume too
+        _fit(tmp_path, steps=6, log_every=2)
+    _fit(tmp_path, steps=6)

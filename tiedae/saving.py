@@ -161,27 +161,43 @@ def _is_model_file(path: str) -> bool:
         return False
 
 
+def _path(path, caller: str) -> str:
+    """`path` (str, bytes or os.PathLike) as a str with `~` expanded, or a clear error."""
+    if not isinstance(path, str | bytes | os.PathLike):
+        raise TypeError(f"{caller}'s path must be a file name (str or pathlib.Path); got "
+                        f"{path!r}")
+    path = os.path.expanduser(os.fsdecode(os.fspath(path)))
+    if not path:
+        raise ValueError(f"{caller}'s path is empty: give a file name")
+    return path
+
+
 def save(model: nnx.Module, path) -> None:
     """Writes `model` (its class, constructor arguments and every variable) to `path`.
 
     Args:
       model: a `LinearAE`, `MLPAE`, `ConvAE`, `GraphAE` or `SequentialAE` (activations given
         by name).
-      path: the file to write (any name; `.npz` is customary). Its folder must exist. An
-        existing tiedae model file there is replaced (atomically); any other file is refused.
+      path: the file to write, exactly as named (no suffix is added; `.npz` is customary;
+        `~` is expanded). Its folder must exist. An existing tiedae model file there is
+        replaced (atomically); any other file is refused.
 
     Raises:
       TypeError: `model` is not one of tiedae's models, or holds an activation function of
         one's own.
       FileExistsError: `path` exists and is not a tiedae model file.
     """
+    if type(model) not in _CONFIGS and callable(getattr(model, "get_params", None)):
+        raise TypeError(f"tiedae.save stores tiedae's models (nnx modules); "
+                        f"{type(model).__name__} is a scikit-learn estimator: save it with "
+                        "pickle.dump or joblib.dump")
     if type(model) not in _CONFIGS:
         raise TypeError(f"tiedae.save stores tiedae's own models ({', '.join(_CLASSES)}); got "
                         f"{type(model).__name__}. For a module of your own, save its whole "
                         "state nnx.state(model) (every variable, not only nnx.Param; e.g. with "
                         "orbax, or np.savez of its leaves) and nnx.update a freshly built "
                         "module with it")
-    path = os.fspath(path)
+    path = _path(path, "tiedae.save")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"cannot save to {path}: the folder {folder} does not exist")
@@ -196,6 +212,10 @@ def save(model: nnx.Module, path) -> None:
         if kind not in _VARIABLES:
             raise TypeError(f"{type(model).__name__} holds a variable {key} of kind {kind}, "
                             "which tiedae.save does not know")
+        if isinstance(var.get_value(), jax.core.Tracer):
+            raise TypeError(f"tiedae.save got a traced {type(model).__name__} (called inside "
+                            "jit, grad or vmap): save it outside, e.g. after fit or in a fit "
+                            "callback")
         value = np.asarray(jax.device_get(var.get_value()))
         arrays[f"v{i}"] = value
         variables.append({"path": list(key), "kind": kind, "shape": list(value.shape),
@@ -230,15 +250,28 @@ def _read(path: str) -> tuple[dict, dict]:
     not_ours = (f"{path} is not a tiedae model file (tiedae.save writes an .npz archive with "
                 f"a {_META!r} entry)")
     try:
+        if os.path.isfile(path) and os.path.getsize(path):
+            with open(path, "rb") as fh:
+                head = fh.read(6)
+            if not head.startswith((b"PK", b"\x93NUMPY")):  # numpy would try to unpickle it
+                raise ValueError(f"{not_ours}: it is not an .npz (zip) archive")
         loaded = np.load(path, allow_pickle=False)
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
-    except (ValueError, EOFError, OSError, zipfile.BadZipFile) as err:
+    except ValueError as err:
+        if str(err).startswith(not_ours):
+            raise
+        raise ValueError(f"{not_ours}, or a corrupt or truncated one ({err})") from err
+    except (EOFError, OSError, zipfile.BadZipFile) as err:
         raise ValueError(f"{not_ours}, or a corrupt or truncated one ({err})") from err
     if not isinstance(loaded, np.lib.npyio.NpzFile):
         raise ValueError(f"{not_ours}: it holds a single array")
     try:
         with loaded as archive:
+            if _META not in archive.files and "meta.json" in archive.files:
+                raise ValueError(f"{path} is a checkpoint of tiedae.fit, not a model file: "
+                                 "run the same fit call again with Checkpoint(..., "
+                                 "resume=True) to get its model, then tiedae.save that")
             if _META not in archive.files:
                 raise ValueError(f"{not_ours}: an .npz archive without it (restore a state "
                                  "saved by hand with nnx.update)")
@@ -277,7 +310,7 @@ def load(path) -> nnx.Module:
         version, an unknown model class, or variables that do not fit the recorded model.
       FileNotFoundError: no such file.
     """
-    path = os.fspath(path)
+    path = _path(path, "tiedae.load")
     meta, arrays = _read(path)
     where = path
     entries = meta.get("variables")
@@ -296,6 +329,10 @@ def load(path) -> nnx.Module:
     for i, ((key, var), entry) in enumerate(zip(expected, entries, strict=True)):
         value = arrays.get(f"v{i}")
         want = jax.ShapeDtypeStruct(np.shape(var.get_value()), var.get_value().dtype)
+        if (value is not None and value.dtype.kind == "V" and isinstance(entry, dict)
+                and entry.get("dtype") == str(want.dtype)
+                and value.dtype.itemsize == want.dtype.itemsize):
+            value = value.view(want.dtype)  # npy stores bfloat16 & co. as raw bytes (|V2)
         if (not isinstance(entry, dict) or tuple(entry.get("path", ())) != tuple(key)
                 or entry.get("kind") != type(var).__name__ or value is None
                 or value.shape != want.shape or value.dtype != want.dtype):

@@ -27,7 +27,10 @@ With `every` a multiple of `log_every` they fall exactly on the multiples of `ev
 (`fsync`), then renamed over its final name (`os.replace`): a file under the final name is
 always complete, and an older checkpoint is removed only after a newer one is complete. The
 last `keep` checkpoints are kept (default 2). A stale temporary file from a killed write is
-ignored, and removed by the next write.
+ignored, and removed by the next write. While a `fit` runs it holds an exclusive lock (`flock`) on
+its directory (released when it ends, even by a kill): a second run into the same directory at
+the same time is refused instead of removing the first one's files (where the system has
+`fcntl`).
 
 **Another run's checkpoint is refused**, not loaded: the checkpoint records the run's
 fingerprint (model class, the layout and digest of the initial variables, the optimizer state's
@@ -38,6 +41,13 @@ data, and the settings steps, log_every, batch size, seed, centring, blow-up fac
 hyperparameters and devices), and a resumed call with any of them different raises
 ValueError naming what differs. Without `resume=True` a directory that already holds
 checkpoints is refused too (nothing is overwritten).
+
+**More steps is another run.** A call with a larger `steps` than the checkpointed run is
+refused, with a message saying so: resuming continues a run to the end it was started for
+(its log points, its last checkpoint and a schedule's length depend on `steps`), it does not
+extend a finished one. To train a finished run further, get its model (the same call again)
+and `fit` that model for the extra steps, with a fresh optimizer state, into another
+directory.
 
 **Not saved:** callbacks (their state is theirs; they are called at the log points after the
 resumed step only). Runs over several processes cannot be checkpointed yet (`fit` refuses).
@@ -78,6 +88,11 @@ import warnings
 import zipfile
 from typing import Any, NamedTuple
 
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; one run per directory is up to the user
+    fcntl = None
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -97,7 +112,8 @@ class Checkpoint:
     """Where and how often `fit` writes checkpoints, and whether it resumes from them.
 
     Args:
-      directory: the folder of the checkpoints (created if missing); one run per folder.
+      directory: the folder of the checkpoints (created if missing; `~` is expanded); one
+        run per folder.
       every: write a checkpoint at the first log point at or after each multiple of `every`
         steps (and after the last step). A multiple of fit's `log_every` puts them exactly on
         the multiples.
@@ -115,7 +131,7 @@ class Checkpoint:
         if not isinstance(directory, str | os.PathLike) or not str(directory):
             raise TypeError(f"Checkpoint's directory must be a path (str or pathlib.Path); got "
                             f"{directory!r}")
-        self.directory = pathlib.Path(directory)
+        self.directory = pathlib.Path(directory).expanduser()
         self.every = check_positive_int(every, "Checkpoint's every")
         if not isinstance(resume, bool):
             raise TypeError(f"Checkpoint's resume must be True or False; got {resume!r}")
@@ -173,6 +189,29 @@ def _fsync_directory(directory: pathlib.Path) -> None:
         os.close(fd)
 
 
+def _lock(directory: pathlib.Path) -> int | None:
+    """An exclusive advisory lock (`flock`) on `directory` itself, held by the open descriptor
+    returned (None where locks are not supported); the system releases it when the process
+    ends, even by SIGKILL. A directory another running fit holds is refused."""
+    if fcntl is None:
+        return None
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise ValueError(f"the checkpoint directory {directory} is in use by another running "
+                         "fit (one run per directory): wait for it to end, or use another "
+                         "directory") from None
+    except OSError:  # a file system without locks
+        os.close(fd)
+        return None
+    return fd
+
+
 def _checkpoints(directory: pathlib.Path) -> list[tuple[int, pathlib.Path]]:
     """(step, path) of the checkpoints in `directory`, newest first."""
     found = []
@@ -213,6 +252,7 @@ class Session:
         directory.mkdir(parents=True, exist_ok=True)
         if not os.access(directory, os.W_OK | os.X_OK):
             raise ValueError(f"the checkpoint directory {directory} is not writable")
+        self._lock = _lock(directory)
         self.position = bound.position
         self.last = 0
         # Sources without a position: the number of steps' inputs read, and their running
@@ -221,6 +261,18 @@ class Session:
         self._hash = None if bound.position is not None else hashlib.sha256()
         self._bound = bound if bound.position is not None else bound._replace(
             next_inputs=self._hashed(bound.next_inputs))
+
+    def close(self) -> None:
+        """Releases the directory for another run (fit calls it when the run ends)."""
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     @property
     def input_digest(self) -> str:
@@ -272,9 +324,17 @@ class Session:
     def _resume_from(self, step, path, meta, arrays, state, rest) -> Restored:
         differ = differences(meta["identity"], self.identity)
         if differ:
+            saved_steps = meta["identity"].get("settings", {}).get("steps")
+            more = ""
+            if saved_steps != self.steps:
+                more = (f" A checkpoint resumes the same run; it cannot extend a run of "
+                        f"steps={saved_steps} to steps={self.steps} (its log points, last "
+                        f"checkpoint and any schedule depend on steps). To train further, get "
+                        f"that run's model (the same call, steps={saved_steps}) and fit it "
+                        f"again, with a new optimizer state, into another directory.")
             raise ValueError(f"the checkpoint {path} is of another run; it differs from this "
                              f"call in: {'; '.join(differ)}. Resume with the same arguments, "
-                             f"or use another directory")
+                             f"or use another directory.{more}")
         restored_state = _unflat(state, _numbered(arrays, "state/"), "the training state", path)
         restored_rest = _unflat(rest, _numbered(arrays, "rest/"), "the model's variables", path)
         history = {key[len("history/"):]: arrays[key].tolist() for key in meta["history"]}
@@ -348,11 +408,16 @@ class Session:
 def start(config: Checkpoint, *, model, state, rest, optimizer, source, bound, parts, evals,
           settings) -> tuple[Session, Restored | None]:
     """`fit`'s side: the session of this run, and what it resumes from (None: step 0). A
-    restored run's model gets the checkpoint's other variables (its `DataMean`)."""
+    restored run's model gets the checkpoint's other variables (its `DataMean`). The session
+    holds the directory's lock until closed (`with session:`)."""
     identity = fingerprint(model=model, state=state, rest=rest, optimizer=optimizer,
                            source=source, parts=parts, evals=evals, settings=settings)
     session = Session(config, identity, bound, settings["steps"])
-    restored = session.restore(state, rest)
+    try:
+        restored = session.restore(state, rest)
+    except BaseException:
+        session.close()
+        raise
     if restored is not None:
         nnx.update(model, restored.rest)
     return session, restored

@@ -13,6 +13,7 @@ model; the steps in between run in one compiled call.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
@@ -249,27 +250,29 @@ def fit(
         bound = session.bound
         if restored is not None:
             state, rest = restored.state, restored.rest
-    state, rest, evals = setup.place((state, rest, evals), mesh, multi)
-    dynamic_parts, static_parts = parts
-    spec = StepSpec(graphdef, optimizer, bound.select, static_parts, tuple(evals),
-                    None if blowup_factor is None else float(blowup_factor))
-    capacity = max(1, min(log_every, bound.max_fused_steps or log_every))
+    with contextlib.nullcontext() if session is None else session:  # releases its directory
+        state, rest, evals = setup.place((state, rest, evals), mesh, multi)
+        dynamic_parts, static_parts = parts
+        spec = StepSpec(graphdef, optimizer, bound.select, static_parts, tuple(evals),
+                        None if blowup_factor is None else float(blowup_factor))
+        capacity = max(1, min(log_every, bound.max_fused_steps or log_every))
 
-    with blas_threads(blas_threads_limit):
-        segment, names = compiled_segment(spec)
-        args = lambda cap: (state, rest, bound.resident, bound.next_inputs(cap, 0),  # noqa: E731
-                            np.int32(1), evals, dynamic_parts, True)
-        if capacity > 1 and not fuses_well(segment, *args(capacity)):
-            capacity = 1
-        # Compile (or find compiled) outside the timed loop: one call on placeholder inputs,
-        # its result dropped.
-        jax.block_until_ready(segment(*args(capacity)))
-        if session is not None:
-            session.seek(restored, capacity)
-        run = _Run(segment, names, rest, bound, evals, dynamic_parts, capacity, multi, hooks,
-                   session)
-        return _train(model, state, run, steps, log_every, callbacks, dtype,
-                      spec.blowup_factor, restored)
+        with blas_threads(blas_threads_limit):
+            segment, names = compiled_segment(spec)
+            args = lambda cap: (  # noqa: E731
+                state, rest, bound.resident, bound.next_inputs(cap, 0), np.int32(1), evals,
+                dynamic_parts, True)
+            if capacity > 1 and not fuses_well(segment, *args(capacity)):
+                capacity = 1
+            # Compile (or find compiled) outside the timed loop: one call on placeholder inputs,
+            # its result dropped.
+            jax.block_until_ready(segment(*args(capacity)))
+            if session is not None:
+                session.seek(restored, capacity)
+            run = _Run(segment, names, rest, bound, evals, dynamic_parts, capacity, multi, hooks,
+                       session)
+            return _train(model, state, run, steps, log_every, callbacks, dtype,
+                          spec.blowup_factor, restored)
 
 
 class _Run(NamedTuple):
