@@ -310,7 +310,7 @@ class Covariance(Source):
         return source
 
     def moments(self) -> moments_lib.Moments:
-        """`tiedae.moments_lib.Moments` (mean, covariance, n_samples), computed once."""
+        """`tiedae.data.moments.Moments` (mean, covariance, n_samples), computed once."""
         if self._moments is None:
             self._moments = moments_lib.moments(self.data, chunk_size=self.chunk_size)
             self.data = None  # an iterator is spent; an array is not needed any more
