@@ -10,8 +10,9 @@ import pytest
 from jax.experimental.compilation_cache import compilation_cache as cc
 
 from tiedae.bench import cli, compile_cache
-from tiedae.bench.suite import Suite, Summary
+from tiedae.bench.suite import Suite
 from tiedae.bench.tempfiles import XLA_CACHE_PREFIX
+from tiedae.report import Analysis, Table
 
 SETTINGS = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs",
             "jax_persistent_cache_min_entry_size_bytes")
@@ -20,7 +21,7 @@ SETTINGS = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_
 def _suite():
     return Suite("tiny", "a test suite", lambda o: [{"run_id": "r0", "seed": o.seed}],
                  lambda c: {"final": {"seed": float(c["seed"])}},
-                 lambda recs: Summary("tiny", ["n"], [[len(recs)]], []))
+                 lambda recs: Analysis([Table("tiny", ["n"], [[len(recs)]])], []))
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from tiedae.bench import cli
-from tiedae.bench.suite import Suite, Summary
+from tiedae.bench.suite import Suite
+from tiedae.report import Analysis, Table
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -35,9 +36,8 @@ def _tiny_suite(calls=None, fail_on=None):
 
     def summarize(recs):
         total = sum(r["final"]["square"] for r in recs)
-        return Summary("tiny", ["run", "square"],
-                       [[r["run_id"], r["final"]["square"]] for r in recs],
-                       [f"sum of squares {total:g}"])
+        rows = [[r["run_id"], r["final"]["square"]] for r in recs]
+        return Analysis([Table("tiny", ["run", "square"], rows)], [f"sum of squares {total:g}"])
 
     return Suite("tiny", "a test suite", configs, run, summarize)
 
@@ -103,7 +103,8 @@ def test_resume_skips_saved_runs_and_failures_are_retried(tmp_path):
 SLOW_SCRIPT = textwrap.dedent('''
     import sys, time
     from tiedae.bench import cli
-    from tiedae.bench.suite import Suite, Summary
+    from tiedae.bench.suite import Suite
+    from tiedae.report import Analysis, Table
 
     def configs(options):
         return [{"run_id": f"r{i}", "seed": i} for i in range(8)]
@@ -113,7 +114,7 @@ SLOW_SCRIPT = textwrap.dedent('''
         return {"final": {"i": float(config["seed"])}, "trajectory": {"x": list(range(500))}}
 
     suite = Suite("slow", "sleeps", configs, run,
-                  lambda recs: Summary("slow", ["n"], [[len(recs)]], []))
+                  lambda recs: Analysis([Table("slow", ["n"], [[len(recs)]])], []))
     sys.exit(cli.main(sys.argv[1:], suites=[suite]))
 ''')
 
@@ -159,7 +160,7 @@ def test_device_gpu_without_gpu_is_a_clear_error():
 
 
 def test_report_prints_saved_results_and_rewrites_the_readme_section(tmp_path, capsys):
-    from tiedae.bench.report import BEGIN, END
+    from tiedae.report.markdown import BEGIN, END
 
     suite = _tiny_suite()
     assert cli.main(["--suite", "tiny", "--out", str(tmp_path)], suites=[suite]) == 0
@@ -172,8 +173,8 @@ def test_report_prints_saved_results_and_rewrites_the_readme_section(tmp_path, c
     assert calls == []  # nothing re-ran
     text = readme.read_text()
     assert "stale 123" not in text and text.startswith("# x\n\nbefore\n") and "after" in text
-    assert "- sum of squares 5" in text and "| r2 | 4.0 |" not in text  # findings only
-    assert "| r2 | 4.0 |" in capsys.readouterr().out  # the printed report has the tables
+    assert "- sum of squares 5" in text and "| r2 | 4 |" not in text  # findings only
+    assert "| r2 | 4 |" in capsys.readouterr().out  # the printed report has the tables
     readme.write_text("no markers here\n")
     assert cli.main(["--report", "--out", str(tmp_path), "--readme", str(readme)],
                     suites=[suite]) == 2
@@ -184,8 +185,8 @@ def test_report_prints_saved_results_and_rewrites_the_readme_section(tmp_path, c
 
 def test_readme_findings_are_regenerated_from_the_committed_results():
     """The README's numbers come from paper/results: regenerating its section changes nothing."""
-    from tiedae.bench.report import BEGIN, END, markdown_report
     from tiedae.bench.suites import SUITES
+    from tiedae.report.markdown import BEGIN, END, markdown_report
 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     section = readme.split(BEGIN, 1)[1].split(END, 1)[0].strip()
@@ -235,7 +236,7 @@ def test_cli_passes_the_named_data_sets_to_the_suites(tmp_path):
 
     suite = Suite(name="probe", description="records its data", configs=configs,
                   run=lambda c: {"final": {"x": 1.0}},
-                  summarize=lambda recs: Summary("probe", ["x"], [[1]], []))
+                  analyze=lambda recs: Analysis([Table("probe", ["x"], [[1]])], []))
     out = tmp_path / "out"
     assert cli.main(["--data", str(npz), str(graph), "--out", str(out)], suites=[suite]) == 0
     assert seen[-1] == {"mnist": str(npz), "graph": str(graph)}
@@ -251,7 +252,8 @@ HOLD_SCRIPT = textwrap.dedent('''
     import os, sys, time
     from pathlib import Path
     from tiedae.bench import cli
-    from tiedae.bench.suite import Suite, Summary
+    from tiedae.bench.suite import Suite
+    from tiedae.report import Analysis, Table
 
     go, holding = Path(os.environ["GO_FILE"]), Path(os.environ["HOLDING_FILE"])
 
@@ -265,7 +267,7 @@ HOLD_SCRIPT = textwrap.dedent('''
 
     suite = Suite("held", "waits", lambda o: [{"run_id": f"r{i}", "seed": o.seed + i}
                                               for i in range(2)],
-                  run, lambda recs: Summary("held", ["n"], [[len(recs)]], []))
+                  run, lambda recs: Analysis([Table("held", ["n"], [[len(recs)]])], []))
     sys.exit(cli.main(sys.argv[1:], suites=[suite]))
 ''')
 

@@ -256,7 +256,7 @@ def test_exact_pcs_summary_compares_each_optimizer_with_both_line_styles():
 
 
 def test_median_iqr_counts_never_reached_runs_as_infinite():
-    from tiedae.bench import stats
+    from tiedae.report import stats
 
     assert stats.median_iqr([50.0, 50.0, None, None, None]) == (np.inf, 50.0, np.inf)
     assert stats.median_iqr([10.0, 10.0, None]) == (10.0, 10.0, np.inf)

@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tiedae.bench import cli, datasets, records
-from tiedae.bench.suite import Suite, Summary
+from tiedae.bench.suite import Suite
+from tiedae.report import Analysis, Table
 
 REPO = Path(__file__).resolve().parents[1]
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -41,7 +42,8 @@ def _suite(calls=None, n=3, interrupt_at=None, extra=None, name="tiny"):
         return {"final": {"seed": float(config["seed"]), "rows": rows}}
 
     def summarize(recs):
-        return Summary(name, ["run"], [[r["run_id"]] for r in recs], [f"{len(recs)} runs"])
+        rows = [[r["run_id"]] for r in recs]
+        return Analysis([Table(name, ["run"], rows)], [f"{len(recs)} runs"])
 
     return Suite(name, "a fake suite", configs, run, summarize)
 
@@ -109,7 +111,7 @@ def test_failed_overwrite_keeps_the_old_file(tmp_path, capsys):
         raise RuntimeError("boom")
 
     bad = _suite()
-    bad = Suite(bad.name, bad.description, bad.configs, boom, bad.summarize)
+    bad = Suite(bad.name, bad.description, bad.configs, boom, bad.analyze)
     code, out, err = _cli(capsys, ["--suite", "tiny", "--out", tmp_path, "--overwrite"], [bad])
     assert code == 1 and "Traceback" not in out + err and "RuntimeError: boom" in out
     assert "Traceback" in (tmp_path / "errors.log").read_text()  # kept for the developer
@@ -150,7 +152,7 @@ def test_ctrl_c_prints_a_message_and_keeps_the_saved_records(tmp_path, capsys, m
     suite = _suite(interrupt_at=where)
     if where == "configs":
         suite = Suite("tiny", "", lambda o: (_ for _ in ()).throw(KeyboardInterrupt),
-                      suite.run, suite.summarize)
+                      suite.run, suite.analyze)
     if where == "write":
         fsyncs, real = [], os.fsync
 
@@ -564,7 +566,7 @@ def _named_suite(calls):
         return {"final": {"seed": float(config["seed"])}}
 
     return Suite("named", "run_ids name the options", configs, run,
-                 lambda recs: Summary("named", ["run"], [[r["run_id"]] for r in recs], []))
+                 lambda recs: Analysis([Table("named", ["run"], [[r["run_id"]] for r in recs])]))
 
 
 def _on_gpu(path):
@@ -679,7 +681,8 @@ def test_repair_of_sound_files_changes_nothing(tmp_path, capsys):
 CHILD = textwrap.dedent('''
     import os, signal, sys
     from tiedae.bench import cli
-    from tiedae.bench.suite import Suite, Summary
+    from tiedae.bench.suite import Suite
+    from tiedae.report import Analysis, Table
 
     sig, where, index = os.environ["KILL_AT"].split(":")
     sig, index, count = getattr(signal, sig), int(index), [0]
@@ -705,7 +708,7 @@ CHILD = textwrap.dedent('''
 
     suite = Suite("kill", "killed", lambda o: [{"run_id": f"r{i}", "seed": o.seed + i}
                                                for i in range(6)],
-                  run, lambda recs: Summary("kill", ["n"], [[len(recs)]], []))
+                  run, lambda recs: Analysis([Table("kill", ["n"], [[len(recs)]])], []))
     sys.exit(cli.main(sys.argv[1:], suites=[suite]))
 ''')
 

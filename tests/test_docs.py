@@ -14,7 +14,7 @@ import pytest
 REPO = pathlib.Path(__file__).resolve().parents[1]
 PUBLIC = ("tiedae.linear.", "tiedae.nonlinear.", "tiedae.training.", "tiedae.data.",
           "tiedae.features", "tiedae.blas", "tiedae.launch", "tiedae.estimator",
-          "tiedae.bench.stats", "tiedae.saving")
+          "tiedae.report.stats", "tiedae.saving")
 
 
 def _modules() -> list[str]:

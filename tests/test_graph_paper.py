@@ -4,8 +4,9 @@ block-probability reference counted once per seed, and the curves figure."""
 import numpy as np
 import pytest
 
-from tiedae.bench import stats
 from tiedae.paper.suites import graph as paper_graph
+from tiedae.report import format as F
+from tiedae.report import stats
 
 DECODERS = ("inner_product", "mlp", "mirrored_gcn")
 
@@ -66,11 +67,11 @@ def test_tables_report_t_intervals_and_the_block_score_once_per_seed():
     cora, sbm = main.split("SBM, 4 blocks of 50")
     assert "block-probability score" in sbm and "block-probability score" not in cora
     block = [0.75 + 0.01 * s for s in range(6)]  # one value per seed, 3 decoders each
-    assert paper_graph.ci_tex(block) in sbm
-    assert paper_graph.ci_tex(block * 3) not in sbm  # duplicated records would narrow it
+    assert F.ci_tex(block) in sbm
+    assert F.ci_tex(block * 3) not in sbm  # duplicated records would narrow it
     ip = [r["final"]["test_auc"] for r in records
           if r["config"]["name"] == "cora" and r["config"]["decoder"] == "inner_product"]
-    assert paper_graph.ci_tex(ip) in cora
+    assert F.ci_tex(ip) in cora
     paired = tables["graph_paired"]
     assert paired.count("no measurable difference") + paired.count("higher") == 2 * 3 * 4
     diff = stats.paired(ip, [r["final"]["test_auc"] for r in records
@@ -86,7 +87,7 @@ def test_tables_report_t_intervals_and_the_block_score_once_per_seed():
     ([], r"\textit{n/a}"),
 ])
 def test_ci_tex_shows_the_half_width_to_two_digits(values, text):
-    assert paper_graph.ci_tex(values) == text
+    assert F.ci_tex(values) == text
 
 
 def test_curves_figure_and_older_records(tmp_path):

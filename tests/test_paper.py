@@ -9,6 +9,7 @@ that the PDF builds.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import subprocess
@@ -383,7 +384,8 @@ def test_corrupt_record_line_is_reported_with_its_place(tmp_path):
         results.load(tmp_path)
 
 
-@pytest.mark.parametrize("name", ["tiedae.paper.results", "tiedae.paper.tables"])
+@pytest.mark.parametrize("name", ["tiedae.report.format", "tiedae.report.query",
+                                  "tiedae.report.analysis"])
 def test_docstring_examples(name):
     import doctest
     import importlib
@@ -463,14 +465,24 @@ def test_pdf_builds_from_generated_figures(generated, tmp_path):
 
 
 @pytest.mark.slow
-def test_committed_results_regenerate(tmp_path):
-    """The results the paper uses (paper/results/) regenerate every figure (no placeholders)."""
-    from tiedae.paper import MAKERS, generate
+def test_committed_results_regenerate_byte_identical(tmp_path):
+    """The results the paper uses (paper/results/) regenerate every figure (no placeholders),
+    and numbers.tex and every table byte for byte as committed: redesigning how suites analyse
+    and render their records changes no number."""
+    from tiedae.bench.suites import SUITES
+    from tiedae.paper import generate
 
     results = PAPER / "results"
-    if not all((results / f"{s}.jsonl").exists() for s in MAKERS):
+    if not all((results / f"{s.name}.jsonl").exists() for s in SUITES):
         pytest.skip("paper/results/ does not hold every suite yet")
-    generate(results, tmp_path / "figures", paper_dir=PAPER, log=lambda _m: None)
+    out = tmp_path / "figures"
+    generate(results, out, paper_dir=PAPER, log=lambda _m: None)
+    committed = PAPER / "figures"
+    names = ["numbers.tex", *(f"tables/{p.name}" for p in (committed / "tables").glob("*.tex"))]
+    assert sorted(p.name for p in (out / "tables").glob("*.tex")) == sorted(
+        p.name for p in (committed / "tables").glob("*.tex"))
+    for name in names:
+        assert (out / name).read_bytes() == (committed / name).read_bytes(), name
 
 
 # ----------------------------------------------------------------------------------------------
@@ -562,22 +574,25 @@ def test_paper_command_writes_elsewhere_without_a_manuscript(tmp_path, capsys,
 
 def test_a_failure_while_generating_leaves_the_output_as_it_was(tmp_path, monkeypatch,
                                                                 one_suite_results):
+    from tiedae.bench.suites import BY_NAME
     from tiedae.paper import build
+    from tiedae.report import Analysis, Figure, plots
 
-    def figure(records, out_dir):
-        (out_dir / "fig.pdf").write_text("new\n")
-        return out_dir / "fig.pdf"
+    def fails():
+        raise ValueError("a figure fails after another was written")
 
-    def table(records):
-        raise ValueError("a table maker fails after a figure was written")
+    def analyze(records):
+        return Analysis(figures=[Figure("fig", "drawn", lambda: plots.new_figure(1)[0]),
+                                 Figure("bad", "fails", fails)])
 
-    monkeypatch.setattr(build, "MAKERS", {"optimal-decoder": ([figure], [table])})
+    suite = dataclasses.replace(BY_NAME["optimal-decoder"], analyze=analyze)
+    monkeypatch.setattr(build, "SUITES", [suite])
     out = tmp_path / "figures"
     out.mkdir()
     (out / "fig.pdf").write_text("old\n")
     (out / "numbers.tex").write_text("old\n")
     before = _tree(out)
-    with pytest.raises(ValueError, match="a table maker fails"):
+    with pytest.raises(ValueError, match="a figure fails"):
         build.generate(one_suite_results, out, log=lambda _m: None)
     assert _tree(out) == before
     fresh = tmp_path / "new" / "figures"

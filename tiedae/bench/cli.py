@@ -41,8 +41,9 @@ from tiedae import _startup
 from tiedae.bench import compile_cache, runs
 from tiedae.bench.checks import UsageError, check_data, check_out, locked, prepare_out
 from tiedae.bench.records import ResultStore, repair_records
-from tiedae.bench.report import measured_time, print_summary
+from tiedae.bench.report import measured_time
 from tiedae.bench.suite import Options, Suite
+from tiedae.report.terminal import print_analysis
 
 __all__ = ["UsageError", "build_parser", "main"]
 
@@ -196,7 +197,7 @@ def _list(console, args, registry: Sequence[Suite]) -> int:
 
 
 def _report(args, registry: Sequence[Suite]) -> int:
-    from tiedae.bench.report import markdown_report, replace_section
+    from tiedae.report.markdown import markdown_report, replace_section
 
     selected = _resolve(args.suite or ["all"], registry)
     if Path(args.out).exists() and not Path(args.out).is_dir():
@@ -285,7 +286,7 @@ def _summaries(console, plans: Sequence[runs.SuitePlan], outcome: runs.Outcome, 
         try:
             records = [r for r in p.store.load() if r["run_id"] in p.run_ids]
             if records:
-                print_summary(console, p.suite, records)
+                print_analysis(console, p.suite.name, p.suite.analysis(records))
         except Exception as err:  # a summary bug must not hide the saved results
             outcome.failures.append((p.suite.name, "summary", f"{type(err).__name__}: {err}"))
             console.print(f"[red]summary of {p.suite.name} failed:[/red] "

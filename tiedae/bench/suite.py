@@ -2,19 +2,22 @@
 
 A `Suite` is a named list of runs: `configs(options)` lists them (each config a JSON-serialisable
 dict with a stable `run_id` and a `seed`), `run(config)` performs one and returns its numbers,
-`summarize(records)` turns the saved records into a table and plain-language findings.
+`analyze(records)` turns the saved records into one `tiedae.report.Analysis` (tables,
+findings, the paper's numbers, figures) that every renderer writes.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import optax
+
+from tiedae.report.analysis import Analysis, Table
+from tiedae.report.format import fmt, mean_std
 
 __all__ = [
     "Options",
@@ -68,7 +71,7 @@ class Options:
 
 
 @dataclasses.dataclass(frozen=True)
-class Summary:
+class Summary:  # transitional: suites not yet written as one `analyze`
     """A suite's terminal table and its findings (one plain sentence each, numbers from records)."""
 
     title: str
@@ -86,7 +89,7 @@ class Suite:
       description: one line for `--list`.
       configs: Options -> list of config dicts, each with "run_id" (unique, stable) and "seed".
       run: config -> {"final": {...}, "trajectory": {...}, "extra": {...}}.
-      summarize: list of records -> Summary.
+      analyze: list of records -> `tiedae.report.Analysis`.
       in_quick: whether the default command (no --suite) includes this suite.
     """
 
@@ -94,42 +97,22 @@ class Suite:
     description: str
     configs: Callable[[Options], list[dict]]
     run: Callable[[dict], dict]
-    summarize: Callable[[list[dict]], Summary]
+    analyze: Callable[[list[dict]], Analysis] | None = None
     in_quick: bool = True
+    summarize: Callable[[list[dict]], Summary] | None = None  # transitional
+
+    def analysis(self, records: list[dict]) -> Analysis:
+        """The suite's analysis of `records`."""
+        if self.analyze is not None:
+            return self.analyze(records)
+        summary = self.summarize(records)  # transitional: tables and findings only
+        return Analysis(tables=[Table(summary.title, summary.columns, summary.rows)],
+                        findings=summary.findings)
 
 
 def seeds(options: Options, quick: int = 3, full: int = 3) -> list[int]:
     """The seeds a suite repeats each setting with."""
     return [options.seed + i for i in range(quick if options.quick else full)]
-
-
-def fmt(x, digits: int = 3) -> str:
-    """Compact number for tables: 3 significant digits, scientific when tiny or huge."""
-    if x is None:
-        return "-"
-    if isinstance(x, str):
-        return x
-    x = float(x)
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    if x == 0:
-        return "0"
-    if 1e-3 <= abs(x) < 1e4:
-        return f"{x:.{digits}g}"
-    return f"{x:.{max(digits - 1, 1)}e}"
-
-
-def mean_std(values: Iterable, digits: int = 3) -> str:
-    """'mean ± std' over seeds (just the value for one seed); None entries count as missing."""
-    vals = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
-    vals = vals[~np.isnan(vals)]
-    if vals.size == 0:
-        return "-"
-    if vals.size == 1:
-        return fmt(vals[0], digits)
-    return f"{fmt(vals.mean(), digits)} ± {fmt(vals.std(ddof=1), 2)}"
 
 
 def mean_of(values: Iterable) -> float:

@@ -30,10 +30,8 @@ import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from tiedae.bench.suites import SUITES
 from tiedae.bench.tempfiles import remove_orphans
-from tiedae.paper import results as R
-from tiedae.paper import tables
-from tiedae.paper.style import stub
 from tiedae.paper.suites import conservation as conservation_paper
 from tiedae.paper.suites import conv_capacity as conv_capacity_paper
 from tiedae.paper.suites import conv_decoders as conv_decoders_paper
@@ -46,6 +44,8 @@ from tiedae.paper.suites import peers as peers_paper
 from tiedae.paper.suites import regularized as regularized_paper
 from tiedae.paper.suites import step_cost as step_cost_paper
 from tiedae.paper.suites import symmetry as symmetry_paper
+from tiedae.report import latex, plots, query
+from tiedae.report.format import NA, tex_escape
 
 __all__ = ["MAKERS", "MANUSCRIPT", "Manuscript", "default_paper_dir", "generate",
            "manuscript_refs"]
@@ -54,8 +54,8 @@ MANUSCRIPT = "tiedae.tex"  # the main file of a manuscript folder
 _STAGE_PREFIX = ".tiedae-paper-"
 _STAGE = re.compile(re.escape(_STAGE_PREFIX) + r"(?P<pid>\d+)-.+")
 
-# suite -> functions of (records, out_dir). A figure maker writes PDFs; a table maker returns
-# (macros: {name: tex}, tables: {name: tex}).
+# Transitional, for suites without an `analyze` yet: suite -> functions of (records, out_dir).
+# A figure maker writes PDFs; a table maker returns (macros: {name: tex}, tables: {name: tex}).
 MAKERS: dict[str, tuple[list[Callable], list[Callable]]] = {
     "decoders": ([decoders_paper.fig_decoders, decoders_paper.fig_decoders_sv],
                  [decoders_paper.decoders]),
@@ -147,8 +147,21 @@ def _publish(stage: Path, out: Path) -> None:
         os.replace(path, target)
 
 
-def _newcommand(name: str, body: str) -> str:
-    return f"\\newcommand{{\\{name}}}{{{body}}}\n"
+def _suite_outputs(suite, records: list[dict], out: Path):
+    """(figure paths, macros, {table name: tex}) of one suite, its figures written into out."""
+    if suite.analyze is not None:
+        analysis = suite.analyze(records)
+        figures = [plots.save(f.draw(), out / f"{f.name}.pdf") for f in analysis.figures]
+        tables = {t.name: latex.table_tex(t) for t in analysis.tables if t.name is not None}
+        return figures, dict(analysis.numbers), tables
+    fig_makers, table_makers = MAKERS[suite.name]  # transitional
+    figures = [maker(records, out) for maker in fig_makers]
+    macros, tables = {}, {}
+    for maker in table_makers:
+        new_macros, new_tables = maker(records)
+        macros.update(new_macros)
+        tables.update(new_tables)
+    return figures, macros, tables
 
 
 def generate(results_dir, out_dir, *, paper_dir=None, allow_missing: bool = False,
@@ -172,8 +185,8 @@ def generate(results_dir, out_dir, *, paper_dir=None, allow_missing: bool = Fals
     out = Path(out_dir)
     paper_dir = default_paper_dir(out) if paper_dir is None else Path(paper_dir)
     paper = Manuscript(paper_dir) if paper_dir is not None else None
-    records = R.load(results_dir)
-    missing = [s for s in MAKERS if s not in records]
+    records = query.load(results_dir)
+    missing = [s.name for s in SUITES if s.name not in records]
     if missing and not allow_missing:
         raise ValueError(
             f"results in {results_dir} lack the suites {missing}: run "
@@ -195,34 +208,30 @@ def _generate(records: dict, out: Path, paper: Manuscript | None, allow_missing:
               missing: list[str], log: Callable[[str], None]) -> dict:
     """`generate`'s work, writing into the (temporary) folder `out`."""
     (out / "tables").mkdir()
-    macros: dict[str, str] = dict(tables.global_macros(records))
-    table_tex: dict[str, str] = {"configs": tables.configs_table(records)}
+    macros: dict[str, str] = dict(latex.global_macros(records))
+    table_tex: dict[str, str] = {"configs": latex.configs_table(records)}
     made_figures: list[Path] = []
-    for suite, (fig_makers, table_makers) in MAKERS.items():
-        if suite not in records:
+    for suite in SUITES:
+        if suite.name not in records:
             continue
-        recs = records[suite]
-        log(f"{suite}: {len(recs)} records")
-        for maker in fig_makers:
-            made_figures.append(maker(recs, out))
-        for maker in table_makers:
-            new_macros, new_tables = maker(recs)
-            clash = (set(new_macros) & set(macros)) | (set(new_tables) & set(table_tex))
-            if clash:
-                raise ValueError(f"{suite}: generated names defined twice: {sorted(clash)}")
-            macros.update(new_macros)
-            table_tex.update(new_tables)
+        recs = records[suite.name]
+        log(f"{suite.name}: {len(recs)} records")
+        figures, new_macros, new_tables = _suite_outputs(suite, recs, out)
+        made_figures += figures
+        clash = (set(new_macros) & set(macros)) | (set(new_tables) & set(table_tex))
+        if clash:
+            raise ValueError(f"{suite.name}: generated names defined twice: {sorted(clash)}")
+        macros.update(new_macros)
+        table_tex.update(new_tables)
     for name, tex in table_tex.items():
         (out / "tables" / f"{name}.tex").write_text(tex, encoding="utf-8")
     if paper is not None:
         _fill_gaps(paper, out, macros, allow_missing, missing)
-        empty = sorted(name for name in paper.macros if R.NA in macros.get(name, ""))
+        empty = sorted(name for name in paper.macros if NA in macros.get(name, ""))
         if empty:
             warnings.warn("these numbers are n/a (a setting or metric absent from the results): "
                           + ", ".join(empty), stacklevel=3)
-    numbers = "% Generated by `python -m tiedae.paper`; do not edit.\n" + "".join(
-        _newcommand(name, body) for name, body in sorted(macros.items()))
-    (out / "numbers.tex").write_text(numbers, encoding="utf-8")
+    (out / "numbers.tex").write_text(latex.numbers_tex(macros), encoding="utf-8")
     return {"figures": made_figures, "tables": sorted(table_tex), "macros": sorted(macros)}
 
 
@@ -236,14 +245,14 @@ def _fill_gaps(paper: Manuscript, out: Path, macros: dict, allow_missing: bool,
             if not allow_missing:
                 lacking.append(f"figure {name}.pdf")
             else:
-                stub(out, name, f"{name}: {why}")
+                plots.save(plots.stub(f"{name}: {why}"), out / f"{name}.pdf")
     for name in paper.generated_tables():
         path = out / "tables" / f"{name}.tex"
         if not path.exists():
             if not allow_missing:
                 lacking.append(f"table tables/{name}.tex")
             else:
-                path.write_text("\\begin{tabular}{l}\\toprule\n\\textit{(" + R.tex_escape(why)
+                path.write_text("\\begin{tabular}{l}\\toprule\n\\textit{(" + tex_escape(why)
                                 + ")}\\\\\n\\bottomrule\\end{tabular}\n", encoding="utf-8")
     for name in paper.macros:
         if name not in macros:

@@ -33,4 +33,6 @@ SUITES: list[Suite] = [
     graph.SUITE,
 ]
 
-__all__ = ["SUITES"]
+BY_NAME: dict[str, Suite] = {suite.name: suite for suite in SUITES}
+
+__all__ = ["BY_NAME", "SUITES"]

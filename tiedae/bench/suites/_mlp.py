@@ -34,11 +34,11 @@ from flax import nnx
 
 import tiedae
 from tiedae import MLPAE, pca
-from tiedae.bench import stats
 from tiedae.bench.datasets import image_split, user_images
 from tiedae.bench.suite import fmt
 from tiedae.features import AffineFit, knn_accuracy, linear_probe_accuracy
 from tiedae.nonlinear.layers import count_params
+from tiedae.report import stats
 
 ENCODER = [100, 25]  # post 000's encoder widths before the code
 QUICK = {"steps": 200, "batch_size": 64, "learning_rate": 1e-2, "log_every": 5,

@@ -29,9 +29,10 @@ import optax
 from flax import nnx
 
 import tiedae
-from tiedae.bench import datasets, stats
+from tiedae.bench import datasets
 from tiedae.bench.suite import Options, Suite, Summary, fmt, group_by, loglog_slope
 from tiedae.bench.suite import seeds as seed_list
+from tiedae.report import stats
 
 SPIKED = {"dataset": "spiked", "n": 2000, "d": 32, "k": 4, "gap": 4.0}
 INITS = {"below": 0.5, "above": 2.0}  # init_scale: singular values of W0 below / above 1

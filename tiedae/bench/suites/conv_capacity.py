@@ -43,6 +43,7 @@ from tiedae.bench.suite import seeds as seed_list
 from tiedae.data.images import sample_image_crops
 from tiedae.nonlinear.layers import count_params
 from tiedae.nonlinear.sequential import Conv, ConvTranspose, Dense, Flatten, Reshape, SequentialAE
+from tiedae.report.format import fmt_ci
 
 SIZE, CODE = 48, 64
 VARIANTS = ("baseline", "dec_x0.5", "dec_x2", "dec_+1_layer", "dec_-1_layer", "enc1.5_dec0.5",
@@ -165,7 +166,7 @@ def run(config: dict) -> dict:
 
 
 def summarize(records: list[dict]) -> Summary:
-    from tiedae.bench import stats
+    from tiedae.report import stats
 
     by = {}
     for r in records:
@@ -174,8 +175,8 @@ def summarize(records: list[dict]) -> Summary:
     for v in [v for v in VARIANTS if v in by]:
         f = list(by[v].values())
         rows.append([v, f[0]["encoder_params"], f[0]["decoder_params"],
-                     stats.fmt_ci([x["test_error"] for x in f]),
-                     stats.fmt_ci([x["train_error"] for x in f])])
+                     fmt_ci([x["test_error"] for x in f]),
+                     fmt_ci([x["train_error"] for x in f])])
         if v != "baseline" and "baseline" in by:
             seeds = sorted(set(by[v]) & set(by["baseline"]))
             if len(seeds) < 2:

@@ -42,7 +42,6 @@ import numpy as np
 from flax import nnx
 
 from tiedae import ConvAE
-from tiedae.bench import stats
 from tiedae.bench.datasets import image_config, load_images
 from tiedae.bench.suite import Options, Suite, Summary, train_minibatches
 from tiedae.bench.suite import seeds as seed_list
@@ -62,6 +61,8 @@ from tiedae.nonlinear.sequential import (
     SequentialAE,
     UpSample,
 )
+from tiedae.report import stats
+from tiedae.report.format import fmt_ci
 from tiedae.training import binary_cross_entropy, reconstruction_error
 
 POST_MODELS = ("keras_cae", "keras_cae_squared", "matlab_cae")
@@ -188,8 +189,8 @@ def summarize(records: list[dict]) -> Summary:
     rows = []
     for model, per_seed in by.items():
         f = list(per_seed.values())
-        rows.append([model, f[0]["params"], stats.fmt_ci([x["test_error"] for x in f]),
-                     *[stats.fmt_ci([x[f"checker_{c}"] for x in f], 2) for c in COLUMNS]])
+        rows.append([model, f[0]["params"], fmt_ci([x["test_error"] for x in f]),
+                     *[fmt_ci([x[f"checker_{c}"] for x in f], 2) for c in COLUMNS]])
     f0 = records[0]["final"]
     ref = {p: float(np.mean([r["final"][f"checker_input_p{p}"] for r in records]))
            for p in (2, 4)}

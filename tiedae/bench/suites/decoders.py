@@ -40,8 +40,9 @@ import optax
 from flax import nnx
 
 import tiedae
-from tiedae.bench import datasets, stats
+from tiedae.bench import datasets
 from tiedae.bench.suite import Options, Suite, Summary, fmt, group_by, mean_of, seeds
+from tiedae.report import stats
 
 DECODERS = ("transpose", "pinv", "right_inverse", "untied")
 UNTIED_V0_CAP = 0.8  # eta_gd * lambda_1 * ||V0||_2^2 at most (see the module docstring)

@@ -47,7 +47,7 @@ import optax
 
 import tiedae
 from tiedae import pca
-from tiedae.bench import datasets, stats
+from tiedae.bench import datasets
 from tiedae.bench.suite import Options, Suite, Summary, fmt, group_by, seeds
 from tiedae.linear.algorithms import (
     BaoMetrics,
@@ -55,6 +55,7 @@ from tiedae.linear.algorithms import (
     bao_penalty_weights,
     rotation_augmented_gradient,
 )
+from tiedae.report import stats
 
 METHODS = ("plain", "nonuniform_l2", "rag")
 OPTIMIZERS = ("sgd_nesterov", "adam")

@@ -14,11 +14,11 @@ seeds (same seed: same split, minibatch order and initial encoder).
 
 from __future__ import annotations
 
-from tiedae.bench import stats
 from tiedae.bench.suite import Options, Suite, Summary, fmt, group_by
 from tiedae.bench.suite import seeds as seed_list
 from tiedae.bench.suites import _mlp
 from tiedae.features import knn_accuracy, linear_probe_accuracy
+from tiedae.report import stats
 
 CODE_SIZES = (2, 16)
 DECODERS = ("mirror", "tied", "linear")

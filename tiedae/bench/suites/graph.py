@@ -38,13 +38,13 @@ import numpy as np
 from flax import nnx
 
 import tiedae
-from tiedae.bench import stats
 from tiedae.bench.datasets import user_graph
 from tiedae.bench.suite import Options, Suite, Summary, adam, fmt, group_by
 from tiedae.data import graphs
 from tiedae.features import linear_probe_accuracy
 from tiedae.nonlinear import graph, link_prediction
 from tiedae.nonlinear.layers import count_params
+from tiedae.report import stats
 
 DECODERS = graph.GRAPH_DECODERS  # inner_product, mlp, mirrored_gcn
 DECODER_NAMES = {"inner_product": "inner product", "mlp": "MLP", "mirrored_gcn": "mirrored GCN"}

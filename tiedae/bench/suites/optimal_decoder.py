@@ -22,8 +22,9 @@ from flax import nnx
 
 import tiedae
 from tiedae import decoders, metrics, pca
-from tiedae.bench import datasets, stats
+from tiedae.bench import datasets
 from tiedae.bench.suite import Options, Suite, Summary, fmt, group_by, seeds
+from tiedae.report import stats
 
 DECODER_FNS = {
     "least_squares": lambda W, C: pca.optimal_decoder(W, C),

@@ -11,7 +11,7 @@ Reported: seconds until the subspace distance to the exact top-k subspace is <= 
 that need it), and the final loss gap of the orthogonal projector on the found subspace (the
 PyTorch runs stop once they reach the target, so their final figures are at the target).
 Each seed draws a new data set and new initial weights (5 seeds); methods are compared by
-paired differences over the seeds (`tiedae.bench.stats.paired`), and a method is called the
+paired differences over the seeds (`tiedae.report.stats.paired`), and a method is called the
 fastest only when it is measurably faster than the runner-up.
 """
 
@@ -29,7 +29,7 @@ from flax import nnx
 
 import tiedae
 from tiedae import metrics, pca
-from tiedae.bench import datasets, stats
+from tiedae.bench import datasets
 from tiedae.bench.suite import Options, Suite, Summary, fmt, group_by, mean_of, seeds
 from tiedae.blas import limit_blas_threads
 from tiedae.linear.algorithms import (
@@ -38,6 +38,7 @@ from tiedae.linear.algorithms import (
     oja_direction,
     rotation_augmented_gradient,
 )
+from tiedae.report import stats
 
 TARGET = 1e-3
 # one optimizer object, the step size injected per run: the seeds share one compiled program

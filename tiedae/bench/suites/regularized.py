@@ -29,9 +29,10 @@ import optax
 from flax import nnx
 
 import tiedae
-from tiedae.bench import datasets, stats
+from tiedae.bench import datasets
 from tiedae.bench.suite import Options, Suite, Summary, fmt, group_by, seeds
 from tiedae.linear.algorithms import oja_direction, tied_direction
+from tiedae.report import stats
 
 SPIKED = {"dataset": "spiked", "n": 2000, "d": 32, "k": 4, "gap": 4.0}
 RULES = {"tied_gradient": tied_direction, "oja": oja_direction}

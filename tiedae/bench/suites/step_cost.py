@@ -4,7 +4,7 @@ One jitted full-batch gradient step (`tiedae.training.make_train_step`, float32,
 decoder, timed in several interleaved rounds (every decoder and the numpy baseline once per
 round, so a burst of load from other processes hits all alike), and reported (a) as a ratio to
 the transpose step: the median of the per-round ratios, with a paired comparison over the
-rounds (`tiedae.bench.stats.paired`) that says whether the difference is measurable, (b) as
+rounds (`tiedae.report.stats.paired`) that says whether the difference is measurable, (b) as
 GFLOP/s of the step's nominal FLOPs against numpy's float32 matmul rate on the same
 (n, d) x (d, k) product measured in the same run (the faster of numpy's default BLAS pool and
 one BLAS thread), and (c) as the speedup of the closed-form step over
@@ -27,11 +27,11 @@ import optax
 from flax import nnx
 
 import tiedae
-from tiedae.bench import stats
 from tiedae.bench.suite import Options, Suite, Summary, fmt, group_by, mean_std
 from tiedae.blas import blas_threads, limit_blas_threads
 from tiedae.linear import LINEAR_DECODERS as DECODERS
 from tiedae.linear.closed_form import step_flops
+from tiedae.report import stats
 from tiedae.training import (
     TrainState,
     autodiff_reconstruction_error,

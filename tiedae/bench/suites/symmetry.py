@@ -30,10 +30,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from tiedae.bench import stats
 from tiedae.bench.suite import Options, Suite, Summary, fmt, group_by
 from tiedae.bench.suite import seeds as seed_list
 from tiedae.bench.suites import _mlp
+from tiedae.report import stats
 
 K = 2  # post 000's code size
 SEEDS = {"quick": 3, "full": 6}

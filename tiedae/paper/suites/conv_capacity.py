@@ -26,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from tiedae.bench import stats
 from tiedae.paper import results as R
 from tiedae.paper.style import band, new_figure, save
-from tiedae.paper.suites.graph import ci_tex
 from tiedae.paper.tables import tabular
+from tiedae.report import stats
+from tiedae.report.format import ci_tex
 
 __all__ = ["LABELS", "conv_capacity", "fig_conv_capacity"]
 

@@ -31,12 +31,12 @@ import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from tiedae.bench import stats
 from tiedae.bench.suites.conv_decoders import by_model, collapsed, compare
 from tiedae.paper import results as R
 from tiedae.paper.style import new_figure, save
-from tiedae.paper.suites.graph import ci_tex
 from tiedae.paper.tables import tabular
+from tiedae.report import stats
+from tiedae.report.format import ci_tex
 
 __all__ = ["conv", "fig_checkerboard", "fig_conv_images", "label"]
 

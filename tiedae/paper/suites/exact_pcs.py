@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from tiedae.bench import stats
 from tiedae.bench.suites import exact_pcs as suite
 from tiedae.paper import results as R
 from tiedae.paper.style import COLORS, new_figure, save
 from tiedae.paper.suites._linear import med_iqr
 from tiedae.paper.tables import camel, tabular
+from tiedae.report import stats
 
 __all__ = ["exact_pcs", "fig_exact_pcs"]
 

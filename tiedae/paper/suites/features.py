@@ -24,13 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from tiedae.bench import stats
 from tiedae.bench.suites._mlp import paired_values
 from tiedae.bench.suites.features import answer_word
 from tiedae.paper import results as R
 from tiedae.paper.style import new_figure, save
 from tiedae.paper.suites._linear import pm_ci
 from tiedae.paper.tables import tabular
+from tiedae.report import stats
 
 __all__ = ["answer_word", "features", "fig_features"]
 

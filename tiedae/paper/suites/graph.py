@@ -17,7 +17,7 @@ r"""The `graph` suite in the paper: link prediction with three decoders behind o
   per graph and decoder (median over seeds and min-max band).
 
 Every word that compares decoders ("higher", "no measurable difference") comes from
-`tiedae.bench.stats.paired` on the seeds, so the text cannot contradict the tables.
+`tiedae.report.stats.paired` on the seeds, so the text cannot contradict the tables.
 
 Example:
   >>> from tiedae.paper.suites import graph
@@ -32,10 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-from tiedae.bench import stats
 from tiedae.paper import results as R
 from tiedae.paper.style import band, new_figure, save
 from tiedae.paper.tables import tabular
+from tiedae.report import stats
+from tiedae.report.format import ci_tex, decimals
 
 __all__ = ["ci_tex", "fig_graph_curves", "graph"]
 
@@ -46,29 +47,6 @@ WORDS = {"inner_product": "the inner-product decoder", "mlp": "the MLP decoder",
          "mirrored_gcn": "the mirrored GCN decoder"}
 COLORS = {"inner_product": "#1f77b4", "mlp": "#d62728", "mirrored_gcn": "#2ca02c"}
 PAIRS = (("inner_product", "mlp"), ("inner_product", "mirrored_gcn"), ("mlp", "mirrored_gcn"))
-
-
-def _decimals(half: float) -> int:
-    """Decimals that show a half-width to two significant digits (at least one)."""
-    if not (math.isfinite(half) and half > 0):
-        return 3
-    return max(1, 1 - int(math.floor(math.log10(half))))
-
-
-def ci_tex(values, *, signed: bool = False) -> str:
-    r"""'mean ± half-width of the 95% t-interval' as LaTeX; the value alone for one seed or
-    a value that every seed shares."""
-    ci = stats.interval(values)
-    if ci.n == 0:
-        return R.NA
-    sign = "+" if signed else ""
-    if ci.n == 1:
-        return rf"\ensuremath{{{ci.mean:{sign}.3f}}}"
-    half = ci.hi - ci.mean
-    if half <= 1e-9 * abs(ci.mean):  # the same value in every seed (e.g. of fixed test data)
-        return R.num(ci.mean)
-    d = _decimals(half)
-    return rf"\ensuremath{{{ci.mean:{sign}.{d}f}\pm{half:.{d}f}}}"
 
 
 def _by_seed(records) -> dict[int, dict]:
@@ -172,7 +150,7 @@ def _paired_table(graphs) -> str:
                                      ("selected_", "at best val.\\ AUC")):
                 for metric in ("auc", "ap"):
                     p = _paired(decs, a, b, f"{prefix}test_{metric}")
-                    d = _decimals((p.hi - p.lo) / 2)
+                    d = decimals((p.hi - p.lo) / 2)
                     interval = (rf"\ensuremath{{[{p.lo:+.{d}f}, {p.hi:+.{d}f}]}}"
                                 if p.n >= 2 else "--")
                     rows.append([rf"{LABELS[a]} $-$ {LABELS[b]}",
@@ -196,7 +174,7 @@ def _comparison(decs, key: str) -> str:
     for other in ("mlp", "mirrored_gcn"):
         if "inner_product" in decs and other in decs:
             p = _paired(decs, "inner_product", other, key)
-            d = _decimals((p.hi - p.lo) / 2)
+            d = decimals((p.hi - p.lo) / 2)
             parts.append(rf"{_relation(p, 'inner_product', other)} (paired difference "
                          rf"\ensuremath{{{p.mean:+.{d}f}}}, 95\% interval "
                          rf"\ensuremath{{[{p.lo:+.{d}f}, {p.hi:+.{d}f}]}})")

@@ -18,7 +18,7 @@ r"""The `symmetry` suite in the paper: post 000's 2-D MLP autoencoder and its de
 * `fig_sym_curves`: training and test error against the step (median and min-max band).
 * `fig_reconstructions`: a few test images and their reconstructions per decoder.
 
-Every comparative word comes from `tiedae.bench.stats.paired` over seeds.
+Every comparative word comes from `tiedae.report.stats.paired` over seeds.
 
 Example:
   >>> from tiedae.paper.suites import symmetry
@@ -32,12 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
-from tiedae.bench import stats
 from tiedae.bench.suites._mlp import paired_values, reach_verdict
 from tiedae.paper import results as R
 from tiedae.paper.style import band, new_figure, save
 from tiedae.paper.suites._linear import med_iqr, pm_ci
 from tiedae.paper.tables import tabular
+from tiedae.report import stats
 
 __all__ = ["fig_codes2d", "fig_reconstructions", "fig_sym_curves", "relation", "symmetry"]
 

@@ -15,7 +15,7 @@ References:
   Student (1908). The probable error of a mean. Biometrika 6(1), 1-25.
 
 Example:
-  >>> from tiedae.bench import stats
+  >>> from tiedae.report import stats
   >>> r = stats.paired([1.0, 1.2, 0.9, 1.1, 1.0], [1.5, 1.6, 1.4, 1.7, 1.5])
   >>> r.verdict, round(r.mean, 2)
   ('lower', -0.5)
@@ -36,7 +36,7 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.stats
 
-__all__ = ["Interval", "Paired", "fmt_ci", "interval", "median_iqr", "paired"]
+__all__ = ["Interval", "Paired", "interval", "median_iqr", "paired"]
 
 LEVEL = 0.95
 
@@ -133,13 +133,3 @@ def median_iqr(values: Sequence) -> tuple[float, float, float]:
 
     q25, med, q75 = quantile(0.25), quantile(0.5), quantile(0.75)
     return float(med), float(q25), float(q75)
-
-
-def fmt_ci(values: Sequence, digits: int = 3) -> str:
-    """'mean ± half-width (n)' with the 95% t interval's half-width; the value alone for n=1."""
-    ci = interval(values)
-    if ci.n == 0:
-        return "-"
-    if ci.n == 1:
-        return f"{ci.mean:.{digits}g}"
-    return f"{ci.mean:.{digits}g} ± {ci.hi - ci.mean:.2g} (n={ci.n})"

@@ -1,0 +1,103 @@
+r"""What a suite makes of its records: one `Analysis`, rendered by every renderer.
+
+A suite's `analyze(records)` returns an `Analysis`: its tables, its findings (plain sentences
+whose numbers and comparative words are computed from the records), its numbers (the paper's
+``\R...`` macros, LaTeX bodies) and its figures (drawn on demand). The renderers in
+`tiedae.report` (terminal, Markdown, LaTeX, HTML) turn any suite's analysis into their format;
+no suite formats for a particular output.
+
+A table cell is a `Cell`: the same value written as plain text (terminal, Markdown, HTML) and
+as LaTeX. `cell(x)` makes one from a number (3 significant digits), a string or a `Cell`.
+
+Example:
+  >>> from tiedae.report import Cell, Table, cell
+  >>> cell(3.2e-6)
+  Cell(text='3.20e-06', tex='\\ensuremath{3.2\\times10^{-6}}')
+  >>> t = Table("sizes", [Cell("k", "$k$"), "loss"], [[4, 0.25]], name="sizes")
+  >>> t.rows[0][1].text, t.columns[0].tex
+  ('0.25', '$k$')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+
+from tiedae.report import format as F
+
+__all__ = ["Analysis", "Cell", "Figure", "Table", "cell"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """One value as plain text and as LaTeX."""
+
+    text: str
+    tex: str
+
+
+def cell(value, digits: int = 3) -> Cell:
+    """A `Cell` from a number (`F.fmt` / `F.num`), None ("-" / n/a), plain text (escaped for
+    LaTeX) or a `Cell` (unchanged: give a `Cell` where the LaTeX is more than escaped text)."""
+    if isinstance(value, Cell):
+        return value
+    if isinstance(value, str):
+        return Cell(value, F.tex_escape(value))
+    if value is None:
+        return Cell("-", F.NA)
+    return Cell(F.fmt(value, digits), F.num(value, digits))
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+    """A table of cells.
+
+    Attributes:
+      title: one line saying what the rows are and how values are summarised.
+      columns: header cells.
+      rows: rows of cells (anything `cell` accepts; converted on construction).
+      name: the paper's fragment name (written to `tables/<name>.tex`); None for a table that
+        is shown in reports only.
+      align: LaTeX column alignment (default: "l" then "r" for every other column).
+    """
+
+    title: str
+    columns: Sequence
+    rows: Sequence[Sequence]
+    name: str | None = None
+    align: str | None = None
+
+    def __post_init__(self):
+        columns = tuple(cell(c) for c in self.columns)
+        rows = tuple(tuple(cell(c) for c in row) for row in self.rows)
+        for i, row in enumerate(rows):
+            if len(row) != len(columns):
+                raise ValueError(f"table {self.title!r}: row {i} has {len(row)} cells for "
+                                 f"{len(columns)} columns")
+        object.__setattr__(self, "columns", columns)
+        object.__setattr__(self, "rows", rows)
+
+
+@dataclasses.dataclass(frozen=True)
+class Figure:
+    """A figure, drawn only when a renderer needs it.
+
+    Attributes:
+      name: file name without extension (`<name>.pdf` in the paper, `.svg` in HTML).
+      caption: one sentence on what it shows.
+      draw: () -> matplotlib Figure (the renderer saves and closes it).
+    """
+
+    name: str
+    caption: str
+    draw: Callable
+
+
+@dataclasses.dataclass(frozen=True)
+class Analysis:
+    """One suite's results: tables, findings, paper numbers and figures."""
+
+    tables: Sequence[Table] = ()
+    findings: Sequence[str] = ()
+    numbers: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    figures: Sequence[Figure] = ()

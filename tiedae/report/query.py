@@ -1,0 +1,108 @@
+"""Records, selected and grouped: the helpers every suite's analysis uses.
+
+A record is one run's dict (`config`, `final`, `trajectory`, `extra`, `env`, ...) as the bench
+saves it. `select` keeps records by config values, `group` groups them (first-seen order),
+`by_seed` orders a group by seed so that two groups pair run by run, `final` and `trajectory`
+read a run's numbers (null -> nan), `load` reads a results folder.
+
+Example:
+  >>> from tiedae.report import query
+  >>> recs = [{"config": {"k": k, "seed": s}, "final": {"loss": k + s / 10}}
+  ...         for k in (2, 4) for s in (1, 0)]
+  >>> [key for key in query.group(recs, "k")]
+  [(2,), (4,)]
+  >>> query.final(query.by_seed(query.select(recs, k=4)), "loss").tolist()
+  [4.0, 4.1]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["by_seed", "final", "group", "load", "select", "trajectory"]
+
+
+def load(results_dir) -> dict[str, list[dict]]:
+    """All records under `results_dir`, by suite name (from each `<suite>.jsonl`), read by the
+    bench's one reader, `tiedae.bench.records.read_records`.
+
+    Raises:
+      FileNotFoundError: the folder does not exist.
+      ValueError: a line is not valid JSON or is not a record of the file's suite
+        (`DamagedRecordsError`: names the file and line and how to set such lines aside).
+    """
+    from tiedae.bench.records import read_records
+
+    folder = Path(results_dir)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"results folder {folder} does not exist")
+    suites: dict[str, list[dict]] = {}
+    for path in sorted(folder.glob("*.jsonl")):
+        records = read_records(path, suite=path.stem)
+        if records:
+            suites[path.stem] = records
+    return suites
+
+
+def select(records: Iterable[dict], **where) -> list[dict]:
+    """Records whose config matches every `key=value` (a tuple/list value means 'any of')."""
+    out = []
+    for rec in records:
+        cfg = rec["config"]
+        ok = True
+        for key, want in where.items():
+            have = cfg.get(key)
+            if isinstance(want, (tuple, list, set)):
+                ok = ok and have in want
+            else:
+                ok = ok and have == want
+        if ok:
+            out.append(rec)
+    return out
+
+
+def group(records: Iterable[dict], *keys: str) -> dict[tuple, list[dict]]:
+    """Records grouped by the config values of `keys`, in first-seen order."""
+    groups: dict[tuple, list[dict]] = {}
+    for rec in records:
+        groups.setdefault(tuple(_hashable(rec["config"].get(k)) for k in keys), []).append(rec)
+    return groups
+
+
+def _hashable(value):
+    if isinstance(value, list):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
+    return value
+
+
+def by_seed(records: Iterable[dict]) -> list[dict]:
+    """The records ordered by their config's seed (two such lists pair run by run)."""
+    return sorted(records, key=lambda r: r["config"]["seed"])
+
+
+def final(records: Iterable[dict], metric: str) -> np.ndarray:
+    """`final[metric]` of each record as floats (missing or null -> nan)."""
+    vals = [rec.get("final", {}).get(metric) for rec in records]
+    return np.array([np.nan if v is None else float(v) for v in vals], dtype=float)
+
+
+def trajectory(record: dict, metric: str, x: str = "step") -> tuple[np.ndarray, np.ndarray]:
+    """(x, metric) arrays of one record's trajectory (nulls -> nan).
+
+    Raises:
+      KeyError: the record has no such trajectory (names the run and the keys it has).
+    """
+    traj = record.get("trajectory") or {}
+    if metric not in traj or x not in traj:
+        raise KeyError(
+            f"run {record.get('run_id')!r} has no trajectory {metric!r} vs {x!r}; "
+            f"it has {sorted(traj)}"
+        )
+    as_float = [np.nan if v is None else float(v) for v in traj[metric]]
+    steps = [np.nan if v is None else float(v) for v in traj[x]]
+    return np.asarray(steps, dtype=float), np.asarray(as_float, dtype=float)
