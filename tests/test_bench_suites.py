@@ -22,7 +22,7 @@ def _config(name, quick=True, **where):
 
 def _run(name, config):
     record = run_once(name, config)
-    return record["final"], BY_NAME[name].summarize([record])
+    return record["final"], BY_NAME[name].analysis([record])
 
 
 def test_registry_and_configs_are_well_formed():
@@ -246,13 +246,22 @@ def test_exact_pcs_summary_compares_each_optimizer_with_both_line_styles():
                 records.append(rec(2, method, opt, seed, exact_pcs.BAO_FIGURE4[
                     (method, style)][2] + seed))
             records.append(rec(2, "plain", opt, seed, None))
-    summary = exact_pcs.summarize(records)
-    text = " ".join(summary.findings)
+    analysis = exact_pcs.SUITE.analyze(records)
+    text = " ".join(analysis.findings)
     assert "Bao et al.'s Figure 4: solid ~850, dashed ~2.35e+03" in text
-    assert "fit the reading solid = adam" in summary.findings[-1]
+    assert "fit the reading solid = adam" in analysis.findings[-1]
     assert "plain never [never, never] (0/5 reached)" in text
-    fit = exact_pcs.style_fit(records)
+    fit = exact_pcs.style_fit(exact_pcs.settings(records))
     assert fit["solid = adam"][0] < 0.01 < fit["solid = sgd_nesterov"][0]
+    # one table: the paper's (LaTeX) and the terminal's (plain text) forms of the same cells
+    (table,) = analysis.tables
+    rows = {(r[2].text, r[3].text): r for r in table.rows}
+    assert table.name == "exact_pcs" and len(rows) == 6
+    plain, rag = rows["Adam", "plain"], rows["Adam", "RAG"]
+    assert (plain[5].text, plain[6].text) == ("never [never, never]", "0/5")
+    assert (rag[5].text, rag[9].text, rag[9].tex) == ("852 [851, 853]", "~850", r"\ensuremath{850}")
+    assert "$" not in "".join(c.text for r in table.rows for c in r)
+    assert "RFindExactPcs" in analysis.numbers and analysis.figures[0].name == "exact_pcs"
 
 
 def test_median_iqr_counts_never_reached_runs_as_infinite():

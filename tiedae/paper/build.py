@@ -36,7 +36,6 @@ from tiedae.paper.suites import conservation as conservation_paper
 from tiedae.paper.suites import conv_capacity as conv_capacity_paper
 from tiedae.paper.suites import conv_decoders as conv_decoders_paper
 from tiedae.paper.suites import decoders as decoders_paper
-from tiedae.paper.suites import exact_pcs as exact_pcs_paper
 from tiedae.paper.suites import features as features_paper
 from tiedae.paper.suites import graph as graph_paper
 from tiedae.paper.suites import optimal_decoder as optimal_decoder_paper
@@ -61,7 +60,6 @@ MAKERS: dict[str, tuple[list[Callable], list[Callable]]] = {
                  [decoders_paper.decoders]),
     "conservation": ([conservation_paper.fig_conservation], [conservation_paper.conservation]),
     "regularized": ([regularized_paper.fig_regularized], [regularized_paper.regularized]),
-    "exact-pcs": ([exact_pcs_paper.fig_exact_pcs], [exact_pcs_paper.exact_pcs]),
     "optimal-decoder": ([], [optimal_decoder_paper.optimal_decoder]),
     "step-cost": ([step_cost_paper.fig_step_cost], [step_cost_paper.step_cost]),
     "peers": ([], [peers_paper.peers]),

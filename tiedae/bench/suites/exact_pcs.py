@@ -33,14 +33,26 @@ epochs to axis distance 0.3 against the hidden dimension, log-log) as documented
 not measurements: read off the image (140 pixels per decade; markers hidden behind others
 were located by extrapolating their line segments), approximate to about 10 %. The figure has
 two line styles per method and no legend for them: one is Adam, the other SGD with Nesterov
-momentum. The summary compares each optimizer's iterations with both and says which
-assignment our medians fit better. None marks a point drawn as a cross (not converged).
+momentum. `analyze` compares each optimizer's iterations with both and says which assignment
+our medians fit better. None marks a point drawn as a cross (not converged).
+
+`analyze(records)` groups the runs once by (d, k, optimizer, method) (`settings`) and derives
+from them the table and figure `exact_pcs` (iterations to the target: median [IQR] over
+starts, next to Bao et al.'s values; axis distance during training), the findings (paired
+comparisons of RAG with non-uniform L2 and of Adam with SGD) and the paper's numbers.
+
+Example:
+  >>> bao_value("rag", "solid", 2, 1000), bao_value("rag", "dashed", 5, 1000)
+  (850.0, inf)
+  >>> paired_iterations([10.0, 12.0, 11.0], [20.0, 21.0, 23.0])[:16]
+  'fewer iterations'
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from typing import NamedTuple
 
 import numpy as np
 import optax
@@ -48,14 +60,17 @@ import optax
 import tiedae
 from tiedae import pca
 from tiedae.bench import datasets
-from tiedae.bench.suite import Options, Suite, Summary, fmt, group_by, seeds
+from tiedae.bench.suite import Options, Suite, seeds
 from tiedae.linear.algorithms import (
     BaoMetrics,
     bao_model,
     bao_penalty_weights,
     rotation_augmented_gradient,
 )
-from tiedae.report import stats
+from tiedae.report import format as F
+from tiedae.report import plots, query, stats
+from tiedae.report.analysis import Analysis, Cell, Figure, Table, cell
+from tiedae.report.format import fmt
 
 METHODS = ("plain", "nonuniform_l2", "rag")
 OPTIMIZERS = ("sgd_nesterov", "adam")
@@ -78,6 +93,14 @@ BAO_FIGURE4 = {
     ("nonuniform_l2", "dashed"): {2: 280, 5: 900, 10: 2400, 20: 3700, 50: 6100},
 }
 STYLES = ("solid", "dashed")
+METHOD_NAMES = {"plain": Cell("plain", "plain"),
+                "nonuniform_l2": Cell("non-uniform L2", r"non-uniform $L_2$"),
+                "rag": Cell("RAG", "RAG")}
+METHOD_COLORS = {"plain": plots.COLORS["plain"], "nonuniform_l2": plots.COLORS["nonuniform"],
+                 "rag": plots.COLORS["rag"]}
+OPT_NAMES = {"sgd_nesterov": "SGD + Nesterov", "adam": "Adam",
+             "sgd_nesterov_0.9": "SGD + Nesterov"}  # the last: records before the rename
+OPT_STYLES = {"adam": "-", "sgd_nesterov": "--", "sgd_nesterov_0.9": "--"}
 
 
 def configs(options: Options) -> list[dict]:
@@ -170,6 +193,17 @@ def run(config: dict) -> dict:
     }
 
 
+class Setting(NamedTuple):
+    """The runs of one (d, k, optimizer, method), ordered by seed, and their statistics."""
+
+    records: list[dict]
+    iterations: list[float]  # to the axis-distance target; inf: not reached in the budget
+    median: float
+    q25: float
+    q75: float
+    reached: int
+
+
 def iterations(records: list[dict], target=TARGET) -> list[float]:
     """Iterations to the axis-distance target per record (inf: not reached in the budget)."""
     key = f"iterations_to_axis_{target}"
@@ -177,17 +211,30 @@ def iterations(records: list[dict], target=TARGET) -> list[float]:
             for r in records]
 
 
-def median_iqr_text(values: list[float]) -> str:
-    """'median [q25, q75]' of iterations, 'never' for inf; with the count reached when not
-    all did."""
-    med, lo, hi = stats.median_iqr(values)
-    reached = sum(math.isfinite(v) for v in values)
+def settings(records: list[dict], target=TARGET) -> dict[tuple, Setting]:
+    """The records grouped by (d, k, optimizer, method) in first-seen order, each with its
+    iterations to the target, their median and IQR and how many starts reached it."""
+    out = {}
+    for key, recs in query.group(records, "d", "k", "optimizer", "method").items():
+        recs = query.by_seed(recs)
+        its = iterations(recs, target)
+        out[key] = Setting(recs, its, *stats.median_iqr(its), sum(map(math.isfinite, its)))
+    return out
 
-    def one(x):
+
+def iterations_cell(setting: Setting) -> Cell:
+    """'median [q25, q75]' of a setting's iterations ('never' for not reached)."""
+    def text(x):
         return "never" if math.isinf(x) else fmt(x)
 
-    text = f"{one(med)} [{one(lo)}, {one(hi)}]"
-    return text if reached == len(values) else f"{text} ({reached}/{len(values)} reached)"
+    vals = (setting.median, setting.q25, setting.q75)
+    return Cell("{} [{}, {}]".format(*map(text, vals)), F.med_iqr(setting.iterations))
+
+
+def _reached(setting: Setting) -> str:
+    """'' when every start reached the target, else ' (r/n reached)'."""
+    n = len(setting.iterations)
+    return "" if setting.reached == n else f" ({setting.reached}/{n} reached)"
 
 
 def bao_value(method: str, style: str, k: int, d: int):
@@ -199,22 +246,30 @@ def bao_value(method: str, style: str, k: int, d: int):
     return math.inf if table[k] is None else float(table[k])
 
 
-def style_fit(records: list[dict]) -> dict[str, tuple[float, int]]:
-    """How well our medians match Bao et al.'s Figure 4 under each reading of its line styles:
-    {"solid = adam": (mean |log10(ours / theirs)|, points), "solid = sgd_nesterov": ...} over
-    the (method, k) points where both are finite."""
-    medians = {(r_k, m, o): stats.median_iqr(iterations(rs))[0]
-               for (r_k, m, o), rs in group_by(
-                   [r for r in records if r["config"]["d"] == THEIR_D],
-                   "k", "method", "optimizer").items()}
+def _bao_text(value) -> str:
+    if value is None:
+        return "-"
+    return "not converged" if math.isinf(value) else f"~{fmt(value)}"
+
+
+def _bao_cell(value) -> Cell:
+    if value is None:
+        return Cell("-", "--")
+    return Cell(_bao_text(value), "not conv." if math.isinf(value) else F.num(value))
+
+
+def style_fit(groups: dict[tuple, Setting]) -> dict[str, tuple[float, int]]:
+    """How well our medians (`settings(records)`) match Bao et al.'s Figure 4 under each reading
+    of its line styles: {"solid = adam": (mean |log10(ours / theirs)|, points), "solid =
+    sgd_nesterov": ...} over the (method, k) points at their d where both are finite."""
     out = {}
     for solid in OPTIMIZERS:
         style = {solid: "solid", next(o for o in OPTIMIZERS if o != solid): "dashed"}
         errors = []
-        for (k, m, o), ours in medians.items():
-            theirs = bao_value(m, style[o], k, THEIR_D)
-            if theirs is not None and math.isfinite(theirs) and math.isfinite(ours):
-                errors.append(abs(math.log10(ours / theirs)))
+        for (d, k, o, m), s in groups.items():
+            theirs = bao_value(m, style[o], k, d) if o in style else None
+            if theirs is not None and math.isfinite(theirs) and math.isfinite(s.median):
+                errors.append(abs(math.log10(s.median / theirs)))
         out[f"solid = {solid}"] = (float(np.mean(errors)) if errors else math.nan, len(errors))
     return out
 
@@ -235,87 +290,221 @@ def paired_iterations(a: list[float], b: list[float]) -> str:
             f"{fmt(r.mean)}, 95% CI [{fmt(r.lo)}, {fmt(r.hi)}], p={fmt(r.p_value, 2)})")
 
 
-def summarize(records: list[dict]) -> Summary:
-    rows, findings = [], []
-    for (d, k, opt, method), recs in group_by(records, "d", "k", "optimizer", "method").items():
-        its = iterations(recs)
-        axis = stats.median_iqr([r["final"]["axis_distance"] for r in recs])
-        bao = [bao_value(method, style, k, d) for style in STYLES]
-        rows.append([d, k, opt, method, len(recs), median_iqr_text(its), fmt(axis[0], 2),
-                     fmt(stats.median_iqr([r["final"]["subspace_distance"] for r in recs])[0],
-                         2),
-                     recs[0]["config"]["steps"], " / ".join(_bao_text(v) for v in bao)])
-    for (d, k, opt), recs in group_by(records, "d", "k", "optimizer").items():
-        by = {m: sorted(rs, key=lambda r: r["config"]["seed"])
-              for (m,), rs in group_by(recs, "method").items()}
+def _plain_verdict(setting: Setting) -> str:
+    missed = [r for r, it in zip(setting.records, setting.iterations, strict=True)
+              if math.isinf(it)]
+    if not missed:
+        return ("reached the target too in every start: from a tiny initialisation the "
+                "top directions grow first, although nothing in the loss favours the axes")
+    axis = stats.median_iqr(query.final(missed, "axis_distance"))[0]
+    sub = stats.median_iqr(query.final(missed, "subspace_distance"))[0]
+    return (f"reached it in {setting.reached} of {len(setting.iterations)} starts; the others "
+            f"ended at median subspace distance {fmt(sub, 2)} but axis distance {fmt(axis, 2)}"
+            + (": it finds the subspace, not the eigenvectors" if sub < 1e-3 else ""))
+
+
+def _table(groups: dict[tuple, Setting], target) -> Table:
+    rows = []
+    for (d, k, opt, method), s in groups.items():
+        axis = stats.median_iqr(query.final(s.records, "axis_distance"))[0]
+        rows.append([_int(d), _int(k), _opt_cell(opt), _method_cell(method),
+                     _int(len(s.records)), iterations_cell(s), f"{s.reached}/{len(s.iterations)}",
+                     cell(axis, 2), _int(s.records[0]["config"]["steps"]),
+                     *(_bao_cell(bao_value(method, style, k, d)) for style in STYLES)])
+    return Table(
+        title=f"exact-pcs: iterations to axis distance {target}, Bao et al. 2020 setup "
+              "(median [IQR] over random starts)",
+        columns=[Cell("d", "$d$"), Cell("k", "$k$"), "optimiser", "method", "starts",
+                 f"iterations to {target:g}: median [IQR]", "reached", "axis dist.", "budget",
+                 "Bao solid", "Bao dashed"],
+        rows=rows, name="exact_pcs", align="rrllrrrrrrr")
+
+
+def _int(n: int) -> Cell:
+    return Cell(str(n), F.num(n))
+
+
+def _opt_cell(opt: str) -> Cell:
+    return cell(OPT_NAMES.get(opt, opt))
+
+
+def _method_cell(method: str) -> Cell:
+    return METHOD_NAMES.get(method) or cell(method)
+
+
+def _by_method(groups: dict[tuple, Setting]) -> dict[tuple, dict[str, Setting]]:
+    """{(d, k, optimizer): {method: setting}} in first-seen order."""
+    out: dict[tuple, dict[str, Setting]] = {}
+    for (d, k, opt, method), s in groups.items():
+        out.setdefault((d, k, opt), {})[method] = s
+    return out
+
+
+def _findings(groups: dict[tuple, Setting], target, fit) -> list[str]:
+    findings = []
+    for (d, k, opt), by in _by_method(groups).items():
         if set(METHODS) - set(by):
             continue
         parts = []
         for m in METHODS:
-            text = f"{m} {median_iqr_text(iterations(by[m]))}"
+            text = f"{m} {iterations_cell(by[m]).text}{_reached(by[m])}"
             bao = [bao_value(m, style, k, d) for style in STYLES]
             if any(v is not None for v in bao):
                 text += (f" (Bao et al.'s Figure 4: solid {_bao_text(bao[0])}, dashed "
                          f"{_bao_text(bao[1])})")
             parts.append(text)
-        budget = by["rag"][0]["config"]["steps"]
-        plain_budget = by["plain"][0]["config"]["steps"]
+        budget = by["rag"].records[0]["config"]["steps"]
+        plain_budget = by["plain"].records[0]["config"]["steps"]
         budgets = f"budget {budget}" + (
             f", {plain_budget} for plain" if plain_budget != budget else "")
         findings.append(
-            f"d={d}, k={k}, {opt}: iterations to axis distance {TARGET} (median [IQR] over "
-            f"{len(by['rag'])} starts, {budgets}) - " + "; ".join(parts) + ".")
+            f"d={d}, k={k}, {opt}: iterations to axis distance {target} (median [IQR] over "
+            f"{len(by['rag'].records)} starts, {budgets}) - " + "; ".join(parts) + ".")
         findings.append(
             f"d={d}, k={k}, {opt}: RAG vs non-uniform L2 - "
-            + paired_iterations(iterations(by["rag"]), iterations(by["nonuniform_l2"]))
+            + paired_iterations(by["rag"].iterations, by["nonuniform_l2"].iterations)
             + f"; plain training: {_plain_verdict(by['plain'])}.")
-    for (d, k, method), recs in group_by(records, "d", "k", "method").items():
-        by = {o: sorted(rs, key=lambda r: r["config"]["seed"])
-              for (o,), rs in group_by(recs, "optimizer").items()}
+    by_opt: dict[tuple, dict[str, Setting]] = {}
+    for (d, k, opt, method), s in groups.items():
+        by_opt.setdefault((d, k, method), {})[opt] = s
+    for (d, k, method), by in by_opt.items():
         if len(by) == 2 and method != "plain":
             findings.append(
                 f"d={d}, k={k}, {method}: Adam vs SGD with Nesterov momentum (their step sizes) "
-                "- " + paired_iterations(iterations(by["adam"]), iterations(by["sgd_nesterov"]))
+                "- " + paired_iterations(by["adam"].iterations, by["sgd_nesterov"].iterations)
                 + ".")
-    fit = style_fit(records)
     if all(n for _, n in fit.values()):
         (best, (err, n)), (other, (err2, _)) = sorted(fit.items(), key=lambda kv: kv[1][0])
         findings.append(
             f"Bao et al.'s Figure 4 does not label its line styles; over the {n} points both "
             f"have, our medians fit the reading {best} (mean |log10(ours/theirs)| {fmt(err, 2)})"
             f" better than {other} ({fmt(err2, 2)}).")
-    return Summary(
-        title="exact-pcs: iterations to axis distance 0.3, Bao et al. 2020 setup "
-              "(median [IQR] over random starts)",
-        columns=["d", "k", "optimizer", "method", "starts", "iters to axis dist 0.3",
-                 "axis dist at end", "subspace dist at end", "budget",
-                 "Bao et al. Fig. 4 solid / dashed"],
-        rows=rows, findings=findings,
+    return findings
+
+
+def _numbers(groups: dict[tuple, Setting], target, fit) -> dict[str, str]:
+    """The paper's macros: the setting, each method's iterations and the section's sentence."""
+    d = max(key[0] for key in groups)
+    macros = {"RExactAxisTarget": F.num(float(target)), "RExactD": F.num(d),
+              "RExactStarts": F.num(max(len(s.records) for s in groups.values()))}
+    sentences = []
+    for (d_, k, opt), by in _by_method(groups).items():
+        if d_ != d:
+            continue
+        parts = []
+        for method in METHODS:
+            if method in by:
+                its = iterations_cell(by[method]).tex
+                parts.append(f"{METHOD_NAMES[method].tex} {its}{_reached(by[method])}")
+                macros[f"RExact{F.camel(method)}{F.camel(opt)}KIters" + F.camel(str(k))] = its
+        budget = max(r["config"]["steps"] for s in by.values() for r in s.records)
+        sentence = rf"$k={k}$, {_opt_cell(opt).tex} (budget {F.num(budget)}): " + ", ".join(parts)
+        if "rag" in by and "nonuniform_l2" in by:
+            answer = paired_iterations(by["rag"].iterations, by["nonuniform_l2"].iterations)
+            sentence += rf"; RAG against non-uniform $L_2$: {F.tex_escape(answer)}"
+        sentences.append(sentence)
+    style = ""
+    if fit and all(n for _, n in fit.values()):
+        (best, (err, n)), (other, (err2, _)) = sorted(fit.items(), key=lambda kv: kv[1][0])
+        style = (rf" Their figure does not say which line style is which optimiser; over the "
+                 rf"{F.num(n)} points both have, our medians fit the reading "
+                 rf"``{F.tex_escape(best)}'' (mean $|\log_{{10}}(\text{{ours}}/"
+                 rf"\text{{theirs}})|$ {F.num(err, 2)}) better than ``{F.tex_escape(other)}'' "
+                 rf"({F.num(err2, 2)}).")
+    macros["RFindExactPcs"] = (
+        rf"Iterations until the distance to axis alignment falls below "
+        rf"{macros['RExactAxisTarget']} at $d={macros['RExactD']}$ (median [interquartile "
+        rf"range] over {macros['RExactStarts']} random starts; ``never'' beyond the budget): "
+        + "; ".join(sentences) + "." + style
     )
+    return macros
 
 
-def _bao_text(value) -> str:
-    if value is None:
-        return "-"
-    return "not converged" if math.isinf(value) else f"~{fmt(value)}"
+def _held(record, metric: str, grid: np.ndarray) -> np.ndarray:
+    """A run's trajectory on `grid`, held at its last value after it stopped (at the target)."""
+    x, y = query.trajectory(record, metric)
+    out = np.interp(grid, x, y)
+    out[grid > x[-1]] = y[-1]
+    return out
 
 
-def _plain_verdict(records: list[dict]) -> str:
-    its = iterations(records)
-    missed = [r for r, it in zip(records, its, strict=True) if math.isinf(it)]
-    if not missed:
-        return ("reached the target too in every start: from a tiny initialisation the "
-                "top directions grow first, although nothing in the loss favours the axes")
-    axis = stats.median_iqr([r["final"]["axis_distance"] for r in missed])[0]
-    sub = stats.median_iqr([r["final"]["subspace_distance"] for r in missed])[0]
-    return (f"reached it in {len(its) - len(missed)} of {len(its)} starts; the others ended "
-            f"at median subspace distance {fmt(sub, 2)} but axis distance {fmt(axis, 2)}"
-            + (": it finds the subspace, not the eigenvectors" if sub < 1e-3 else ""))
+def _draw(groups: dict[tuple, Setting], target):
+    """Left: iterations to the target against k (median and IQR over starts, per method and
+    optimizer), with Bao et al.'s Figure 4 values (their line styles). Then one panel per k:
+    distance to axis alignment against iterations (median and IQR band; a run that reached the
+    target is held there)."""
+    d = max(key[0] for key in groups)
+    ks = sorted({key[1] for key in groups})
+    fig, axes = plots.new_figure(1 + len(ks), 1, width=7.0, height=2.3)
+    ax = axes[0, 0]
+    curves: dict[tuple, list] = {}
+    for (d_, k, opt, method), s in groups.items():
+        if d_ == d:
+            curves.setdefault((method, opt), []).append((k, s.median, s.q25, s.q75))
+    for (method, opt), pts in curves.items():
+        k_, med, lo, hi = (np.array(v, dtype=float) for v in zip(*sorted(pts), strict=True))
+        shown = np.isfinite(med)
+        if not shown.any():
+            continue
+        ax.errorbar(k_[shown], med[shown],
+                    yerr=[med[shown] - lo[shown],
+                          np.where(np.isfinite(hi[shown]), hi[shown], med[shown]) - med[shown]],
+                    color=METHOD_COLORS.get(method, "k"), linestyle=OPT_STYLES.get(opt, ":"),
+                    marker="o", markersize=3, capsize=2,
+                    label=f"{_method_cell(method).tex}, {OPT_NAMES.get(opt, opt)}")
+    if d == THEIR_D:
+        for (method, style), table in BAO_FIGURE4.items():
+            k_ = np.array([k for k, v in table.items() if v is not None], dtype=float)
+            v_ = np.array([v for v in table.values() if v is not None], dtype=float)
+            ax.plot(k_, v_, color=METHOD_COLORS.get(method, "k"), alpha=0.45,
+                    linestyle="-" if style == "solid" else "--", marker="s", markersize=3,
+                    fillstyle="none", linewidth=0.8)
+        ax.plot([], [], color="0.5", marker="s", fillstyle="none", linewidth=0.8,
+                label="Bao et al. Fig. 4 (their line styles)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("code size $k$")
+    ax.set_ylabel(f"iterations to axis distance {target:g}")
+    ax.set_title(f"$d={d}$; bars: IQR over starts", fontsize=7)
+    ax.legend(frameon=False, fontsize=4.5)
+    for col, k in enumerate(ks, start=1):
+        ax = axes[0, col]
+        for (d_, k_, opt, method), s in groups.items():
+            if (d_, k_) != (d, k):
+                continue
+            end = max(query.trajectory(r, "axis_distance")[0][-1] for r in s.records)
+            grid = np.linspace(0, end, 200)
+            stack = np.vstack([_held(r, "axis_distance", grid) for r in s.records])
+            q25, med, q75 = np.percentile(stack, [25, 50, 75], axis=0)
+            color = METHOD_COLORS.get(method, "k")
+            ax.plot(grid, med, color=color, linestyle=OPT_STYLES.get(opt, ":"), linewidth=1.0)
+            ax.fill_between(grid, q25, q75, color=color, alpha=0.15, linewidth=0)
+        ax.axhline(target, color="0.5", linewidth=0.6, linestyle=":")
+        ax.set_xlabel("iteration")
+        ax.set_ylabel("distance to axis alignment")
+        ax.set_title(f"$k={k}$ (solid: Adam, dashed: SGD)", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def analyze(records: list[dict]) -> Analysis:
+    """Iterations to the axis-alignment target per (d, k, optimizer, method) next to Bao et
+    al.'s Figure 4 (table `exact_pcs`), paired comparisons of the methods and the optimizers,
+    which reading of their line styles our medians fit, and the trajectories (`exact_pcs`)."""
+    target = records[0]["config"].get("target", TARGET)
+    groups = settings(records, target)
+    fit = style_fit(groups)
+    return Analysis(
+        tables=[_table(groups, target)], findings=_findings(groups, target, fit),
+        numbers=_numbers(groups, target, fit),
+        figures=[Figure("exact_pcs", "Iterations to axis distance 0.3 against k next to Bao et "
+                        "al.'s Figure 4, and the distance to axis alignment during training.",
+                        lambda: _draw(groups, target))])
 
 
 SUITE = Suite(
     name="exact-pcs",
     description="plain vs non-uniform L2 vs rotation-augmented gradient (Bao et al. 2020), SGD "
                 "+ Nesterov and Adam: iterations to axis distance 0.3 over random starts",
-    configs=configs, run=run, summarize=summarize,
+    configs=configs, run=run, analyze=analyze,
 )
