@@ -147,48 +147,37 @@ def pm(values: Sequence[float], digits: int = 3, *, zero_below: float = 0.0) -> 
     a set of values all smaller than it in magnitude (rounding noise) is written as ≈0.
     """
     mean, std, count = _mean_std(values)
+    return _mean_pm(values, mean, std, count, digits, zero_below)
+
+
+def pm_ci(values: Sequence, digits: int = 3, *, zero_below: float = 0.0) -> str:
+    r"""'mean ± half-width of the 95% t interval' over seeds as LaTeX (like `pm`, which
+    writes ± std); the value alone for one seed, 'n/a' for none, ≈0 when every value is below
+    `zero_below` in magnitude."""
+    iv = stats.interval(values)
+    return _mean_pm(values, iv.mean, iv.hi - iv.mean, iv.n, digits, zero_below)
+
+
+def _mean_pm(values, mean: float, spread: float, count: int, digits: int,
+             zero_below: float) -> str:
+    """`pm`'s and `pm_ci`'s LaTeX for a mean and its spread over `count` values."""
     if count == 0:
         return NA
     if zero_below > 0:
         arr = np.asarray([v for v in values if v is not None], dtype=float)
         if np.all(np.abs(arr[np.isfinite(arr)]) < zero_below):
             return r"\ensuremath{\approx0}"
-    if count == 1 or std == 0:
+    if count == 1 or not math.isfinite(spread) or spread == 0:
         return num(mean, digits)
-    if mean != 0 and std < 10.0 ** (_exponent(mean) - digits):
+    if mean != 0 and spread < 10.0 ** (_exponent(mean) - digits):
         return num(mean, digits)  # the spread is below the last digit shown
     if mean != 0 and not 1e-2 <= abs(mean) < 1e4:
         exp = _exponent(float(f"{mean:.{digits}g}"))
         scale = 10.0**exp
-        return (rf"\ensuremath{{({_plain(mean / scale, digits)}\pm{_plain(std / scale, 2)})"
+        return (rf"\ensuremath{{({_plain(mean / scale, digits)}\pm{_plain(spread / scale, 2)})"
                 rf"\times10^{{{exp}}}}}")
-    spread = _plain(std, 2) if std >= 1e-4 else _body(std, 2)
-    return rf"\ensuremath{{{_body(mean, digits)}\pm{spread}}}"
-
-
-def pm_ci(values: Sequence, digits: int = 3, *, zero_below: float = 0.0) -> str:
-    r"""'mean ± half-width of the 95% t interval' over seeds as LaTeX (like `R.pm`, which
-    writes ± std); the value alone for one seed, 'n/a' for none, ≈0 when every value is below
-    `zero_below` in magnitude."""
-    iv = stats.interval(values)
-    if iv.n == 0:
-        return NA
-    if zero_below > 0:
-        arr = np.asarray([v for v in values if v is not None], dtype=float)
-        if np.all(np.abs(arr[np.isfinite(arr)]) < zero_below):
-            return r"\ensuremath{\approx0}"
-    half = iv.hi - iv.mean
-    if iv.n == 1 or not math.isfinite(half) or half == 0:
-        return num(iv.mean, digits)
-    if iv.mean != 0 and half < 10.0 ** (_exponent(iv.mean) - digits):
-        return num(iv.mean, digits)  # the spread is below the last digit shown
-    if iv.mean != 0 and not 1e-2 <= abs(iv.mean) < 1e4:
-        exp = _exponent(float(f"{iv.mean:.{digits}g}"))
-        scale = 10.0**exp
-        return (rf"\ensuremath{{({_plain(iv.mean / scale, digits)}\pm"
-                rf"{_plain(half / scale, 2)})\times10^{{{exp}}}}}")
-    spread = _plain(half, 2) if half >= 1e-4 else _body(half, 2)
-    return rf"\ensuremath{{{_body(iv.mean, digits)}\pm{spread}}}"
+    text = _plain(spread, 2) if spread >= 1e-4 else _body(spread, 2)
+    return rf"\ensuremath{{{_body(mean, digits)}\pm{text}}}"
 
 
 def med_iqr(values: Sequence, digits: int = 3, never: str = "never") -> str:

@@ -74,14 +74,15 @@ def markdown_report(results_dir, suites: Sequence, *, tables: bool = True) -> st
     return "\n".join([head, *parts])
 
 
-def replace_section(path, text: str) -> None:
-    """Rewrites the lines between `BEGIN` and `END` in the file at `path` (atomically)."""
+def replace_section(path, text: str, *, begin: str = BEGIN, end: str = END) -> None:
+    """Rewrites the lines between the `begin` and `end` markers (default: the bench report's)
+    in the file at `path` (atomically)."""
     from tiedae.bench.records import atomic_write_text
 
     path = Path(path)
     doc = path.read_text(encoding="utf-8")
-    if doc.count(BEGIN) != 1 or doc.count(END) != 1 or doc.index(BEGIN) > doc.index(END):
-        raise ValueError(f"{path} needs exactly one {BEGIN!r} line followed by one {END!r} line")
-    head, rest = doc.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    atomic_write_text(path, f"{head}{BEGIN}\n{text.strip()}\n{END}{tail}")
+    if doc.count(begin) != 1 or doc.count(end) != 1 or doc.index(begin) > doc.index(end):
+        raise ValueError(f"{path} needs exactly one {begin!r} line followed by one {end!r} line")
+    head, rest = doc.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    atomic_write_text(path, f"{head}{begin}\n{text.strip()}\n{end}{tail}")
