@@ -182,13 +182,19 @@ def test_regularized_finding_reports_the_range_of_the_wrong_constant():
 
 
 def test_optimal_decoder_right_inverse_optimal_only_on_invariant_subspaces():
-    final, summary = _run("optimal-decoder", _config("optimal-decoder", dataset="digits"))
+    final, analysis = _run("optimal-decoder", _config("optimal-decoder", dataset="digits"))
     for dec in ("least_squares", "pinv", "transpose"):
         assert abs(final[f"pca_optimum.{dec}_gap"]) < 1e-10
     assert abs(final["pca_subspace_skewed.pinv_gap"]) < 1e-10
     assert final["pca_subspace_skewed.transpose_gap"] > 1.0
     assert final["random.least_squares_gap"] < 0.9 * final["random.pinv_gap"]
-    assert len(summary.findings) == 3
+    assert len(analysis.findings) == 3
+    (table,) = analysis.tables  # relative gaps; rounding noise is written ≈0 in both forms
+    rows = {row[0].text: row for row in table.rows}
+    assert rows["digits, d=64, k=4, 1 seeds"] and table.name == "optimal_decoder"
+    at_optimum, skewed = rows["PCA optimum U_k^T"], rows["skewed basis A U_k^T of the PCA subspace"]
+    assert [c.text for c in at_optimum[1:]] == ["≈0"] * 4
+    assert at_optimum[1].tex == r"\ensuremath{\approx0}" and skewed[3].text not in ("≈0", "-")
 
 
 def test_exact_pcs_rag_aligns_axes_and_stops_at_the_target():

@@ -347,16 +347,16 @@ def test_generator_writes_everything_the_manuscript_includes(generated):
 def test_optimal_decoder_sentence_names_the_headline_data_set():
     from paper_records import _optimal_decoder
 
-    from tiedae.paper.suites import optimal_decoder
+    from tiedae.bench.suites import optimal_decoder
 
     rng = np.random.default_rng(0)
     records = [{"config": {"dataset": "digits", "d": 64, "k": 4, "seed": s},
                 **_optimal_decoder({}, rng)} for s in range(3)]
-    macros, _ = optimal_decoder.optimal_decoder(records)
+    macros = optimal_decoder.analyze(records).numbers
     assert macros["RFindOptimalDecoder"].startswith("On the digits data (")
     assert "lower with the least-squares decoder" in macros["RFindOptimalDecoder"]
     spiked = [{**r, "config": {**r["config"], "dataset": "spiked"}} for r in records]
-    macros, _ = optimal_decoder.optimal_decoder(records + spiked)
+    macros = optimal_decoder.analyze(records + spiked).numbers
     assert macros["RFindOptimalDecoder"].startswith("On the spiked data (")
 
 

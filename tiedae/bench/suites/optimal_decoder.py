@@ -11,6 +11,17 @@ A U_k of the optimal subspace (A random, so W W^T != I); and encoders partly tra
 pinv or the transpose decoder. For each: loss gap to the optimum of V*, W^+ and W^T, and the
 invariance residual ||(I - P) C P||_F / ||C||_F (P the projector on W's row space; 0 iff
 V* = W^+).
+
+`analyze(records)` groups the runs once by (data set, d, k) (`settings`, seed-ordered). The
+table `optimal_decoder` shows the relative excess loss (gap / optimal loss) of the three
+decoders and the invariance residual for the smallest setting of each data set (mean ± 95% t
+half-width over seeds; float64 rounding noise below `ROUNDING` is written ≈0); the findings
+compare the absolute gaps of every setting, paired over seeds; the paper's numbers quote the
+headline data set (spiked when run).
+
+Example:
+  >>> encoder_label("pinv_trained_100").text, encoder_label("pca_optimum").text
+  ('pinv-tied, 100 steps', 'PCA optimum U_k^T')
 """
 
 from __future__ import annotations
@@ -23,8 +34,11 @@ from flax import nnx
 import tiedae
 from tiedae import decoders, metrics, pca
 from tiedae.bench import datasets
-from tiedae.bench.suite import Options, Suite, Summary, fmt, group_by, seeds
-from tiedae.report import stats
+from tiedae.bench.suite import Options, Suite, seeds
+from tiedae.report import format as F
+from tiedae.report import query, stats
+from tiedae.report.analysis import Analysis, Cell, Table
+from tiedae.report.format import ci, fmt
 
 DECODER_FNS = {
     "least_squares": lambda W, C: pca.optimal_decoder(W, C),
@@ -32,6 +46,16 @@ DECODER_FNS = {
     "transpose": lambda W, C: decoders.transpose(W),
 }
 CHECKPOINTS = (10, 30, 100)
+# float64 closed forms: relative values below this are rounding noise and shown as "≈0"
+ROUNDING = 1e-12
+SHOWN = ("random", "random_orthonormal", "pca_subspace_skewed", "pca_optimum")  # in the table
+ENCODER_NAMES = {
+    "random": Cell("random Gaussian", "random Gaussian"),
+    "random_orthonormal": Cell("random, orthonormal rows", "random, orthonormal rows"),
+    "pca_subspace_skewed": Cell("skewed basis A U_k^T of the PCA subspace",
+                                "skewed basis $AU_k^\\top$ of the PCA subspace"),
+    "pca_optimum": Cell("PCA optimum U_k^T", "PCA optimum $U_k^\\top$"),
+}
 
 
 def configs(options: Options) -> list[dict]:
@@ -91,46 +115,100 @@ def run(config: dict) -> dict:
     return {"final": final, "trajectory": {}, "extra": extra}
 
 
-def ci(values, digits: int = 3) -> str:
-    """'mean ± half-width of the 95% t interval' (the value alone for one seed)."""
-    iv = stats.interval(values)
-    if iv.n < 2:
-        return fmt(iv.mean, digits)
-    return f"{fmt(iv.mean, digits)} ± {fmt(iv.hi - iv.mean, 2)}"
+def settings(records: list[dict]) -> dict[tuple, list[dict]]:
+    """The records grouped by (dataset, d, k) in first-seen order, each group ordered by seed
+    (so that two encoders or decoders pair run by run)."""
+    return {key: query.by_seed(recs)
+            for key, recs in query.group(records, "dataset", "d", "k").items()}
 
 
-def compare(a, b) -> str:
-    """'a - b = mean [lo, hi]: verdict' of a paired comparison over the same seeds."""
-    r = stats.paired(a, b)
+def relative(records: list[dict], key: str) -> np.ndarray:
+    """`final[key]` of each run divided by the run's optimal loss (the relative excess loss)."""
+    opt_loss = np.array([float(r["extra"]["optimal_loss"]) for r in records])
+    return query.final(records, key) / opt_loss
+
+
+def encoder_label(enc: str) -> Cell:
+    """'pinv_trained_100' -> 'pinv-tied, 100 steps'; 'pca_optimum' -> 'PCA optimum U_k^T'."""
+    if "_trained_" in enc:
+        dec, steps = enc.split("_trained_")
+        name = dec.replace("_", " ")
+        return Cell(f"{name}-tied, {int(steps)} steps",
+                    f"{F.tex_escape(name)}-tied, {F.num(int(steps))} steps")
+    name = enc.replace("_", " ")
+    return ENCODER_NAMES.get(enc) or Cell(name, F.tex_escape(name))
+
+
+def _ci_cell(values) -> Cell:
+    """Mean ± 95% half-width over seeds (2 digits); ≈0 when every value is rounding noise."""
+    arr = np.asarray(values, dtype=float)
+    arr = arr[np.isfinite(arr)]
+    tiny = arr.size > 0 and np.all(np.abs(arr) < ROUNDING)
+    return Cell("≈0" if tiny else ci(values, 2), F.pm_ci(values, 2, zero_below=ROUNDING))
+
+
+def _d(d, recs) -> int:
+    """The data dimension (a user's data set has d = 0 in its config, the real one in extra)."""
+    return d or recs[0].get("extra", {}).get("d", d)
+
+
+def _smallest(groups: dict[tuple, list[dict]]) -> dict[str, tuple]:
+    """{dataset: ((d, k), records)} of the smallest setting of each data set."""
+    chosen = {}
+    for (ds, d, k), recs in groups.items():
+        if ds not in chosen or (d, k) < chosen[ds][0]:
+            chosen[ds] = ((d, k), recs)
+    return chosen
+
+
+def _table(chosen: dict[str, tuple]) -> Table:
+    rows = []
+    for ds, ((d, k), recs) in chosen.items():
+        keys = recs[0]["final"]
+        trained = sorted({key.split(".")[0] for key in keys if "_trained_" in key},
+                         key=lambda e: (e.split("_trained_")[0], int(e.split("_")[-1])))
+        last = {enc.split("_trained_")[0]: enc for enc in trained}
+        name = "MNIST" if ds == "user" else ds
+        rows.append([Cell(f"{name}, d={_d(d, recs)}, k={k}, {len(recs)} seeds",
+                          rf"\emph{{{F.tex_escape(name)}, $d={_d(d, recs)}$, $k={k}$, "
+                          rf"{len(recs)} seeds}}")])
+        for enc in (*SHOWN, *last.values()):
+            if f"{enc}.invariance" in keys:
+                rows.append([encoder_label(enc),
+                             *(_ci_cell(relative(recs, f"{enc}.{dec}_gap")) for dec in DECODER_FNS),
+                             _ci_cell(query.final(recs, f"{enc}.invariance"))])
+    return Table(
+        title="optimal-decoder: relative excess loss (gap / optimal loss) of each decoder for a "
+              "fixed encoder, smallest setting of each data set (mean ± 95% CI half-width over "
+              "seeds)",
+        columns=["encoder", Cell("least squares V*", r"$V^\star$"),
+                 Cell("pinv W^+", r"$W^{+}$"), Cell("W^T", r"$W^\top$"),
+                 Cell("||(I-P)CP||/||C||", r"$\|(I-P)CP\|_F/\|C\|_F$")],
+        rows=rows, name="optimal_decoder")
+
+
+def _compare(r: stats.Paired) -> str:
+    """'verdict (paired difference mean, 95% CI [lo, hi], n seeds)'."""
     return f"{r.verdict} (paired difference {fmt(r.mean, 2)}, 95% CI [{fmt(r.lo, 2)}, " \
            f"{fmt(r.hi, 2)}], {r.n} seeds)"
 
 
-def summarize(records: list[dict]) -> Summary:
-    rows, findings = [], []
-    for (name, d, k), recs in group_by(records, "dataset", "d", "k").items():
-        recs = sorted(recs, key=lambda r: r["config"]["seed"])
-        d = d or recs[0].get("extra", {}).get("d", d)
-        encs = [key[: -len(".invariance")] for key in recs[0]["final"] if
-                key.endswith(".invariance")]
+def _findings(groups: dict[tuple, list[dict]]) -> list[str]:
+    findings = []
+    for (name, d, k), recs in groups.items():
+        d = _d(d, recs)
 
         def vals(key, recs=recs):
             return [r["final"][key] for r in recs]
 
-        for enc in encs:
-            rows.append([f"{name} d={d} k={k}", enc, len(recs),
-                         *[ci(vals(f"{enc}.{key}"), 2) for key in
-                           ("least_squares_gap", "pinv_gap", "transpose_gap", "invariance",
-                            "orthonormality")]])
+        random = stats.paired(vals("random.least_squares_gap"), vals("random.pinv_gap"))
         findings.append(
             f"{name} d={d} k={k}: random encoder - loss gap of the least-squares decoder "
             f"C W^T(WCW^T)^-1 {ci(vals('random.least_squares_gap'))}, right inverse / pinv "
             f"{ci(vals('random.pinv_gap'))}, W^T {ci(vals('random.transpose_gap'))} (mean ± 95% "
-            "CI); least squares vs right inverse: "
-            + compare(vals("random.least_squares_gap"), vals("random.pinv_gap"))
+            "CI); least squares vs right inverse: " + _compare(random)
             + ": for a general encoder the right inverse is "
-            + ("NOT the optimal decoder." if stats.paired(
-                vals("random.least_squares_gap"), vals("random.pinv_gap")).verdict == "lower"
+            + ("NOT the optimal decoder." if random.verdict == "lower"
                else "not measurably worse here.")
         )
         opt_spread = max(abs(v) for dec in DECODER_FNS for v in vals(f"pca_optimum.{dec}_gap"))
@@ -148,23 +226,61 @@ def summarize(records: list[dict]) -> Summary:
             f"{name} d={d} k={k}: after {last} steps of pinv-tied training the pinv decoder's "
             f"gap is {ci(vals(f'{enc}.pinv_gap'), 2)} vs least squares "
             f"{ci(vals(f'{enc}.least_squares_gap'), 2)} (pinv - least squares: "
-            + compare(vals(f"{enc}.pinv_gap"), vals(f"{enc}.least_squares_gap"))
+            + _compare(stats.paired(vals(f"{enc}.pinv_gap"), vals(f"{enc}.least_squares_gap")))
             + f"); the two meet as the row space becomes invariant (residual "
             f"||(I-P)CP||/||C|| {ci(vals(f'{enc}.invariance'), 2)}), while W^T on the same "
             f"encoder loses {ci(vals(f'{enc}.transpose_gap'))} (WW^T != I)."
         )
-    return Summary(
-        title="optimal-decoder: loss gap to the PCA optimum for a fixed encoder "
-              "(mean ± 95% CI half-width over seeds)",
-        columns=["data", "encoder", "seeds", "least squares", "pinv (right inv.)", "W^T",
-                 "||(I-P)CP||/||C||", "||WW^T-I||"],
-        rows=rows, findings=findings,
+    return findings
+
+
+def _data_name(ds: str | None) -> str:
+    """'<name> data' for the headline data set; a note when there is none."""
+    if ds is None:
+        return "spiked data (not run)"
+    return "MNIST data" if ds == "user" else rf"{F.tex_escape(ds)} data"
+
+
+def _numbers(chosen: dict[str, tuple]) -> dict[str, str]:
+    """The headline data set's (spiked when run) relative gaps and the section's sentence."""
+    head_name = "spiked" if "spiked" in chosen else next(iter(chosen), None)
+    head = chosen[head_name][1] if head_name is not None else []
+    macros = {}
+    for enc in ("random", "pca_subspace_skewed", "pca_optimum"):
+        for dec in DECODER_FNS:
+            macros[f"ROpt{F.camel(enc)}{F.camel(dec)}"] = (
+                _ci_cell(relative(head, f"{enc}.{dec}_gap")).tex if head else F.num(None))
+    macros["RRoundingFloor"] = F.num(ROUNDING)
+    macros["ROptSeeds"] = F.num(len(head))
+    macros["ROptRandomVerdict"] = (
+        F.verdict(relative(head, "random.least_squares_gap"), relative(head, "random.pinv_gap"),
+                  lower="lower with the least-squares decoder", higher="higher with it")
+        if head else F.NA)
+    macros["RFindOptimalDecoder"] = (
+        rf"On the {_data_name(head_name)} ({macros['ROptSeeds']} seeds; mean $\pm$ 95\,\% "
+        rf"confidence half-width), for a random encoder the relative excess loss is "
+        rf"{macros['ROptRandomLeastSquares']} with the least-squares decoder against "
+        rf"{macros['ROptRandomPinv']} with the right inverse and {macros['ROptRandomTranspose']} "
+        rf"with $W^\top$ (paired over seeds: {macros['ROptRandomVerdict']}); for a skewed basis "
+        rf"of the optimal subspace the right inverse is optimal "
+        rf"({macros['ROptPcaSubspaceSkewedPinv']}) but $W^\top$ is not "
+        rf"({macros['ROptPcaSubspaceSkewedTranspose']})."
     )
+    return macros
+
+
+def analyze(records: list[dict]) -> Analysis:
+    """Relative loss gaps of the least-squares decoder, W^+ and W^T for several encoders (table
+    `optimal_decoder`), paired comparisons in every setting (findings) and the paper's numbers."""
+    groups = settings(records)
+    chosen = _smallest(groups)
+    return Analysis(tables=[_table(chosen)], findings=_findings(groups),
+                    numbers=_numbers(chosen))
 
 
 SUITE = Suite(
     name="optimal-decoder",
     description="least-squares decoder C W^T(WCW^T)^-1 vs pinv vs W^T for random, skewed and "
                 "partly trained encoders",
-    configs=configs, run=run, summarize=summarize,
+    configs=configs, run=run, analyze=analyze,
 )
