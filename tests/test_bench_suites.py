@@ -308,11 +308,14 @@ def test_step_cost_paired_rounds_give_a_verdict():
 
 def test_step_cost_reports_ratios():
     config = {**_config("step-cost"), "n": 256, "d": 32, "k": 4, "repeats": 1}
-    final, summary = _run("step-cost", config)
+    final, analysis = _run("step-cost", config)
     assert all(final[f"{d}_ms"] > 0 for d in ("transpose", "pinv", "right_inverse", "untied"))
     assert all(final[f"{d}_verdict"] in ("lower", "higher", "no measurable difference")
                for d in ("pinv", "right_inverse", "untied"))
-    assert any("was the cheapest" in line for line in summary.findings)
+    assert any("was the cheapest" in line for line in analysis.findings)
+    (table,) = analysis.tables  # the terminal's only: the paper has the figure and the numbers
+    assert table.name is None and [c.text for c in table.rows[0][:3]] == ["256", "32", "4"]
+    assert analysis.figures[0].name == "step_cost" and "RFindStepCost" in analysis.numbers
     assert all(final[f"{d}_closed_form_speedup"] > 0 and final[f"{d}_autodiff_ms"] > 0
                for d in ("transpose", "pinv", "right_inverse", "untied"))
     assert final["numpy_gflops"] > 0

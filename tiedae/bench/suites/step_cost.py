@@ -14,11 +14,20 @@ decoders and 8 n d k untied; the autodiff step (`autodiff_reconstruction_error`)
 (two products forward, three backward). Absolute times vary between runs on a shared
 machine: compare ratios. pinv adds an O(d k^2) SVD and right_inverse an O(d k^2 + k^3)
 Cholesky, negligible while k << n.
+
+`analyze(records)` reads each decoder's ratios to the transpose step once (`costs`) and
+derives from them the terminal table (one row per (n, d, k)), the findings, the paper's
+numbers and the figure `step_cost`.
+
+Example:
+  >>> nominal_flops("transpose", 100, 10, 2), nominal_flops("untied", 100, 10, 2)
+  (8000.0, 16000.0)
 """
 
 from __future__ import annotations
 
 import time
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -27,11 +36,14 @@ import optax
 from flax import nnx
 
 import tiedae
-from tiedae.bench.suite import Options, Suite, Summary, fmt, group_by, mean_std
+from tiedae.bench.suite import Options, Suite
 from tiedae.blas import blas_threads, limit_blas_threads
 from tiedae.linear import LINEAR_DECODERS as DECODERS
 from tiedae.linear.closed_form import step_flops
-from tiedae.report import stats
+from tiedae.report import format as F
+from tiedae.report import plots, query, stats
+from tiedae.report.analysis import Analysis, Cell, Figure, Table
+from tiedae.report.format import fmt, mean_std
 from tiedae.training import (
     TrainState,
     autodiff_reconstruction_error,
@@ -182,6 +194,7 @@ def run(config: dict) -> dict:
 
 
 VERDICT_WORDS = {"lower": "faster", "higher": "slower"}
+NAMES = {"pinv": "pseudo-inverse", "right_inverse": "right-inverse", "untied": "untied"}
 
 
 def verdicts(records: list[dict], dec: str) -> dict[str, int]:
@@ -198,89 +211,212 @@ def verdicts(records: list[dict], dec: str) -> dict[str, int]:
     return out
 
 
+def _ratio_key(records: list[dict], dec: str) -> str:
+    """The median per-round ratio where recorded, else the best-of-rounds ratio."""
+    return (f"{dec}_ratio_median" if all(f"{dec}_ratio_median" in r["final"] for r in records)
+            else f"{dec}_ratio")
+
+
+class Cost(NamedTuple):
+    """One decoder's step against the transpose step over the configurations."""
+
+    ratios: np.ndarray  # median per-round ratio (best-of-rounds in old records), per record
+    worst: dict  # the config where the ratio is largest
+    count: dict[str, int]  # `verdicts`
+
+
+def costs(records: list[dict]) -> dict[str, Cost]:
+    """{decoder: Cost} for every decoder but the transpose."""
+    out = {}
+    for dec in DECODERS[1:]:
+        ratios = query.final(records, _ratio_key(records, dec))
+        out[dec] = Cost(ratios, records[int(np.nanargmax(ratios))]["config"],
+                        verdicts(records, dec))
+    return out
+
+
+def _cheapest(records: list[dict], paired: bool) -> int:
+    """In how many configurations no other decoder's step was measurably faster (best-of-rounds
+    ratio below 1 in old records)."""
+    return sum(not any((r["final"].get(f"{dec}_verdict") == "lower") if paired else
+                       r["final"][f"{dec}_ratio"] < 1 for dec in DECODERS[1:])
+               for r in records)
+
+
 def _ratio_cell(f: dict, dec: str) -> str:
     ratio = f.get(f"{dec}_ratio_median", f[f"{dec}_ratio"])
     mark = {"lower": " (faster)", "higher": " (slower)", "no measurable difference": " (=)"}
     return fmt(ratio) + mark.get(f.get(f"{dec}_verdict"), "")
 
 
-def summarize(records: list[dict]) -> Summary:
-    rows, findings = [], []
-    # Records from before the closed-form step timed autodiff steps (10ndk) only.
-    closed = all("transpose_closed_form_speedup" in r["final"] for r in records)
-    paired = all("pinv_verdict" in r["final"] for r in records)
-    for (n, d, k), recs in group_by(records, "n", "d", "k").items():
+def _table(records: list[dict], closed: bool) -> Table:
+    rows = []
+    for (n, d, k), recs in query.group(records, "n", "d", "k").items():
         f = recs[0]["final"]
-        rows.append([n, d, k, fmt(f["transpose_ms"]), *[_ratio_cell(f, dec) for dec in
-                                                         DECODERS[1:]],
-                     fmt(f["transpose_gflops"]), fmt(f["numpy_gflops"]),
-                     fmt(f["transpose_vs_numpy"]),
-                     fmt(f["transpose_closed_form_speedup"]) if closed else "-"])
+        rows.append([*(Cell(str(x), F.num(x)) for x in (n, d, k)), f["transpose_ms"],
+                     *[_ratio_cell(f, dec) for dec in DECODERS[1:]], f["transpose_gflops"],
+                     f["numpy_gflops"], f["transpose_vs_numpy"],
+                     f["transpose_closed_form_speedup"] if closed else "-"])
+    return Table(title="step-cost: full-batch step time (ratios to the transpose step; "
+                       "(=): no measurable difference over the rounds)",
+                 columns=["n", "d", "k", "transpose ms", "pinv ×", "right_inv ×", "untied ×",
+                          "transpose GFLOP/s", "numpy GFLOP/s", "step/numpy", "autodiff/closed"],
+                 rows=rows)
+
+
+def _findings(records: list[dict], cost: dict[str, Cost], closed: bool, paired: bool,
+              cheapest: int) -> list[str]:
+    findings = []
     rounds = records[0]["config"].get("repeats", 0)
     how = (f"median per-round ratio; verdicts paired over {rounds} interleaved rounds" if paired
            else "best-of-rounds ratio")
-    never_beaten = 0
-    for r in records:
-        f = r["final"]
-        if paired:
-            beaten = any(f[f"{dec}_verdict"] == "lower" for dec in DECODERS[1:])
-        else:
-            beaten = any(f[f"{dec}_ratio"] < 1 for dec in DECODERS[1:])
-        never_beaten += not beaten
-    for dec in DECODERS[1:]:
-        key = f"{dec}_ratio_median" if paired else f"{dec}_ratio"
-        ratios = [r["final"][key] for r in records]
-        worst = max(records, key=lambda r, key=key: r["final"][key])
-        count = verdicts(records, dec)
+    for dec, c in cost.items():
         if dec == "untied" and closed:
             why = (" Its closed-form step does 8ndk FLOPs to the tied decoders' 4ndk "
                    "(V^T X^T X needs its own pass over X).")
-        elif dec != "untied" and worst["config"]["k"] == max(r["config"]["k"] for r in records) \
-                and max(ratios) > 1.1:
+        elif dec != "untied" and c.worst["k"] == max(r["config"]["k"] for r in records) \
+                and np.nanmax(c.ratios) > 1.1:
             why = " The extra O(dk^2) SVD / Cholesky work shows where k is large next to n."
         else:
             why = ""
         findings.append(
-            f"{dec} step / transpose step ({how}): {fmt(min(ratios))} .. {fmt(max(ratios))} "
-            f"(largest at d={worst['config']['d']}, k={worst['config']['k']}); measurably "
-            f"faster in {count['faster']}, slower in {count['slower']}, no measurable difference"
-            f" in {count['no measurable difference']} of {len(records)} configurations.{why}")
+            f"{dec} step / transpose step ({how}): {fmt(np.nanmin(c.ratios))} .. "
+            f"{fmt(np.nanmax(c.ratios))} (largest at d={c.worst['d']}, k={c.worst['k']}); "
+            f"measurably faster in {c.count['faster']}, slower in {c.count['slower']}, no "
+            f"measurable difference in {c.count['no measurable difference']} of {len(records)} "
+            f"configurations.{why}")
     findings.append(
         f"the transpose step was the cheapest (no other decoder's step measurably faster) in "
-        f"{never_beaten} of {len(records)} configurations.")
+        f"{cheapest} of {len(records)} configurations.")
     for dec in DECODERS[1:3]:
-        pooled = [r["final"][f"{dec}_default_pool_ratio"] for r in records]
+        pooled = query.final(records, f"{dec}_default_pool_ratio")
         findings.append(
-            f"{dec} with the BLAS pools left at their default size: {fmt(min(pooled))} .. "
-            f"{fmt(max(pooled))} x transpose (best of rounds; OpenBLAS's idle threads spin "
+            f"{dec} with the BLAS pools left at their default size: {fmt(np.nanmin(pooled))} .. "
+            f"{fmt(np.nanmax(pooled))} x transpose (best of rounds; OpenBLAS's idle threads spin "
             "after each LAPACK call and take cores from XLA's matmuls; tiedae.fit limits them "
             "to one thread).")
-    vs = [r["final"]["transpose_vs_numpy"] for r in records]
+    vs = query.final(records, "transpose_vs_numpy")
     if closed:
         findings.append(
             f"transpose step (closed form) runs at {mean_std(vs)} of numpy's matmul rate (4ndk "
             "nominal FLOPs; 1 = as fast as two back-to-back numpy matmuls of the same shape).")
         for dec in DECODERS:
-            speedups = [r["final"][f"{dec}_closed_form_speedup"] for r in records]
+            speedups = query.final(records, f"{dec}_closed_form_speedup")
             findings.append(
                 f"{dec}: autodiff step / closed-form step (the one fit runs) = "
-                f"{fmt(min(speedups))} .. {fmt(max(speedups))} (nominal FLOPs 10ndk vs "
-                f"{'8' if dec == 'untied' else '4'}ndk).")
+                f"{fmt(np.nanmin(speedups))} .. {fmt(np.nanmax(speedups))} (nominal FLOPs 10ndk "
+                f"vs {'8' if dec == 'untied' else '4'}ndk).")
     else:
         findings.append(
             f"transpose step runs at {mean_std(vs)} of numpy's matmul rate (10ndk nominal FLOPs; "
             "1 = as fast as five back-to-back numpy matmuls of the same shape).")
-    return Summary(title="step-cost: full-batch step time (ratios to the transpose step; "
-                         "(=): no measurable difference over the rounds)",
-                   columns=["n", "d", "k", "transpose ms", "pinv ×", "right_inv ×", "untied ×",
-                            "transpose GFLOP/s", "numpy GFLOP/s", "step/numpy",
-                            "autodiff/closed"],
-                   rows=rows, findings=findings)
+    return findings
+
+
+def _numbers(records: list[dict], cost: dict[str, Cost], paired: bool,
+             cheapest: int) -> dict[str, str]:
+    """The paper's macros: each decoder's ratio range and verdict counts, the share of numpy's
+    rate, the section's sentence and the introduction's answer."""
+    macros: dict[str, str] = {}
+    n_configs = len(records)
+    parts = []
+    for dec, c in cost.items():
+        name = f"RStep{F.camel(dec)}"
+        macros[name + "RatioMin"] = F.num(np.nanmin(c.ratios), 3)
+        macros[name + "RatioMax"] = F.num(np.nanmax(c.ratios), 3)
+        macros[name + "WorstK"] = F.num(c.worst["k"])
+        macros[name + "WorstD"] = F.num(c.worst["d"])
+        for word in ("faster", "slower"):
+            macros[name + F.camel(word)] = F.num(c.count[word])
+        macros[name + "Same"] = F.num(c.count["no measurable difference"])
+        parts.append(
+            rf"the {NAMES[dec]} step costs {macros[name + 'RatioMin']} to "
+            rf"{macros[name + 'RatioMax']} times the transpose step (largest at "
+            rf"$d={macros[name + 'WorstD']}$, $k={macros[name + 'WorstK']}$) and is measurably "
+            rf"slower in {macros[name + 'Slower']}, faster in {macros[name + 'Faster']} and "
+            rf"indistinguishable in {macros[name + 'Same']} of the {n_configs} configurations")
+    macros["RStepConfigs"] = F.num(n_configs)
+    macros["RStepCheapest"] = F.num(cheapest)
+    macros["RStepRounds"] = F.num(records[0]["config"].get("repeats"))
+    macros["RStepVsNumpy"] = F.pm_ci(query.final(records, "transpose_vs_numpy"), 2)
+    macros["RStepN"] = F.num(records[0]["config"]["n"])
+    how = (rf"median of {macros['RStepRounds']} interleaved rounds, verdicts from paired "
+           r"differences over the rounds" if paired else "best of the rounds")
+    macros["RFindStepCost"] = (
+        rf"With $n={macros['RStepN']}$ samples per step ({how}), " + "; ".join(parts)
+        + rf". No other decoder's step was measurably faster than the transpose step in "
+        rf"{macros['RStepCheapest']} of the {n_configs} configurations. The transpose step "
+        rf"runs at {macros['RStepVsNumpy']} of the matrix-multiply rate of numpy on the same "
+        r"shapes (mean $\pm$ 95\,\% confidence half-width over the configurations)."
+    )
+    if cheapest == n_configs:
+        answer = ("The transpose is also the cheapest tie to train: no other decoder's step was "
+                  "measurably faster in any configuration we timed (Section~\\ref{sec:cost}).")
+    else:
+        low = min(float(np.nanmin(c.ratios)) for c in cost.values())
+        answer = (rf"Per step the transpose tie is not always the cheapest: another decoder's "
+                  rf"step was measurably faster in {F.num(n_configs - cheapest)} of "
+                  rf"{n_configs} configurations we timed (down to {F.num(low, 3)} times its "
+                  r"time; Section~\ref{sec:cost}).")
+    macros["RAnswerStepCost"] = answer
+    return macros
+
+
+def _draw(records: list[dict]):
+    """Time per step relative to the transpose step against k (one line per decoder and d;
+    hollow markers: no measurable difference over the rounds), and the transpose step's
+    GFLOP/s as a fraction of numpy's matmul rate."""
+    fig, axes = plots.new_figure(2, 1, width=6.6, height=2.1)
+    styles = ["-", "--", ":", "-."]
+    for j, ((d,), recs) in enumerate(query.group(records, "d").items()):
+        recs = sorted(recs, key=lambda r: r["config"]["k"])
+        ks = np.array([r["config"]["k"] for r in recs], dtype=float)
+        for dec in DECODERS[1:]:
+            ratio = query.final(recs, _ratio_key(recs, dec))
+            color = plots.COLORS[dec]
+            axes[0, 0].plot(ks, ratio, color=color, linestyle=styles[j % 4],
+                            label=f"{dec.replace('_', ' ')}, $d={d}$")
+            same = np.array([r["final"].get(f"{dec}_verdict") == "no measurable difference"
+                             for r in recs])
+            axes[0, 0].plot(ks[~same], ratio[~same], "o", color=color, markersize=3)
+            axes[0, 0].plot(ks[same], ratio[same], "o", color=color, markersize=3,
+                            fillstyle="none")
+        axes[0, 1].plot(ks, query.final(recs, "transpose_vs_numpy"), marker="o", markersize=3,
+                        color=plots.COLORS["transpose"], linestyle=styles[j % 4],
+                        label=f"$d={d}$")
+    for ax in axes[0]:
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("code size $k$")
+    axes[0, 0].set_ylabel("time per step / transpose step")
+    axes[0, 0].axhline(1.0, color="0.7", linewidth=0.8)
+    axes[0, 0].legend(frameon=False, fontsize=5, ncol=2)
+    axes[0, 1].set_ylabel("transpose step GFLOP/s / numpy matmul")
+    axes[0, 1].axhline(1.0, color="0.7", linewidth=0.8)
+    axes[0, 1].legend(frameon=False, fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def analyze(records: list[dict]) -> Analysis:
+    """Per-step time ratios to the transpose step, how often each decoder's step was measurably
+    faster or slower, and the step's share of numpy's matmul rate."""
+    # Records from before the closed-form step timed autodiff steps (10ndk) only.
+    closed = all("transpose_closed_form_speedup" in r["final"] for r in records)
+    paired = all("pinv_verdict" in r["final"] for r in records)
+    cost = costs(records)
+    cheapest = _cheapest(records, paired)
+    return Analysis(
+        tables=[_table(records, closed)],
+        findings=_findings(records, cost, closed, paired, cheapest),
+        numbers=_numbers(records, cost, paired, cheapest),
+        figures=[Figure("step_cost", "Time per step of each decoder relative to the transpose "
+                        "step against k, and the transpose step's share of numpy's matmul rate.",
+                        lambda: _draw(records))])
 
 
 SUITE = Suite(
     name="step-cost",
     description="time per step vs k and d for each decoder: ratio to transpose, GFLOP/s vs "
                 "numpy matmul",
-    configs=configs, run=run, summarize=summarize,
+    configs=configs, run=run, analyze=analyze,
 )
