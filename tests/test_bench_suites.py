@@ -331,3 +331,25 @@ def test_peers_agree_on_the_subspace():
     assert np.isfinite(final["tiedae_tied_gd.loss_gap"])
     if "torch_tied_gd.subspace_distance" in final:  # torch is an optional extra
         assert final["torch_tied_gd.subspace_distance"] < 1e-3
+
+
+def test_peers_table_findings_and_sentence_share_one_grouping():
+    from paper_records import _peers
+
+    from tiedae.bench.suites import peers
+
+    rng = np.random.default_rng(0)
+    records = [{"config": {"n": 600, "d": 20, "k": 3, "seed": s}, **_peers({}, rng)}
+               for s in (3, 1, 2, 0)]
+    records[0]["final"]["sklearn_pca_full.time_to_target"] = None
+    analysis = peers.analyze(records)
+    (table,) = analysis.tables
+    rows = {row[0].text: row for row in table.rows}
+    assert table.name == "peers" and rows["Oja's subspace rule (minibatch)"][1].text == \
+        "not reached"
+    assert rows["scikit-learn PCA (full SVD)"][1].text == "3/4 reached"
+    assert rows["scipy.linalg.eigh of C"][1].tex.startswith(r"\ensuremath{(1\pm")
+    assert "Fastest: scipy_eigh (measurably faster than sklearn_pca_randomized" in \
+        analysis.findings[0]
+    assert r"The fastest was \texttt{scipy.linalg.eigh} of $C$, measurably faster" in \
+        analysis.numbers["RFindPeers"]

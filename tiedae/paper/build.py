@@ -38,7 +38,6 @@ from tiedae.paper.suites import conv_decoders as conv_decoders_paper
 from tiedae.paper.suites import decoders as decoders_paper
 from tiedae.paper.suites import features as features_paper
 from tiedae.paper.suites import graph as graph_paper
-from tiedae.paper.suites import peers as peers_paper
 from tiedae.paper.suites import regularized as regularized_paper
 from tiedae.paper.suites import symmetry as symmetry_paper
 from tiedae.report import latex, plots, query
@@ -58,7 +57,6 @@ MAKERS: dict[str, tuple[list[Callable], list[Callable]]] = {
                  [decoders_paper.decoders]),
     "conservation": ([conservation_paper.fig_conservation], [conservation_paper.conservation]),
     "regularized": ([regularized_paper.fig_regularized], [regularized_paper.regularized]),
-    "peers": ([], [peers_paper.peers]),
     "symmetry": ([symmetry_paper.fig_codes2d, symmetry_paper.fig_sym_curves,
                   symmetry_paper.fig_reconstructions], [symmetry_paper.symmetry]),
     "features": ([features_paper.fig_features], [features_paper.features]),

@@ -13,6 +13,16 @@ PyTorch runs stop once they reach the target, so their final figures are at the 
 Each seed draws a new data set and new initial weights (5 seeds); methods are compared by
 paired differences over the seeds (`tiedae.report.stats.paired`), and a method is called the
 fastest only when it is measurably faster than the runner-up.
+
+`analyze(records)` groups the runs once by (n, d, k) (`settings`: seed-ordered, with each
+method's times and the order of those that always reached the target). The table `peers`
+shows the largest setting (mean ± 95% t half-width over seeds); the findings cover every
+setting; the paper's numbers quote the largest.
+
+Example:
+  >>> recs = [{"final": {"a.time_to_target": 0.5}}, {"final": {"a.time_to_target": None}}]
+  >>> method_times(recs, "a")
+  [0.5, inf]
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ from __future__ import annotations
 import functools
 import os
 import time
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -30,7 +41,7 @@ from flax import nnx
 import tiedae
 from tiedae import metrics, pca
 from tiedae.bench import datasets
-from tiedae.bench.suite import Options, Suite, Summary, fmt, group_by, mean_of, seeds
+from tiedae.bench.suite import Options, Suite, mean_of, seeds
 from tiedae.blas import limit_blas_threads
 from tiedae.linear.algorithms import (
     BaoMetrics,
@@ -38,7 +49,10 @@ from tiedae.linear.algorithms import (
     oja_direction,
     rotation_augmented_gradient,
 )
-from tiedae.report import stats
+from tiedae.report import format as F
+from tiedae.report import query, stats
+from tiedae.report.analysis import Analysis, Cell, Table, cell
+from tiedae.report.format import fmt
 
 TARGET = 1e-3
 # one optimizer object, the step size injected per run: the seeds share one compiled program
@@ -288,15 +302,65 @@ def run(config: dict) -> dict:
             "extra": {"methods": list(methods), "torch_threads": threads}}
 
 
+PEER_LABELS = {
+    "scipy_eigh": Cell("scipy.linalg.eigh of C", r"\texttt{scipy.linalg.eigh} of $C$"),
+    "sklearn_pca_full": Cell("scikit-learn PCA (full SVD)", "scikit-learn PCA (full SVD)"),
+    "sklearn_pca_randomized": Cell("scikit-learn PCA (randomized)",
+                                   "scikit-learn PCA (randomized)"),
+    "sklearn_incremental_pca": Cell("scikit-learn IncrementalPCA",
+                                    "scikit-learn IncrementalPCA"),
+    "oja_minibatch": Cell("Oja's subspace rule (minibatch)", "Oja's subspace rule (minibatch)"),
+    "tiedae_tied_gd": Cell("tied W^T, gradient descent on X",
+                           "tied $W^\\top$, gradient descent on $X$"),
+    "tiedae_tied_gd_covariance": Cell("tied W^T, gradient descent on C",
+                                      "tied $W^\\top$, gradient descent on $C$"),
+    "tiedae_untied_rag": Cell("untied + RAG (JAX)", "untied + RAG (JAX)"),
+    "torch_tied_gd": Cell("tied W^T, PyTorch eager", "tied $W^\\top$, PyTorch eager"),
+    "torch_untied_rag": Cell("untied + RAG, PyTorch eager", "untied + RAG, PyTorch eager"),
+}
+SPOKEN = {"scipy_eigh": "an eigensolver", "tiedae_tied_gd": "tied gradient descent on the data",
+          "tiedae_tied_gd_covariance": "tied gradient descent on the covariance",
+          "sklearn_pca_randomized": "randomized PCA", "oja_minibatch": "minibatch Oja",
+          "torch_tied_gd": "the same tied step in PyTorch"}
+# (a, b, what): the paper's paired comparisons
+COMPARED = (("tiedae_tied_gd", "torch_tied_gd", "the same tied step in JAX and in PyTorch"),
+            ("tiedae_tied_gd_covariance", "scipy_eigh",
+             "tied gradient descent on the covariance and the eigensolver"))
+# (a, b, what): the findings' paired comparisons
+PAIRS = (("tiedae_tied_gd", "torch_tied_gd", "same tied gradient-descent step on X, JAX (jit) "
+          "vs PyTorch eager"),
+         ("tiedae_untied_rag", "torch_untied_rag", "same untied + RAG step on the covariance, "
+          "JAX (jit) vs PyTorch eager"),
+         ("tiedae_tied_gd_covariance", "scipy_eigh", "tied gradient descent on the covariance "
+          "vs an eigensolver"))
+WHY_MISSED = {"oja_minibatch": "a constant step leaves a noise floor",
+              "sklearn_incremental_pca": "it keeps only k directions between batches"}
+
+
 def method_times(recs: list[dict], m: str) -> list[float]:
     """Seconds to the target per seed (inf: not reached)."""
     return [np.inf if r["final"].get(f"{m}.time_to_target") is None else
             float(r["final"][f"{m}.time_to_target"]) for r in recs]
 
 
-def _ci(values) -> str:
-    iv = stats.interval(values)
-    return fmt(iv.mean) if iv.n < 2 else f"{fmt(iv.mean)} ± {fmt(iv.hi - iv.mean, 2)}"
+class Setting(NamedTuple):
+    """The runs of one (n, d, k), ordered by seed, and each method's seconds to the target."""
+
+    records: list[dict]
+    times: dict[str, list[float]]  # per method (as `extra.methods` lists them), inf: missed
+    reached: dict[str, float]  # mean seconds of the methods that reached it in every seed
+    order: list[str]  # those methods, fastest first
+
+
+def settings(records: list[dict]) -> dict[tuple, Setting]:
+    """The records grouped by (n, d, k) in first-seen order, with their times."""
+    out = {}
+    for key, recs in query.group(records, "n", "d", "k").items():
+        recs = query.by_seed(recs)
+        times = {m: method_times(recs, m) for m in recs[0]["extra"]["methods"]}
+        reached = {m: float(np.mean(t)) for m, t in times.items() if np.all(np.isfinite(t))}
+        out[key] = Setting(recs, times, reached, sorted(reached, key=reached.get))
+    return out
 
 
 def compare_times(a: list[float], b: list[float]) -> stats.Paired | None:
@@ -317,23 +381,41 @@ def _versus(name_a, name_b, a, b) -> str:
             "seeds)")
 
 
-def summarize(records: list[dict]) -> Summary:
-    rows, findings = [], []
-    for (n, d, k), recs in group_by(records, "n", "d", "k").items():
-        recs = sorted(recs, key=lambda r: r["config"]["seed"])
-        names = recs[0]["extra"]["methods"]
-        times = {m: method_times(recs, m) for m in names}
-        for m in names:
-            got = [t for t in times[m] if np.isfinite(t)]
-            rows.append([f"n={n} d={d} k={k}", m, len(recs),
-                         (_ci(got) if len(got) == len(recs) else
-                          f"{len(got)}/{len(recs)} reached" if got else "not reached"),
-                         _ci([r["final"][f"{m}.total_time"] for r in recs]),
-                         _ci([r["final"][f"{m}.subspace_distance"] for r in recs]),
-                         _ci([r["final"][f"{m}.loss_gap"] for r in recs])])
-        reached = {m: float(np.mean(t)) for m, t in times.items() if np.all(np.isfinite(t))}
+def _label(m: str) -> Cell:
+    return PEER_LABELS.get(m) or Cell(m, F.tex_escape(m))
+
+
+def _ci_cell(values) -> Cell:
+    """Mean ± 95% t half-width over seeds, 2 digits."""
+    return Cell(F.ci(values, 2), F.pm_ci(values, 2))
+
+
+def _time_cell(times: list[float]) -> Cell:
+    """Seconds to the target, or how many seeds reached it."""
+    reached = np.isfinite(times)
+    if reached.all():
+        return _ci_cell(times)
+    return cell(f"{int(reached.sum())}/{len(times)} reached" if reached.any() else "not reached")
+
+
+def _table(key: tuple, s: Setting) -> Table:
+    recs = s.records
+    rows = [[_label(m), _time_cell(t), _ci_cell(query.final(recs, f"{m}.total_time")),
+             _ci_cell(query.final(recs, f"{m}.subspace_distance")),
+             _ci_cell(query.final(recs, f"{m}.loss_gap"))] for m, t in s.times.items()]
+    n, d, k = key
+    return Table(title=f"peers: same data, one process, n={n} d={d} k={k} (seconds; mean ± 95% "
+                       f"CI half-width over {len(recs)} seeds)",
+                 columns=["method", "time to target (s)", "total time (s)", "subspace distance",
+                          "loss gap"], rows=rows, name="peers", align="lrrrr")
+
+
+def _findings(groups: dict[tuple, Setting]) -> list[str]:
+    findings = []
+    for (n, d, k), s in groups.items():
+        recs, times, reached, order = s
+        names = list(times)
         if reached:
-            order = sorted(reached, key=reached.get)
             text = (f"n={n} d={d} k={k} ({len(recs)} seeds): mean time to subspace distance "
                     f"{TARGET:g} - " + ", ".join(f"{m} {fmt(reached[m])} s" for m in order))
             missed = [m for m in names if m not in reached]
@@ -346,35 +428,67 @@ def summarize(records: list[dict]) -> Summary:
                          f"{fmt(r.hi, 2)}])" if r is not None and r.verdict == "lower" else
                          f". {order[0]} and {order[1]} lead with no measurable difference")
             findings.append(text + ".")
-        why = {"oja_minibatch": "a constant step leaves a noise floor",
-               "sklearn_incremental_pca": "it keeps only k directions between batches"}
         missed = [m for m in names if m not in reached]
         if missed:
             findings.append(
                 "not reached: " + "; ".join(
                     f"{m} (final distance "
                     f"{fmt(mean_of(r['final'][f'{m}.subspace_distance'] for r in recs), 2)}"
-                    + (f": {why[m]})" if m in why else ")") for m in missed)
+                    + (f": {WHY_MISSED[m]})" if m in WHY_MISSED else ")") for m in missed)
                 + ". Every training method that reached 1e-3 has the same subspace as eigh.")
-        pairs = [("tiedae_tied_gd", "torch_tied_gd", "same tied gradient-descent step on X, "
-                  "JAX (jit) vs PyTorch eager"),
-                 ("tiedae_untied_rag", "torch_untied_rag", "same untied + RAG step on the "
-                  "covariance, JAX (jit) vs PyTorch eager"),
-                 ("tiedae_tied_gd_covariance", "scipy_eigh", "tied gradient descent on the "
-                  "covariance vs an eigensolver")]
-        for a, b, what in pairs:
+        for a, b, what in PAIRS:
             if a in times and b in times:
                 findings.append(f"{what}: " + _versus(a, b, times[a], times[b]) + ".")
-    return Summary(title="peers: same data, one process (seconds; mean ± 95% CI half-width over "
-                         "seeds)",
-                   columns=["data", "method", "seeds", "time to 1e-3 (s)", "total (s)",
-                            "final subspace dist", "final loss gap"],
-                   rows=rows, findings=findings)
+    return findings
+
+
+def _numbers(key: tuple, s: Setting) -> dict[str, str]:
+    """The largest setting's sizes and the section's sentence."""
+    times, n_seeds = s.times, len(s.records)
+    macros = {"RPeersTarget": F.num(TARGET), "RPeersN": F.num(key[0]), "RPeersD": F.num(key[1]),
+              "RPeersK": F.num(key[2]), "RPeersSeeds": F.num(n_seeds)}
+    parts = []
+    for name, words in SPOKEN.items():
+        if name not in times:
+            continue
+        ok = np.isfinite(times[name])
+        parts.append(f"{words} in {_ci_cell(times[name]).tex}~s" if ok.all() else
+                     f"{words} in {int(ok.sum())} of {n_seeds} seeds" if ok.any() else
+                     f"{words} not at all")
+    listing = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else "".join(parts)
+    compared = [f"{what}: the first is " + F.verdict(times[a], times[b], lower="faster",
+                                                     higher="slower")
+                for a, b, what in COMPARED if a in s.reached and b in s.reached]
+    lead = ""
+    if len(s.order) > 1:
+        first, second = (_label(m).tex for m in s.order[:2])
+        r = compare_times(times[s.order[0]], times[s.order[1]])
+        lead = (rf" The fastest was {first}, measurably faster than the runner-up ({second})."
+                if r.verdict == "lower" else
+                rf" {first} and {second} lead with no measurable difference between them.")
+    macros["RFindPeers"] = (
+        rf"At $n={macros['RPeersN']}$, $d={macros['RPeersD']}$, $k={macros['RPeersK']}$ "
+        rf"({macros['RPeersSeeds']} data sets; mean $\pm$ 95\,\% confidence half-width) the "
+        rf"subspace distance falls below {macros['RPeersTarget']} for {listing}."
+        + ("" if not compared else " Paired over the data sets, " + "; ".join(compared) + ".")
+        + lead
+    )
+    return macros
+
+
+def analyze(records: list[dict]) -> Analysis:
+    """Time to the target subspace distance and final loss gap of each method (table `peers`,
+    of the largest setting), paired comparisons (findings, every setting) and the paper's
+    sentence."""
+    groups = settings(records)
+    largest = max(groups, key=lambda key: key[0] * key[1])
+    return Analysis(tables=[_table(largest, groups[largest])], findings=_findings(groups),
+                    numbers=_numbers(largest, groups[largest]))
 
 
 SUITE = Suite(
     name="peers",
     description="tiedae training vs eigh, sklearn PCA (full/randomized/incremental), Oja, and "
                 "PyTorch (optional): time to subspace distance 1e-3, loss gap",
-    configs=configs, run=run, summarize=summarize,
+    configs=configs, run=run, analyze=analyze,
 )
