@@ -246,16 +246,13 @@ def bao_value(method: str, style: str, k: int, d: int):
     return math.inf if table[k] is None else float(table[k])
 
 
-def _bao_text(value) -> str:
-    if value is None:
-        return "-"
-    return "not converged" if math.isinf(value) else f"~{fmt(value)}"
-
-
 def _bao_cell(value) -> Cell:
+    """A value of Bao et al.'s figure ('~850', 'not converged', '-' for no point)."""
     if value is None:
         return Cell("-", "--")
-    return Cell(_bao_text(value), "not conv." if math.isinf(value) else F.num(value))
+    if math.isinf(value):
+        return Cell("not converged", "not conv.")
+    return Cell(f"~{fmt(value)}", F.num(value))
 
 
 def style_fit(groups: dict[tuple, Setting]) -> dict[str, tuple[float, int]]:
@@ -340,7 +337,7 @@ def _by_method(groups: dict[tuple, Setting]) -> dict[tuple, dict[str, Setting]]:
     return out
 
 
-def _findings(groups: dict[tuple, Setting], target, fit) -> list[str]:
+def _findings(groups: dict[tuple, Setting], target, fit: list) -> list[str]:
     findings = []
     for (d, k, opt), by in _by_method(groups).items():
         if set(METHODS) - set(by):
@@ -350,8 +347,8 @@ def _findings(groups: dict[tuple, Setting], target, fit) -> list[str]:
             text = f"{m} {iterations_cell(by[m]).text}{_reached(by[m])}"
             bao = [bao_value(m, style, k, d) for style in STYLES]
             if any(v is not None for v in bao):
-                text += (f" (Bao et al.'s Figure 4: solid {_bao_text(bao[0])}, dashed "
-                         f"{_bao_text(bao[1])})")
+                text += (f" (Bao et al.'s Figure 4: solid {_bao_cell(bao[0]).text}, dashed "
+                         f"{_bao_cell(bao[1]).text})")
             parts.append(text)
         budget = by["rag"].records[0]["config"]["steps"]
         plain_budget = by["plain"].records[0]["config"]["steps"]
@@ -373,8 +370,8 @@ def _findings(groups: dict[tuple, Setting], target, fit) -> list[str]:
                 f"d={d}, k={k}, {method}: Adam vs SGD with Nesterov momentum (their step sizes) "
                 "- " + paired_iterations(by["adam"].iterations, by["sgd_nesterov"].iterations)
                 + ".")
-    if all(n for _, n in fit.values()):
-        (best, (err, n)), (other, (err2, _)) = sorted(fit.items(), key=lambda kv: kv[1][0])
+    if fit:
+        (best, (err, n)), (other, (err2, _)) = fit
         findings.append(
             f"Bao et al.'s Figure 4 does not label its line styles; over the {n} points both "
             f"have, our medians fit the reading {best} (mean |log10(ours/theirs)| {fmt(err, 2)})"
@@ -382,7 +379,7 @@ def _findings(groups: dict[tuple, Setting], target, fit) -> list[str]:
     return findings
 
 
-def _numbers(groups: dict[tuple, Setting], target, fit) -> dict[str, str]:
+def _numbers(groups: dict[tuple, Setting], target, fit: list) -> dict[str, str]:
     """The paper's macros: the setting, each method's iterations and the section's sentence."""
     d = max(key[0] for key in groups)
     macros = {"RExactAxisTarget": F.num(float(target)), "RExactD": F.num(d),
@@ -404,8 +401,8 @@ def _numbers(groups: dict[tuple, Setting], target, fit) -> dict[str, str]:
             sentence += rf"; RAG against non-uniform $L_2$: {F.tex_escape(answer)}"
         sentences.append(sentence)
     style = ""
-    if fit and all(n for _, n in fit.values()):
-        (best, (err, n)), (other, (err2, _)) = sorted(fit.items(), key=lambda kv: kv[1][0])
+    if fit:
+        (best, (err, n)), (other, (err2, _)) = fit
         style = (rf" Their figure does not say which line style is which optimiser; over the "
                  rf"{F.num(n)} points both have, our medians fit the reading "
                  rf"``{F.tex_escape(best)}'' (mean $|\log_{{10}}(\text{{ours}}/"
@@ -493,7 +490,8 @@ def analyze(records: list[dict]) -> Analysis:
     which reading of their line styles our medians fit, and the trajectories (`exact_pcs`)."""
     target = records[0]["config"].get("target", TARGET)
     groups = settings(records, target)
-    fit = style_fit(groups)
+    fit = style_fit(groups)  # the readings, best first, when both have points
+    fit = sorted(fit.items(), key=lambda kv: kv[1][0]) if all(n for _, n in fit.values()) else []
     return Analysis(
         tables=[_table(groups, target)], findings=_findings(groups, target, fit),
         numbers=_numbers(groups, target, fit),
