@@ -16,6 +16,19 @@ Example:
   >>> t = Table("sizes", [Cell("k", "$k$"), "loss"], [[4, 0.25]], name="sizes")
   >>> t.rows[0][1].text, t.columns[0].tex
   ('0.25', '$k$')
+
+A row of one cell is a heading spanning the table:
+
+  >>> from tiedae.report.latex import table_tex
+  >>> print(table_tex(Table("runs", ["k", "loss"], [["spiked data"], [4, 0.25]])), end="")
+  \begin{tabular}{lr}
+  \toprule
+  k & loss \\
+  \midrule
+  \multicolumn{2}{l}{spiked data} \\
+  \ensuremath{4} & \ensuremath{0.25} \\
+  \bottomrule
+  \end{tabular}
 """
 
 from __future__ import annotations
@@ -55,7 +68,9 @@ class Table:
     Attributes:
       title: one line saying what the rows are and how values are summarised.
       columns: header cells.
-      rows: rows of cells (anything `cell` accepts; converted on construction).
+      rows: rows of cells (anything `cell` accepts; converted on construction). A row of one
+        cell in a table of several columns is a heading spanning the table's width (LaTeX
+        ``\\multicolumn``; the other renderers leave the remaining cells empty).
       name: the paper's fragment name (written to `tables/<name>.tex`); None for a table that
         is shown in reports only.
       align: LaTeX column alignment (default: "l" then "r" for every other column).
@@ -71,11 +86,16 @@ class Table:
         columns = tuple(cell(c) for c in self.columns)
         rows = tuple(tuple(cell(c) for c in row) for row in self.rows)
         for i, row in enumerate(rows):
-            if len(row) != len(columns):
+            if len(row) != len(columns) and len(row) != 1:
                 raise ValueError(f"table {self.title!r}: row {i} has {len(row)} cells for "
-                                 f"{len(columns)} columns")
+                                 f"{len(columns)} columns (or 1: a heading spanning them)")
         object.__setattr__(self, "columns", columns)
         object.__setattr__(self, "rows", rows)
+
+    def padded(self) -> tuple[tuple[Cell, ...], ...]:
+        """The rows with every spanning heading (a one-cell row) padded with empty cells."""
+        blank = Cell("", "")
+        return tuple(row + (blank,) * (len(self.columns) - len(row)) for row in self.rows)
 
 
 @dataclasses.dataclass(frozen=True)

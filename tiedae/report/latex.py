@@ -27,8 +27,15 @@ def tabular(columns: list[str], rows: list[list[str]], align: str | None = None)
 
 
 def table_tex(table: Table) -> str:
-    """`table` as a booktabs tabular of its cells' LaTeX."""
-    return tabular([c.tex for c in table.columns], [[c.tex for c in row] for row in table.rows],
+    """`table` as a booktabs tabular of its cells' LaTeX (a one-cell row spans every column)."""
+    width = len(table.columns)
+
+    def tex(row):
+        if len(row) == 1 and width > 1:
+            return [rf"\multicolumn{{{width}}}{{l}}{{{row[0].tex}}}"]
+        return [c.tex for c in row]
+
+    return tabular([c.tex for c in table.columns], [tex(row) for row in table.rows],
                    table.align)
 
 

@@ -30,7 +30,7 @@ def table_markdown(table: Table, *, title: bool = True) -> list[str]:
     lines = [f"{table.title}\n"] if title else []
     lines.append("| " + " | ".join(_escape(c.text) for c in table.columns) + " |")
     lines.append("|" + " --- |" * len(table.columns))
-    lines.extend("| " + " | ".join(_escape(c.text) for c in row) + " |" for row in table.rows)
+    lines.extend("| " + " | ".join(_escape(c.text) for c in row) + " |" for row in table.padded())
     return lines
 
 

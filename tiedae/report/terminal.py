@@ -17,7 +17,7 @@ def print_analysis(console, suite: str, analysis: Analysis) -> None:
         out = RichTable(title=table.title, title_justify="left")
         for col in table.columns:
             out.add_column(col.text)
-        for row in table.rows:
+        for row in table.padded():
             out.add_row(*[c.text for c in row])
         console.print(out)
     for line in analysis.findings:
