@@ -316,6 +316,22 @@ def test_decoders_analysis_pairs_each_decoder_with_the_transpose_decoder():
     assert [f.name for f in analysis.figures] == ["decoders_curves", "decoders_sv"]
 
 
+@pytest.mark.parametrize("name, tables", [("decoders", {"decoders_time"}),
+                                            ("conservation", {"conservation"})])
+def test_linear_suites_write_their_paper_tables_and_plain_text(tmp_path, name, tables):
+    from paper_records import write_tiny_results
+
+    from tiedae.report import query
+
+    write_tiny_results(tmp_path, [name])
+    analysis = BY_NAME[name].analysis(query.load(tmp_path)[name])
+    assert {t.name for t in analysis.tables} - {None} == tables
+    texts = [c.text for t in analysis.tables for row in t.rows for c in (*t.columns, *row)]
+    assert texts and not [x for x in texts if "\\" in x or "$" in x]
+    assert analysis.findings and analysis.figures
+    assert all(name.startswith("R") for name in analysis.numbers)
+
+
 def test_step_cost_paired_rounds_give_a_verdict():
     from tiedae.bench.suites import step_cost
 

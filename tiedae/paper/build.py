@@ -32,7 +32,6 @@ from pathlib import Path
 
 from tiedae.bench.suites import SUITES
 from tiedae.bench.tempfiles import remove_orphans
-from tiedae.paper.suites import conservation as conservation_paper
 from tiedae.paper.suites import conv_capacity as conv_capacity_paper
 from tiedae.paper.suites import conv_decoders as conv_decoders_paper
 from tiedae.paper.suites import exact_pcs as exact_pcs_paper
@@ -56,7 +55,6 @@ _STAGE = re.compile(re.escape(_STAGE_PREFIX) + r"(?P<pid>\d+)-.+")
 # Transitional, for suites without an `analyze` yet: suite -> functions of (records, out_dir).
 # A figure maker writes PDFs; a table maker returns (macros: {name: tex}, tables: {name: tex}).
 MAKERS: dict[str, tuple[list[Callable], list[Callable]]] = {
-    "conservation": ([conservation_paper.fig_conservation], [conservation_paper.conservation]),
     "regularized": ([regularized_paper.fig_regularized], [regularized_paper.regularized]),
     "exact-pcs": ([exact_pcs_paper.fig_exact_pcs], [exact_pcs_paper.exact_pcs]),
     "optimal-decoder": ([], [optimal_decoder_paper.optimal_decoder]),
