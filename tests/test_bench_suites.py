@@ -317,7 +317,8 @@ def test_decoders_analysis_pairs_each_decoder_with_the_transpose_decoder():
 
 
 @pytest.mark.parametrize("name, tables", [("decoders", {"decoders_time"}),
-                                            ("conservation", {"conservation"})])
+                                            ("conservation", {"conservation"}),
+                                            ("regularized", {"oja"})])
 def test_linear_suites_write_their_paper_tables_and_plain_text(tmp_path, name, tables):
     from paper_records import write_tiny_results
 

@@ -39,7 +39,6 @@ from tiedae.paper.suites import features as features_paper
 from tiedae.paper.suites import graph as graph_paper
 from tiedae.paper.suites import optimal_decoder as optimal_decoder_paper
 from tiedae.paper.suites import peers as peers_paper
-from tiedae.paper.suites import regularized as regularized_paper
 from tiedae.paper.suites import step_cost as step_cost_paper
 from tiedae.paper.suites import symmetry as symmetry_paper
 from tiedae.report import latex, plots, query
@@ -55,7 +54,6 @@ _STAGE = re.compile(re.escape(_STAGE_PREFIX) + r"(?P<pid>\d+)-.+")
 # Transitional, for suites without an `analyze` yet: suite -> functions of (records, out_dir).
 # A figure maker writes PDFs; a table maker returns (macros: {name: tex}, tables: {name: tex}).
 MAKERS: dict[str, tuple[list[Callable], list[Callable]]] = {
-    "regularized": ([regularized_paper.fig_regularized], [regularized_paper.regularized]),
     "exact-pcs": ([exact_pcs_paper.fig_exact_pcs], [exact_pcs_paper.exact_pcs]),
     "optimal-decoder": ([], [optimal_decoder_paper.optimal_decoder]),
     "step-cost": ([step_cost_paper.fig_step_cost], [step_cost_paper.step_cost]),
