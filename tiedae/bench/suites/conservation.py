@@ -34,6 +34,7 @@ from tiedae.bench.suite import Options, Suite, loglog_slope
 from tiedae.bench.suite import seeds as seed_list
 from tiedae.report import Analysis, Cell, Figure, Table, cell, plots, query, stats
 from tiedae.report import format as F
+from tiedae.report.analysis import ci_cell
 
 SPIKED = {"dataset": "spiked", "n": 2000, "d": 32, "k": 4, "gap": 4.0}
 INITS = {"below": 0.5, "above": 2.0}  # init_scale: singular values of W0 below / above 1
@@ -189,15 +190,6 @@ def _init(record) -> str:
     return record["config"].get("init") or "below"  # records from before "init" was recorded
 
 
-def _kind(records: list[dict], kind: str) -> list[dict]:
-    return [r for r in records if r["config"].get("kind") == kind]
-
-
-def _pm(values, digits: int = 3) -> Cell:
-    """mean ± 95% half-width over seeds, as text and LaTeX."""
-    return Cell(F.ci(values, digits), F.pm_ci(values, digits))
-
-
 def _trained(records: list[dict]) -> dict | None:
     """||WW^T - I|| before and after training to the optimum (runs ordered by seed), its paired
     change, how often tr(WW^T) grew, the range of W0's singular values; None if not recorded."""
@@ -220,18 +212,18 @@ def _drift_table(drift: list[dict]) -> Table:
             if not sub:
                 continue
             key = slope_key(sub)
-            whole = _pm(query.final(sub, "drift_slope_all")) if key != "drift_slope" else \
+            whole = ci_cell(query.final(sub, "drift_slope_all")) if key != "drift_slope" else \
                 Cell("-", "--")
             trained = _trained(sub)
             if trained is None:
                 trained_cell = Cell("-", "--")
             else:
-                a, b = _pm(trained["start"]), _pm(trained["end"])
+                a, b = ci_cell(trained["start"]), ci_cell(trained["end"])
                 trained_cell = Cell(f"{a.text} -> {b.text}", rf"{a.tex} $\to$ {b.tex}")
             name = OPT_NAMES.get(opt, opt)
             rows.append([Cell(dec.replace("_", " "), F.tex_escape(dec.replace("_", " "))),
                          Cell(name, name), Cell(f"{init} I", f"{init} $I$"), len(sub),
-                         _pm(query.final(sub, key)), whole, cell(THEORY.get(opt)),
+                         ci_cell(query.final(sub, key)), whole, cell(THEORY.get(opt)),
                          trained_cell])
     return Table(
         "conservation: exponent p of the drift ||W_T W_T^T - W_0 W_0^T|| ~ eta^p of the "
@@ -386,8 +378,8 @@ def _draw(records: list[dict]):
     local log-log slope between neighbouring step sizes. Right: untied imbalance against steps
     for several L2 weights, with exp(-4 lam eta t)."""
     fig, axes = plots.new_figure(3, 1, width=7.0, height=2.2)
-    drift = [r for r in _kind(records, "drift") if r["config"]["decoder"] == "pinv"] or \
-        _kind(records, "drift")
+    drift = query.select(records, kind="drift")
+    drift = query.select(drift, decoder="pinv") or drift
     for (opt,), recs in query.group(drift, "optimizer").items():
         for init in ("below", "above"):
             sub = [r for r in recs if _init(r) == init]
@@ -415,7 +407,7 @@ def _draw(records: list[dict]):
     axes[0, 1].set_ylabel("local log-log slope")
     axes[0, 1].set_title(r"exponent $p$ in drift $\propto\eta^p$", fontsize=7)
     ax = axes[0, 2]
-    groups = query.group(_kind(records, "decay"), "lambda_over_lambda1")
+    groups = query.group(query.select(records, kind="decay"), "lambda_over_lambda1")
     cmap = plots.colormap(len(groups))
     for i, ((lam_rel,), recs) in enumerate(groups.items()):
         rec = query.by_seed(recs)[0]
@@ -436,7 +428,7 @@ def _draw(records: list[dict]):
 def analyze(records: list[dict]) -> Analysis:
     """Drift exponents per tie, optimizer and initialisation (table `conservation`), the
     untied imbalance's decay, the findings, the paper's numbers and the figure."""
-    drift, decay = _kind(records, "drift"), _kind(records, "decay")
+    drift, decay = query.select(records, kind="drift"), query.select(records, kind="decay")
     findings, slopes = [], {}
     for (dec, opt), recs in query.group(drift, "decoder", "optimizer").items():
         key = slope_key(recs)

@@ -236,7 +236,7 @@ def settings(records: list[dict]) -> dict[tuple, Setting]:
     out = {}
     for (ds, k, opt), recs in query.group(records, "dataset", "k", "optimizer").items():
         runs = {dec: query.by_seed(rs) for (dec,), rs in query.group(recs, "decoder").items()}
-        times = {(dec, unit): to_target(query.by_seed(query.select(recs, decoder=dec)), unit)
+        times = {(dec, unit): to_target(runs.get(dec, []), unit)
                  for dec in DECODERS for unit in UNITS}
         versus = {(dec, unit): paired_to_target(times[dec, unit], times["transpose", unit])
                   for dec in DECODERS if dec != "transpose" for unit in UNITS}

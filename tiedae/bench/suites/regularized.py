@@ -34,6 +34,7 @@ from tiedae.bench.suite import Options, Suite, seeds
 from tiedae.linear.algorithms import oja_direction, tied_direction
 from tiedae.report import Analysis, Cell, Figure, Table, cell, plots, query, stats
 from tiedae.report import format as F
+from tiedae.report.analysis import ci_cell
 
 SPIKED = {"dataset": "spiked", "n": 2000, "d": 32, "k": 4, "gap": 4.0}
 RULES = {"tied_gradient": tied_direction, "oja": oja_direction}
@@ -185,15 +186,6 @@ def run(config: dict) -> dict:
 # ---- analysis ----------------------------------------------------------------------------------
 
 
-def _kind(records: list[dict], kind: str) -> list[dict]:
-    return [r for r in records if r["config"].get("kind") == kind]
-
-
-def _pm(values, digits: int = 3) -> Cell:
-    """mean ± 95% half-width over seeds, as text and LaTeX."""
-    return Cell(F.ci(values, digits), F.pm_ci(values, digits))
-
-
 def _l2_part(l2: list[dict]) -> tuple[Table, list[str], dict[str, str]]:
     """The L2-regularised untied runs against the closed form: the terminal table (one row per
     lam), the finding and the paper's macros."""
@@ -253,9 +245,9 @@ def _stability_part(stab: list[dict]) -> tuple[Table, list[str], dict[str, str]]
     rows, findings = [], []
     for (start,), recs in query.group(stab, "start").items():
         t = _limits(recs)
-        rows.append([start.replace("_", " "), len(recs), _pm(t["grad"]), _pm(t["grad"] / 2),
-                     cell(t["theory"]), cell(t["theory"] / 2), _pm(t["oja"]),
-                     cell(t["oja_theory"]), _pm(t["ratio"])])
+        rows.append([start.replace("_", " "), len(recs), ci_cell(t["grad"]), ci_cell(t["grad"] / 2),
+                     cell(t["theory"]), cell(t["theory"] / 2), ci_cell(t["oja"]),
+                     cell(t["oja_theory"]), ci_cell(t["ratio"])])
         grad, oja = stats.interval(t["grad"]), stats.interval(t["oja"])
         findings.append(
             f"step size ({start.replace('_', ' ')} start, {grad.n} runs): steps W <- W + eta * "
@@ -294,7 +286,7 @@ def _draw(records: list[dict]):
     """Left: trained singular values against sqrt(1 - lam/e_i). Right: ||V - W^T||_F (solid) and
     max_i |s_i - sqrt(1 - lam/e_i)| (dashed) against steps, median over seeds, per lam."""
     fig, axes = plots.new_figure(2, 1, width=6.6, height=2.1)
-    groups = query.group(_kind(records, "l2"), "lambda_over_lambda1")
+    groups = query.group(query.select(records, kind="l2"), "lambda_over_lambda1")
     cmap = plots.colormap(len(groups))
     ax = axes[0, 0]
     for i, ((lam_rel,), recs) in enumerate(groups.items()):
@@ -339,8 +331,9 @@ def analyze(records: list[dict]) -> Analysis:
     """The closed form of the L2-regularised untied model, the step-size limits of the tied
     gradient, plain gradient descent and Oja's rule (table `oja`), the findings, the paper's
     numbers and the figure."""
-    l2_table, l2_findings, l2_numbers = _l2_part(_kind(records, "l2"))
-    oja_table, oja_findings, oja_numbers = _stability_part(_kind(records, "stability"))
+    l2_table, l2_findings, l2_numbers = _l2_part(query.select(records, kind="l2"))
+    oja_table, oja_findings, oja_numbers = _stability_part(
+        query.select(records, kind="stability"))
     return Analysis(
         tables=[oja_table, l2_table], findings=l2_findings + oja_findings,
         numbers={**l2_numbers, **oja_numbers},
