@@ -32,16 +32,13 @@ from pathlib import Path
 
 from tiedae.bench.suites import SUITES
 from tiedae.bench.tempfiles import remove_orphans
-from tiedae.paper.suites import conservation as conservation_paper
 from tiedae.paper.suites import conv_capacity as conv_capacity_paper
 from tiedae.paper.suites import conv_decoders as conv_decoders_paper
-from tiedae.paper.suites import decoders as decoders_paper
 from tiedae.paper.suites import exact_pcs as exact_pcs_paper
 from tiedae.paper.suites import features as features_paper
 from tiedae.paper.suites import graph as graph_paper
 from tiedae.paper.suites import optimal_decoder as optimal_decoder_paper
 from tiedae.paper.suites import peers as peers_paper
-from tiedae.paper.suites import regularized as regularized_paper
 from tiedae.paper.suites import step_cost as step_cost_paper
 from tiedae.paper.suites import symmetry as symmetry_paper
 from tiedae.report import latex, plots, query
@@ -57,10 +54,6 @@ _STAGE = re.compile(re.escape(_STAGE_PREFIX) + r"(?P<pid>\d+)-.+")
 # Transitional, for suites without an `analyze` yet: suite -> functions of (records, out_dir).
 # A figure maker writes PDFs; a table maker returns (macros: {name: tex}, tables: {name: tex}).
 MAKERS: dict[str, tuple[list[Callable], list[Callable]]] = {
-    "decoders": ([decoders_paper.fig_decoders, decoders_paper.fig_decoders_sv],
-                 [decoders_paper.decoders]),
-    "conservation": ([conservation_paper.fig_conservation], [conservation_paper.conservation]),
-    "regularized": ([regularized_paper.fig_regularized], [regularized_paper.regularized]),
     "exact-pcs": ([exact_pcs_paper.fig_exact_pcs], [exact_pcs_paper.exact_pcs]),
     "optimal-decoder": ([], [optimal_decoder_paper.optimal_decoder]),
     "step-cost": ([step_cost_paper.fig_step_cost], [step_cost_paper.step_cost]),
