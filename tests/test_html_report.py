@@ -94,7 +94,7 @@ def test_figure_table_and_meta_of_one_suite(tmp_path):
     _records(tmp_path / "res", n=3, wall=0.5)
     text = _index(write_html(tmp_path / "res", tmp_path / "out", [_fake()]).parent)
     svg = tmp_path / "out" / "figures" / "fig-suite-curve.svg"
-    assert '<img src="figures/fig-suite-curve.svg" alt="loss against step' in text
+    assert '<figure class="wide">\n<img src="figures/fig-suite-curve.svg" alt="loss against' in text
     assert "<figcaption>loss against step (median of runs)</figcaption>" in text
     assert svg.is_file() and "<svg" in svg.read_text() and "href=\"http" not in svg.read_text()
     assert "<caption>runs of &lt;fig-suite&gt;</caption>" in text
@@ -105,10 +105,20 @@ def test_figure_table_and_meta_of_one_suite(tmp_path):
     assert '<td class="num">2</td>' in text  # numbers right-aligned
 
 
+def test_the_same_results_give_the_same_files(tmp_path):
+    _records(tmp_path / "res")
+    first, second = tmp_path / "a", tmp_path / "b"
+    write_html(tmp_path / "res", first, [_fake()])
+    write_html(tmp_path / "res", second, [_fake()])
+    files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
+    assert len(files) == 4
+    assert all((first / f).read_bytes() == (second / f).read_bytes() for f in files)
+
+
 def test_a_suite_without_figures_gets_no_figure_block(tmp_path):
     _records(tmp_path / "res")
     text = _index(write_html(tmp_path / "res", tmp_path / "out", [_fake(figures=False)]).parent)
-    assert "<figure>" not in text and "<h3>Figures</h3>" not in text and "<table>" in text
+    assert "<figure" not in text and "<h3>Figures</h3>" not in text and "<table>" in text
     assert not list((tmp_path / "out" / "figures").iterdir())
 
 

@@ -4,8 +4,10 @@ r"""The HTML renderer: a static report of saved results, readable offline from t
 `figures/<suite>-<name>.svg`: a table of contents, then one section per suite that has records
 (id = the suite's name, so `index.html#decoders` opens one): its description, run count, run
 time (the sum of the records' ``wall_time_s``), the devices, CPU counts and library versions
-of its records' ``env``, its findings, its tables and its figures. No server, no JavaScript, no
-address outside the folder; the same results give the same files (no dates).
+of its records' ``env``, its findings, its tables and its figures (those at least
+`WIDE_INCHES` wide span the page, narrower ones half of it: all at about one scale). No
+server, no JavaScript, no address outside the folder; the same results give the same files
+(no dates).
 
 Nothing of the user's is lost: the report is written to a temporary folder next to `out_dir`
 and renamed into place. An existing `out_dir` is replaced only when it is an earlier report
@@ -35,6 +37,7 @@ from tiedae.report.analysis import Analysis, Table
 __all__ = ["MARKER", "escape", "write_html"]
 
 MARKER = ".tiedae-report"
+WIDE_INCHES = 5.0  # figures at least this wide span the page; narrower ones take half of it
 _TEMP = re.compile(r"\..+\.(?P<pid>\d+)\.[A-Za-z0-9_]+\.(report|old)\.tmp")
 _VERSIONS = ("python", "jax", "flax", "optax", "numpy")
 _NUMBER = re.compile(r"[-+]?(\d[\d,]*\.?\d*|\.\d+)(e[-+]?\d+)?%?|[-+]?(inf|nan)|-")
@@ -163,18 +166,24 @@ def _table(table: Table) -> list[str]:
 
 
 def _figures(suite, analysis: Analysis, folder: Path, written: list[str]) -> list[str]:
+    from matplotlib import rc_context
+
     from tiedae.report.plots import save
 
     lines = []
     for figure in analysis.figures:
         rel = f"figures/{_safe(suite.name)}-{_safe(figure.name)}.svg"
         try:
-            save(figure.draw(), folder / rel)
+            fig = figure.draw()
+            wide = fig.get_size_inches()[0] >= WIDE_INCHES
+            with rc_context({"svg.hashsalt": "tiedae"}):  # the same ids in every rerun
+                save(fig, folder / rel)
         except Exception as err:
             raise ValueError(f"suite {suite.name}: cannot draw figure {figure.name!r} "
                              f"({type(err).__name__}: {err})") from err
         written.append(rel)
-        lines += ["<figure>", f'<img src="{escape(rel)}" alt="{escape(figure.caption)}">',
+        lines += [f'<figure class="{"wide" if wide else "narrow"}">',
+                  f'<img src="{escape(rel)}" alt="{escape(figure.caption)}">',
                   f"<figcaption>{escape(figure.caption)}</figcaption>", "</figure>"]
     return lines
 
@@ -263,9 +272,12 @@ th { background: var(--band); font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tbody tr:nth-child(even) td { background: #fafbfc; }
 table.toc { width: 100%; font-size: 14px; }
-.figures { display: flex; flex-wrap: wrap; gap: 16px; }
-figure { margin: 8px 0; flex: 1 1 520px; max-width: 100%; }
-figure img { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; }
+.figures { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 16px; }
+figure { margin: 8px 0; }
+figure.wide { grid-column: 1 / -1; }
+figure img { display: block; width: 100%; height: auto; border: 1px solid var(--line);
+  border-radius: 4px; }
+@media (max-width: 760px) { figure.narrow { grid-column: 1 / -1; } }
 figcaption { color: var(--muted); font-size: 13px; margin-top: 4px; }
 .top { font-size: 13px; text-align: right; margin: 10px 0 0; }
 """
