@@ -40,7 +40,8 @@ MARKER = ".tiedae-report"
 WIDE_INCHES = 5.0  # figures at least this wide span the page; narrower ones take half of it
 _TEMP = re.compile(r"\..+\.(?P<pid>\d+)\.[A-Za-z0-9_]+\.(report|old)\.tmp")
 _VERSIONS = ("python", "jax", "flax", "optax", "numpy")
-_NUMBER = re.compile(r"[-+]?(\d[\d,]*\.?\d*|\.\d+)(e[-+]?\d+)?%?|[-+]?(inf|nan)|-")
+_NUMBER = re.compile(r"[-+]?(\d|\.\d|inf\b|nan\b)")  # a cell that starts with a number
+_BLANK = {"", "-", "n/a", "never", "none", "None"}
 
 
 def escape(text) -> str:
@@ -152,15 +153,26 @@ def _meta(records: list[dict]) -> list[tuple[str, str]]:
     return rows
 
 
+def _numeric(cells) -> bool:
+    """Whether a column holds numbers (right-aligned): every cell starts with one or is blank."""
+    texts = [c.text.strip() for c in cells]
+    return (any(t not in _BLANK for t in texts)
+            and all(t in _BLANK or _NUMBER.match(t) for t in texts))
+
+
 def _table(table: Table) -> list[str]:
-    def td(c, tag="td"):
-        kind = ' class="num"' if tag == "td" and _NUMBER.fullmatch(c.text.strip()) else ""
+    numeric = [_numeric([row[j] for row in table.rows]) for j in range(len(table.columns))]
+
+    def td(j, c, tag="td"):
+        kind = ' class="num"' if numeric[j] else ""
         return f"<{tag}{kind}>{escape(c.text)}</{tag}>"
 
     lines = ['<div class="table-wrap"><table>', f"<caption>{escape(table.title)}</caption>",
-             "<thead><tr>" + "".join(td(c, "th") for c in table.columns) + "</tr></thead>",
+             "<thead><tr>" + "".join(td(j, c, "th") for j, c in enumerate(table.columns))
+             + "</tr></thead>",
              "<tbody>"]
-    lines.extend("<tr>" + "".join(td(c) for c in row) + "</tr>" for row in table.rows)
+    lines.extend("<tr>" + "".join(td(j, c) for j, c in enumerate(row)) + "</tr>"
+                 for row in table.rows)
     lines.append("</tbody></table></div>")
     return lines
 
@@ -213,8 +225,9 @@ def _index(results_dir: Path, loaded: list[tuple], sections: list[str]) -> str:
     total = sum(float(r.get("wall_time_s") or 0.0) for _, recs, _ in loaded for r in recs)
     runs = sum(len(recs) for _, recs, _ in loaded)
     toc = ['<nav id="contents"><h2>Contents</h2><table class="toc"><thead><tr><th>suite</th>'
-           "<th>what it measures</th><th>runs</th><th>run time</th><th>findings</th>"
-           "<th>tables</th><th>figures</th></tr></thead><tbody>"]
+           "<th>what it measures</th>" + "".join(f'<th class="num">{h}</th>' for h in
+                                                ("runs", "run time", "findings", "tables",
+                                                 "figures")) + "</tr></thead><tbody>"]
     for suite, recs, analysis in loaded:
         seconds = sum(float(r.get("wall_time_s") or 0.0) for r in recs)
         toc.append(f'<tr><td><a href="#{_safe(suite.name)}">{escape(suite.name)}</a></td>'
@@ -243,7 +256,8 @@ CSS = """\
 body { margin: 0; color: var(--fg); background: #fff; line-height: 1.45;
   font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; }
 header, main { max-width: 1180px; margin: 0 auto; padding: 0 24px; }
-header { padding-top: 28px; padding-bottom: 8px; border-bottom: 3px solid var(--accent); }
+header { padding-top: 28px; }
+header .summary { padding-bottom: 12px; border-bottom: 3px solid var(--accent); }
 h1 { margin: 0 0 6px; font-size: 28px; }
 h2 { margin: 0 0 4px; font-size: 22px; }
 h2 a { color: inherit; text-decoration: none; }
@@ -269,9 +283,10 @@ caption { caption-side: top; text-align: left; font-weight: 600; padding: 4px 0 
 th, td { border-bottom: 1px solid var(--line); padding: 4px 10px; text-align: left;
   vertical-align: top; }
 th { background: var(--band); font-weight: 600; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tbody tr:nth-child(even) td { background: #fafbfc; }
 table.toc { width: 100%; font-size: 14px; }
+table.toc td:first-child, table.toc .num { white-space: nowrap; }
 .figures { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 16px; }
 figure { margin: 8px 0; }
 figure.wide { grid-column: 1 / -1; }
@@ -301,7 +316,7 @@ def write_html(results_dir, out_dir, suites: Sequence) -> Path:
     """Writes the HTML report of the suites' records in `results_dir` to `out_dir`.
 
     Args:
-      results_dir: a folder of `<suite>.jsonl` records (`python -m tiedae.bench --out`).
+      results_dir: a folder of `<suite>.jsonl` records (`python -m tiedae.bench run --out DIR`).
       out_dir: the report folder: new, empty, or an earlier report (replaced).
       suites: `tiedae.bench.Suite`s; those without records in `results_dir` are left out.
 
