@@ -129,12 +129,12 @@ def _values(records: list[dict], key: str) -> str:
 
 
 def _meta(records: list[dict]) -> list[tuple[str, str]]:
-    modes = {}
+    modes = {}  # run ids of the real suites start with quick- or full-
     for r in records:
-        mode = r["run_id"].split("-", 1)[0] if "-" in r["run_id"] else "runs"
+        mode = r["run_id"].split("-", 1)[0]
         modes[mode] = modes.get(mode, 0) + 1
     runs = f"{len(records)}" + (f" ({', '.join(f'{m} {n}' for m, n in modes.items())})"
-                                if set(modes) - {"runs"} else "")
+                                if set(modes) <= {"quick", "full"} else "")
     seconds = sum(float(r.get("wall_time_s") or 0.0) for r in records)
     versions = "; ".join(f"{k} {_values(records, k)}" for k in _VERSIONS
                          if any(k in r.get("env", {}) for r in records))
