@@ -349,6 +349,8 @@ def test_bad_arguments_get_a_message(tmp_path, capsys, args, message):
     (["repair", "--results", "{tmp}/missing"], "--results {tmp}/missing is not a folder"),
     (["list", "--results", ""], "--results '': give a file or folder name"),
     (["run", "--seed"], "expected one argument"),
+    (["run", "--seed", "x"], "0 to 2147483647 (e.g. --seed 0) (see python -m tiedae.bench run "
+                             "--help)"),
     (["run", "--report"], "unrecognized arguments"),
     (["report", "--full"], "unrecognized arguments"),
     (["nope"], "invalid choice"),

@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"  {PROG} repair --results results        # set damaged record lines aside\n"
         f"'{PROG} COMMAND --help' describes a command's options. The flags of earlier\n"
         "versions (--list, --report, --repair, --suite ... without a command) still work.")
-    sub = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND",
+    sub = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND", prog=PROG,
                                 parser_class=_Parser)
     run = sub.add_parser("run", help="run suites, save one record per run, print findings",
                          description="Runs suites and saves one record per run in "
