@@ -266,8 +266,8 @@ def _tables(groups, vs) -> list[Table]:
         for key, name in PAIRED["encoder" if v in ENCODERS else "decoder"]:
             rows.append([Cell(f"{label.text} - mirror", rf"{label.tex} $-$ mirror"), name,
                          *paired_cells(vs[v][key])])
-    paired = Table("symmetry: paired differences against the mirror decoder (the 100-25 "
-                   "encoder) over seeds: mean, 95% t interval, verdict",
+    paired = Table("symmetry: each variant - the mirror run (mirror decoder, encoder 100-25), "
+                   "paired over seeds: mean, 95% t interval, verdict",
                    ["difference", "measure", "mean", Cell("95% interval", r"95\,\% interval"),
                     "verdict"], rows, name="symmetry_paired", align="llrrl")
     return [main, paired]
@@ -346,14 +346,26 @@ def simplicity_verdict(vs) -> str:
     return "mixed"
 
 
-def wide_verdict(groups, variant: str = "wide") -> str:
-    """The claim 'the wide encoder converges faster' from the `reach_verdict`s of wide - deep
-    (the mirror run's 100-25 encoder) in steps and in seconds to PCA's error."""
-    found = {reach_verdict(*paired_values(groups[variant], groups["mirror"], key))
-             for key in ("steps_to_pca_k", "seconds_to_pca_k")}
+def _reaching(groups) -> dict[str, dict]:
+    """{encoder variant: {"steps_to_pca_k": verdict, "seconds_to_pca_k": verdict, "never":
+    count}}: `reach_verdict` of the variant - the mirror run (encoder 100-25) in steps and
+    seconds to PCA's error, and how many runs of the two never reached it."""
+    if "mirror" not in groups:
+        return {}
+    return {v: {**{key: reach_verdict(*paired_values(groups[v], groups["mirror"], key))
+                   for key in ("steps_to_pca_k", "seconds_to_pca_k")},
+                "never": sum(math.isinf(x) for name in (v, "mirror")
+                             for x in reached(groups[name], "steps_to_pca_k"))}
+            for v in ENCODERS if v in groups}
+
+
+def wide_verdict(reach: dict) -> str:
+    """The claim 'the wide encoder converges faster' from its `_reaching` verdicts: supported
+    when both steps and seconds are lower, contradicted when both are higher."""
+    found = frozenset((reach["steps_to_pca_k"], reach["seconds_to_pca_k"]))
     return {frozenset({"lower"}): "supported", frozenset({"higher"}): "contradicted",
             frozenset({"no measurable difference"}): "no measurable difference"}.get(
-        frozenset(found), "mixed")
+        found, "mixed")
 
 
 def _decoder_findings(groups, vs, ey, simple) -> list[str]:
@@ -388,24 +400,17 @@ def _decoder_findings(groups, vs, ey, simple) -> list[str]:
     return out
 
 
-def _never(groups, variant) -> int:
-    """Runs of `variant` and of the mirror that never reached PCA's error."""
-    return sum(math.isinf(v) for name in (variant, "mirror")
-               for v in reached(groups[name], "steps_to_pca_k"))
-
-
-def _encoder_findings(groups, vs) -> list[str]:
+def _encoder_findings(groups, vs, reach) -> list[str]:
     """Post 000's wide-encoder claim against the 100-25 encoder (the mirror run)."""
     out = []
     for name in ENCODERS if "mirror" in groups else ():
         if name not in groups:
             continue
         width = "-".join(map(str, groups[name][0]["config"]["encoder"]))
-        steps, secs = (reach_verdict(*paired_values(groups[name], groups["mirror"], key))
-                       for key in ("steps_to_pca_k", "seconds_to_pca_k"))
-        never = _never(groups, name)
+        steps, secs, never = (reach[name][key]
+                              for key in ("steps_to_pca_k", "seconds_to_pca_k", "never"))
         claim = ("post 000's claim (half as many, twice as wide encoder layers converge "
-                 f"faster): {wide_verdict(groups, name)}. " if name == "wide" else
+                 f"faster): {wide_verdict(reach[name])}. " if name == "wide" else
                  "parameter-matched control: ")
         out.append(
             f"{claim}encoder {width} - encoder 100-25 (mirror decoder), to PCA's error with "
@@ -463,7 +468,7 @@ def _simplicity_tex(groups, vs, verdict) -> str:
         verdict]
 
 
-def _wide_tex(groups, vs) -> str:
+def _wide_tex(groups, vs, reach) -> str:
     if "mirror" not in groups or "wide" not in groups:
         return "The wide-encoder claim was not tested."
     base = groups["mirror"]
@@ -471,7 +476,7 @@ def _wide_tex(groups, vs) -> str:
     for v in ENCODERS:
         if v not in groups:
             continue
-        ps, never = vs[v], _never(groups, v)
+        ps, never = vs[v], reach[v]["never"]
         widths = "--".join(str(w) for w in groups[v][0]["config"]["encoder"])
         parts.append(
             rf"the encoder {widths} ({F.num(groups[v][0]['final'].get('params_encoder'))} "
@@ -488,16 +493,16 @@ def _wide_tex(groups, vs) -> str:
                  rf"{F.med_iqr(reached(base, 'steps_to_pca_k'))} steps and "
                  rf"{F.med_iqr(reached(base, 'seconds_to_pca_k'), 2)} seconds; ")
     return (base_text + "; ".join(parts) + rf". Post 000's claim that half as many, twice as "
-            rf"wide encoder layers converge faster: {wide_verdict(groups)}.")
+            rf"wide encoder layers converge faster: {wide_verdict(reach['wide'])}.")
 
 
-def _numbers(records, groups, vs, ey, simple) -> dict[str, str]:
+def _numbers(records, groups, vs, reach, ey, simple) -> dict[str, str]:
     trained = [r for r in records if "steps" in r["config"]]
     cfg = trained[0]["config"] if trained else (records[0]["config"] if records else {})
     k = cfg.get("code_dim", 2)
     data = ("MNIST" if records and records[0]["config"].get("data")
             else "the digits data ($8\\times8$)")
-    wide = (wide_verdict(groups) if "mirror" in groups and "wide" in groups else "not tested")
+    wide = wide_verdict(reach["wide"]) if "wide" in reach else "not tested"
     tied = vs.get("tied", {}).get("test_error")
     return {
         "RSymData": data, "RSymK": F.num(k), "RSymSteps": F.num(cfg.get("steps")),
@@ -509,7 +514,7 @@ def _numbers(records, groups, vs, ey, simple) -> dict[str, str]:
         "RFindSymmetry": _find_symmetry(groups, vs, k) if groups else F.NA,
         "RSymEckartYoung": _eckart_young_tex(ey),
         "RFindSimplicity": _simplicity_tex(groups, vs, simple),
-        "RFindWideEncoder": _wide_tex(groups, vs),
+        "RFindWideEncoder": _wide_tex(groups, vs, reach),
         "RAnswerSymmetry": (
             rf"On {data} with post 000's 2-D autoencoder, the tied mirror shows "
             + (relation(tied, "test error") if tied else "an untested test error")
@@ -526,6 +531,7 @@ def analyze(records: list[dict]) -> Analysis:
     """Tables, findings, paper numbers and figures of the suite's records (module docstring)."""
     groups = _groups(records)
     vs = _versus_mirror(groups)
+    reach = _reaching(groups)
     ey = _eckart_young(groups)
     simple = simplicity_verdict(vs)
     figures = [
@@ -539,8 +545,8 @@ def analyze(records: list[dict]) -> Analysis:
     ]
     return Analysis(tables=_tables(groups, vs),
                     findings=_decoder_findings(groups, vs, ey, simple)
-                    + _encoder_findings(groups, vs),
-                    numbers=_numbers(records, groups, vs, ey, simple), figures=figures)
+                    + _encoder_findings(groups, vs, reach),
+                    numbers=_numbers(records, groups, vs, reach, ey, simple), figures=figures)
 
 
 # ---- figures -----------------------------------------------------------------------------------
