@@ -99,10 +99,26 @@ def test_symmetry_simplicity_verdict_follows_the_paired_differences():
     assert row[-1].text == "higher"
 
 
-def test_features_trains_symmetrys_decoder_runs_once():
+def test_features_trains_symmetrys_decoder_runs_once(monkeypatch):
     """The k = 2 runs of `features` have the training settings of `symmetry`'s decoder runs:
     `mlp_training.train` shares them (one model trained for both suites)."""
     from tiedae.bench.suites import mlp_training
+
+    trained = []
+    monkeypatch.setattr(mlp_training, "_train", lambda config: trained.append(config) or {
+        "final": {"test_error": 1.0}, "trajectory": {}, "extra": {}})
+    mlp_training.shared_runs.cache_clear()
+    try:
+        sym = next(c for c in BY_NAME["symmetry"].configs(Options()) if c["variant"] == "tied")
+        feat = next(c for c in BY_NAME["features"].configs(Options()) if c["decoder"] == "tied")
+        first, second = BY_NAME["symmetry"].run(sym), BY_NAME["features"].run(feat)
+        assert len(trained) == 1 and first == second
+        second["final"]["test_error"] = 2.0  # each caller gets its own copy
+        assert BY_NAME["symmetry"].run(sym)["final"]["test_error"] == 1.0
+        BY_NAME["features"].run({**feat, "seed": feat["seed"] + 1})
+        assert len(trained) == 2
+    finally:
+        mlp_training.shared_runs.cache_clear()  # no fake run for the other tests
 
     for quick, seeds in ((True, 3), (False, 6)):
         def keys(name, pick, quick=quick):
