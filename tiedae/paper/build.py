@@ -35,12 +35,10 @@ from tiedae.bench.tempfiles import remove_orphans
 from tiedae.paper.suites import conv_capacity as conv_capacity_paper
 from tiedae.paper.suites import conv_decoders as conv_decoders_paper
 from tiedae.paper.suites import exact_pcs as exact_pcs_paper
-from tiedae.paper.suites import features as features_paper
 from tiedae.paper.suites import graph as graph_paper
 from tiedae.paper.suites import optimal_decoder as optimal_decoder_paper
 from tiedae.paper.suites import peers as peers_paper
 from tiedae.paper.suites import step_cost as step_cost_paper
-from tiedae.paper.suites import symmetry as symmetry_paper
 from tiedae.report import latex, plots, query
 from tiedae.report.format import NA, tex_escape
 
@@ -58,9 +56,6 @@ MAKERS: dict[str, tuple[list[Callable], list[Callable]]] = {
     "optimal-decoder": ([], [optimal_decoder_paper.optimal_decoder]),
     "step-cost": ([step_cost_paper.fig_step_cost], [step_cost_paper.step_cost]),
     "peers": ([], [peers_paper.peers]),
-    "symmetry": ([symmetry_paper.fig_codes2d, symmetry_paper.fig_sym_curves,
-                  symmetry_paper.fig_reconstructions], [symmetry_paper.symmetry]),
-    "features": ([features_paper.fig_features], [features_paper.features]),
     "conv-decoders": ([conv_decoders_paper.fig_checkerboard, conv_decoders_paper.fig_conv_images],
                       [conv_decoders_paper.conv]),
     "conv-capacity": ([conv_capacity_paper.fig_conv_capacity],
