@@ -161,7 +161,9 @@ def _numeric(cells) -> bool:
 
 
 def _table(table: Table) -> list[str]:
-    numeric = [_numeric([row[j] for row in table.rows]) for j in range(len(table.columns))]
+    width = len(table.columns)
+    body = [row for row in table.rows if len(row) == width]
+    numeric = [_numeric([row[j] for row in body]) for j in range(width)]
 
     def td(j, c, tag="td"):
         kind = ' class="num"' if numeric[j] else ""
@@ -171,7 +173,9 @@ def _table(table: Table) -> list[str]:
              "<thead><tr>" + "".join(td(j, c, "th") for j, c in enumerate(table.columns))
              + "</tr></thead>",
              "<tbody>"]
-    lines.extend("<tr>" + "".join(td(j, c) for j, c in enumerate(row)) + "</tr>"
+    lines.extend(f'<tr class="heading"><th colspan="{width}">{escape(row[0].text)}</th></tr>'
+                 if len(row) < width else
+                 "<tr>" + "".join(td(j, c) for j, c in enumerate(row)) + "</tr>"
                  for row in table.rows)
     lines.append("</tbody></table></div>")
     return lines
