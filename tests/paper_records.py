@@ -157,7 +157,7 @@ def _peers(cfg, rng):
 
 
 def _mlp_run(cfg, rng, err):
-    """A trained run of `tiedae.bench.suites._mlp`: errors, code scores, curves, codes."""
+    """A trained run of `tiedae.bench.suites.mlp_training`: errors, code scores, curves, codes."""
     pca_err = 3.1
     final = {"test_error": err, "train_error": err - 0.1, "test_error_relative": err / 20,
              "pca_test_error": pca_err, "pca_train_error": 3.0, "probe_accuracy":

@@ -4,18 +4,17 @@ import json
 
 from tiedae.bench.records import make_record
 from tiedae.bench.suites import SUITES
-from tiedae.report.analysis import Analysis
+from tiedae.report import Analysis
 
 BY_NAME = {s.name: s for s in SUITES}
 
 
 def run_once(name: str, config: dict) -> dict:
-    """Runs `config` of suite `name`; checks the record is strict JSON and analyses into
-    tables with rows (a `Table` checks its rows' lengths). Returns the record."""
+    """Runs `config` of suite `name`; checks the record is strict JSON and analyses into a
+    table with rows. Returns the record."""
     result = BY_NAME[name].run(config)
     record = make_record(name, config, result, 0.0)
     json.dumps(record, allow_nan=False)
     analysis = BY_NAME[name].analysis([record])
-    assert isinstance(analysis, Analysis) and analysis.tables
-    assert all(table.rows for table in analysis.tables)
+    assert isinstance(analysis, Analysis) and any(table.rows for table in analysis.tables)
     return record

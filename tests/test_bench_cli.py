@@ -322,3 +322,67 @@ def test_a_file_system_without_flock_runs_unlocked(tmp_path, monkeypatch):
     monkeypatch.setattr(lock.fcntl, "flock", no_locks)
     assert cli.main(["--suite", "tiny", "--out", str(tmp_path)], suites=[_tiny_suite()]) == 0
     assert len(_lines(tmp_path / "tiny.jsonl")) == 3 and not (tmp_path / lock.LOCK_NAME).exists()
+
+
+# ------------------------------------------------------------- commands ---------------------
+
+def test_commands_run_list_report_repair(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "res"
+    assert cli.main(["run", "--suite", "tiny", "--out", str(out), "--seed", "5"],
+                    suites=[_tiny_suite()]) == 0
+    assert [r["config"]["seed"] for r in _lines(out / "tiny.jsonl")] == [5, 6, 7]
+    capsys.readouterr()
+    assert cli.main(["list", "--results", str(out)], suites=[_tiny_suite()]) == 0
+    assert "a test suite" in capsys.readouterr().out
+    calls = []
+    html_dir = tmp_path / "web"
+    assert cli.main(["report", "--results", str(out), "--html", str(html_dir)],
+                    suites=[_tiny_suite(calls)]) == 0
+    cap = capsys.readouterr()
+    assert calls == [] and "| r2 | 4 |" in cap.out and "- sum of squares 5" in cap.out
+    assert f"HTML report: {html_dir / 'index.html'}" in cap.err
+    assert "sum of squares 5" in (html_dir / "index.html").read_text()
+    assert cli.main(["repair", "--results", str(out)], suites=[_tiny_suite()]) == 0
+    assert "0 damaged line(s) set aside" in capsys.readouterr().out
+    monkeypatch.chdir(tmp_path)  # the default results folder is ./results
+    assert cli.main(["run", "--suite", "tiny"], suites=[_tiny_suite()]) == 0
+    assert len(_lines(tmp_path / "results" / "tiny.jsonl")) == 3
+    capsys.readouterr()
+    assert cli.main(["report"], suites=[_tiny_suite()]) == 0
+    assert "| r2 | 4 |" in capsys.readouterr().out
+
+
+def test_the_old_report_flag_also_writes_html(tmp_path, capsys):
+    assert cli.main(["--suite", "tiny", "--out", str(tmp_path / "res")],
+                    suites=[_tiny_suite()]) == 0
+    assert cli.main(["--report", "--out", str(tmp_path / "res"), "--html",
+                     str(tmp_path / "web")], suites=[_tiny_suite()]) == 0
+    assert (tmp_path / "web" / "index.html").is_file()
+
+
+def test_list_reads_only_the_folders_it_is_given(tmp_path, capsys, monkeypatch):
+    """`list` once read the repository's paper/results; now only --results (default ./results)."""
+    assert (REPO / "paper" / "results" / "decoders.jsonl").exists()
+    named = Suite("decoders", "same name as a committed suite",
+                  lambda o: [{"run_id": "quick-a", "seed": 0}], lambda c: {"final": {"x": 1.0}},
+                  lambda recs: Analysis([Table("t", ["x"], [[1]])], []))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["list"], suites=[named]) == 0
+    out = capsys.readouterr().out
+    assert "paper/results" not in out and " s (" not in out  # no measured time at all
+    assert cli.main(["run", "--suite", "decoders"], suites=[named]) == 0
+    capsys.readouterr()
+    assert cli.main(["list"], suites=[named]) == 0
+    assert "quick 0 s (results)" in capsys.readouterr().out
+
+
+def test_help_presents_the_commands(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--help"], suites=[_tiny_suite()])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    assert all(f"    {c} " in text for c in ("run", "list", "report", "repair"))
+    assert "--resume" not in text.split("examples:")[0]  # old flags hidden, commands shown
+    with pytest.raises(SystemExit):
+        cli.main(["report", "--help"], suites=[_tiny_suite()])
+    assert "--html DIR" in capsys.readouterr().out

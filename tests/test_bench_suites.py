@@ -177,7 +177,7 @@ def test_regularized_finding_reports_the_range_of_the_wrong_constant():
                 "final": {"max_sv_error": 1e-15, "max_sv_error_if_constant_were_n_e": wrong,
                           "V_minus_W_T": 1e-15, "n_alive": 4}}
 
-    summary = regularized.summarize([rec(0.1, 0.087), rec(0.9, 1.0)])
+    summary = regularized.SUITE.analysis([rec(0.1, 0.087), rec(0.9, 1.0)])
     assert "0.087 to 1 across lam" in summary.findings[0]
 
 
@@ -295,6 +295,57 @@ def test_decoders_record_time_to_subspace_and_singular_values():
     assert slow[0] == "slower" and slow[1].verdict == "higher"
     assert decoders.paired_to_target([np.inf, 10.0, 10.0], [5.0, 5.0, 5.0])[0] == \
         "reached in 2 vs 3 of 3 seeds"
+
+
+def test_decoders_analysis_pairs_each_decoder_with_the_transpose_decoder():
+    from tiedae.bench.suites import decoders
+    from tiedae.report.latex import table_tex
+
+    def rec(dec, seed):
+        steps = {"transpose": 100.0, "pinv": 40.0, "right_inverse": 41.0, "untied": None}[dec]
+        final = {"orthonormality_start": 1.5, "orthonormality": 1e-7 if dec == "transpose"
+                 else 1.4, "relative_loss_gap": 1e-7, "subspace_distance": 1e-9,
+                 "condition_number": 1.0, "ms_per_step": 0.3,
+                 "steps_to_subspace_1e-3": None if steps is None else steps + seed * steps / 20,
+                 "seconds_to_subspace_1e-3": None if steps is None else steps / 1e3,
+                 "sv_min_start": 0.4, "sv_max_start": 0.6, "sv_min": 1.0, "sv_max": 1.0}
+        return {"config": {"dataset": "spiked", "d": 64, "k": 4, "optimizer": "gd",
+                           "decoder": dec, "seed": seed, "steps": 500},
+                "final": final, "extra": {"d": 64}}
+
+    records = [rec(dec, seed) for seed in range(4) for dec in decoders.DECODERS]
+    analysis = decoders.SUITE.analysis(records)
+    time = next(t for t in analysis.tables if t.name == "decoders_time")
+    assert time.rows[0][0].text == "spiked, d=64, k=4, gd, 4 seeds"  # a spanning heading
+    rows = {row[0].text: row for row in time.rows[1:]}
+    assert rows["pinv"][3].text == "faster (difference -64.5, 95% CI [-70.7, -58.3])"
+    assert rows["untied"][1].text == "never [never, never] (0/4)"
+    assert rows["untied"][3].text == "reached in 0 vs 4 of 4 seeds"
+    assert not any("\\" in c.text or "$" in c.text for t in analysis.tables for row in t.rows
+                   for c in row)
+    assert "\\multicolumn{5}{l}{\\emph{spiked, $d=64$, $k=4$, gd, 4 seeds}}" in table_tex(time)
+    assert len(analysis.findings) == 3 and "rows became orthonormal" in analysis.findings[0]
+    assert "pinv 43 [41.5, 44.5] steps / 0.04 [0.04, 0.04] s (faster in steps, faster in " \
+        "seconds than transpose)" in analysis.findings[2]
+    assert analysis.numbers["RDecTransposeOrthoFinal"].startswith("\\ensuremath{10^{-7}")
+    assert [f.name for f in analysis.figures] == ["decoders_curves", "decoders_sv"]
+
+
+@pytest.mark.parametrize("name, tables", [("decoders", {"decoders_time"}),
+                                            ("conservation", {"conservation"}),
+                                            ("regularized", {"oja"})])
+def test_linear_suites_write_their_paper_tables_and_plain_text(tmp_path, name, tables):
+    from paper_records import write_tiny_results
+
+    from tiedae.report import query
+
+    write_tiny_results(tmp_path, [name])
+    analysis = BY_NAME[name].analysis(query.load(tmp_path)[name])
+    assert {t.name for t in analysis.tables} - {None} == tables
+    texts = [c.text for t in analysis.tables for row in t.rows for c in (*t.columns, *row)]
+    assert texts and not [x for x in texts if "\\" in x or "$" in x]
+    assert analysis.findings and analysis.figures
+    assert all(name.startswith("R") for name in analysis.numbers)
 
 
 def test_step_cost_paired_rounds_give_a_verdict():

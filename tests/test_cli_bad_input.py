@@ -334,8 +334,52 @@ def test_bad_arguments_get_a_message(tmp_path, capsys, args, message):
     _refused(capsys, args, message)
 
 
+@pytest.mark.parametrize("args, message", [
+    (["report", "--results", "{tmp}/missing"], "no saved results"),
+    (["report", "--results", "{tmp}/afile"], "--results {tmp}/afile is a file"),
+    (["report", "--results", "{saved}", "--html", "{tmp}/afile"], "is a file; choose a folder"),
+    (["report", "--results", "{saved}", "--html", "{tmp}/mine"], "not a tiedae report"),
+    (["report", "--results", "{saved}", "--html", "{tmp}/missing/web"], "parent folder"),
+    (["report", "--results", "{saved}", "--html", ""], "--html '': give a file or folder name"),
+    (["report", "--results", "{damaged}", "--html", "{tmp}/web"], "tiny.jsonl:4"),
+    (["report", "--results", "{saved}", "--suite", "nope", "--html", "{tmp}/web"],
+     "unknown suite(s) 'nope'"),
+    pytest.param(["report", "--results", "{saved}", "--html", "/proc/tiedae-web"],
+                 "cannot write the report", marks=LINUX),
+    (["repair", "--results", "{tmp}/missing"], "--results {tmp}/missing is not a folder"),
+    (["list", "--results", ""], "--results '': give a file or folder name"),
+    (["run", "--seed"], "expected one argument"),
+    (["run", "--seed", "x"], "0 to 2147483647 (e.g. --seed 0) (see python -m tiedae.bench run "
+                             "--help)"),
+    (["run", "--report"], "unrecognized arguments"),
+    (["report", "--full"], "unrecognized arguments"),
+    (["nope"], "invalid choice"),
+    (["--out", "{tmp}", "report"], "options go after the command"),
+    (["--html", "{tmp}/web"], "--html writes from saved results: it needs --report"),
+])
+def test_commands_with_bad_input_are_one_line_and_change_nothing(tmp_path, capsys, args,
+                                                                  message):
+    (tmp_path / "afile").write_text("x\n")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine\n")
+    saved, damaged = tmp_path / "saved", tmp_path / "damaged"
+    saved.mkdir()
+    damaged.mkdir()
+    _saved(saved, capsys)
+    _saved(damaged, capsys)
+    with open(damaged / "tiny.jsonl", "ab") as fh:
+        fh.write(b"{oops\n")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    args = [a.format(tmp=tmp_path, saved=saved, damaged=damaged) for a in args]
+    err = _refused(capsys, args, message.format(tmp=tmp_path))
+    assert len(err.strip().splitlines()) == 1, err
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    assert not (tmp_path / "web").exists()
+
+
 TOKENS = ["--suite", "tiny", "all", "--full", "--out", "--seed", "0", "-3", "--resume",
-          "--overwrite", "--data", "--list", "--report", "--repair", "--readme", "x.md", ""]
+          "--overwrite", "--data", "--list", "--report", "--repair", "--readme", "x.md", "",
+          "run", "list", "report", "repair", "--results", "--html"]
 
 
 @settings(max_examples=40, deadline=None)

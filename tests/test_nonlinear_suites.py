@@ -43,8 +43,12 @@ def test_symmetry_shrunken_runs():
     assert len(recs[0]["trajectory"]["test_loss"]) == len(recs[0]["trajectory"]["step"])
     for f in (tied, linear):
         assert f["code_r2_pca"] <= 1.0 and 0.1 < f["knn_accuracy"] <= 1.0
-    summary = BY_NAME["symmetry"].summarize(recs)
-    assert any("tied" in f for f in summary.findings)
+    analysis = BY_NAME["symmetry"].analysis(recs)
+    assert any("tied" in f for f in analysis.findings)
+    (main, paired) = analysis.tables
+    assert [row[0].text for row in main.rows] == ["tied (W^T)", "linear",
+                                                  "encoder 200 (mirror dec.)"]
+    assert paired.rows == ()  # nothing to pair without the mirror
 
 
 def _symmetry_records(train_errors, pca_error=2.0, r2=None):
@@ -66,24 +70,89 @@ def _symmetry_records(train_errors, pca_error=2.0, r2=None):
 
 
 def test_symmetry_linear_vs_pca_finding_follows_the_numbers():
-    summarize = BY_NAME["symmetry"].summarize
-    (above,) = [f for f in summarize(_symmetry_records([2.1, 2.3])).findings
-                if "linear decoder's error" in f]
-    assert "training set" in above and "at or above it in all 2 seeds" in above
-    (below,) = [f for f in summarize(_symmetry_records([2.1, 1.5])).findings
-                if "linear decoder's error" in f]
-    assert "below it in 1 of 2 seeds" in below and "at or above" not in below
+    analyze = BY_NAME["symmetry"].analysis
+    above = analyze(_symmetry_records([2.1, 2.3]))
+    (text,) = [f for f in above.findings if "linear decoder's error" in f]
+    assert "training set" in text and "at or above it in all 2 seeds" in text
+    assert "at or above it in all 2 seeds" in above.numbers["RSymEckartYoung"]
+    below = analyze(_symmetry_records([2.1, 1.5]))
+    (text,) = [f for f in below.findings if "linear decoder's error" in f]
+    assert "below it in 1 of 2 seeds" in text and "at or above" not in text
+    assert "below it in 1 of 2 seeds" in below.numbers["RSymEckartYoung"]
 
 
 def test_symmetry_simplicity_verdict_follows_the_paired_differences():
-    summarize = BY_NAME["symmetry"].summarize
+    analyze = BY_NAME["symmetry"].analysis
     seeds = [2.1, 2.2, 2.3, 2.4, 2.5]
-    higher = summarize(_symmetry_records(seeds, r2={"linear": 0.9, "mirror": 0.5})).findings
-    assert any("Simpler decoder, simpler code? yes" in f for f in higher)
-    lower = summarize(_symmetry_records(seeds, r2={"linear": 0.2, "mirror": 0.5})).findings
-    assert any("Simpler decoder, simpler code? no:" in f for f in lower)
-    same = summarize(_symmetry_records(seeds)).findings
+    higher = analyze(_symmetry_records(seeds, r2={"linear": 0.9, "mirror": 0.5}))
+    assert any("Simpler decoder, simpler code? yes" in f for f in higher.findings)
+    assert "Verdict: yes." in higher.numbers["RAnswerSymmetry"]
+    lower = analyze(_symmetry_records(seeds, r2={"linear": 0.2, "mirror": 0.5}))
+    assert any("Simpler decoder, simpler code? no:" in f for f in lower.findings)
+    assert "Verdict: no." in lower.numbers["RAnswerSymmetry"]
+    same = analyze(_symmetry_records(seeds)).findings
     assert any("simpler code? no measurable difference" in f for f in same)
+    # the paired table shows the same verdicts as the findings
+    (paired,) = [t for t in higher.tables if t.name == "symmetry_paired"]
+    row = next(r for r in paired.rows if r[0].text == "linear - mirror"
+               and r[1].text == "R^2 PCA->code")
+    assert row[-1].text == "higher"
+
+
+def test_features_trains_symmetrys_decoder_runs_once(monkeypatch):
+    """The k = 2 runs of `features` have the training settings of `symmetry`'s decoder runs:
+    `mlp_training.train` shares them (one model trained for both suites)."""
+    from tiedae.bench.suites import mlp_training
+
+    trained = []
+    monkeypatch.setattr(mlp_training, "_train", lambda config: trained.append(config) or {
+        "final": {"test_error": 1.0}, "trajectory": {}, "extra": {}})
+    mlp_training.shared_runs.cache_clear()
+    try:
+        sym = next(c for c in BY_NAME["symmetry"].configs(Options()) if c["variant"] == "tied")
+        feat = next(c for c in BY_NAME["features"].configs(Options()) if c["decoder"] == "tied")
+        first, second = BY_NAME["symmetry"].run(sym), BY_NAME["features"].run(feat)
+        assert len(trained) == 1 and first == second
+        second["final"]["test_error"] = 2.0  # each caller gets its own copy
+        assert BY_NAME["symmetry"].run(sym)["final"]["test_error"] == 1.0
+        BY_NAME["features"].run({**feat, "seed": feat["seed"] + 1})
+        assert len(trained) == 2
+    finally:
+        mlp_training.shared_runs.cache_clear()  # no fake run for the other tests
+
+    for quick, seeds in ((True, 3), (False, 6)):
+        def keys(name, pick, quick=quick):
+            return {mlp_training.training_key(c)
+                    for c in BY_NAME[name].configs(Options(quick=quick)) if pick(c)}
+
+        symmetry = keys("symmetry", lambda c: c.get("kind") == "decoder")
+        features = keys("features", lambda c: c["code_dim"] == 2
+                        and c["decoder"] in ("mirror", "tied", "linear"))
+        assert len(features) == 3 * seeds and features <= symmetry
+        everything = keys("symmetry", lambda c: c["kind"] != "pca") | keys(
+            "features", lambda c: c["decoder"] not in ("pca", "pixels"))
+        assert mlp_training.shared_runs.cache_info().maxsize >= len(everything)
+
+
+def test_features_answer_and_tables_follow_the_paired_differences():
+    rng = np.random.default_rng(0)
+    recs = []
+    for k in (2, 16):
+        for seed in range(4):
+            for dec, shift in (("mirror", 0.0), ("tied", 0.0), ("linear", -0.2)):
+                score = 0.6 + shift + 0.01 * rng.standard_normal()
+                recs.append({"config": {"code_dim": k, "decoder": dec, "seed": seed},
+                             "final": {"probe_accuracy": score, "knn_accuracy": score,
+                                       "test_error": 1.0, "code_rank": k}})
+    analysis = BY_NAME["features"].analysis(recs)
+    assert analysis.findings[-1].endswith("at k = 2, 16: worse.")
+    assert "gave worse features" in analysis.numbers["RAnswerFeatures"]
+    main, paired = analysis.tables
+    assert [(r[0].text, r[1].text) for r in main.rows][:2] == [("2", "mirror"),
+                                                               ("2", "tied (W^T)")]
+    verdicts = {(r[0].text, r[1].text, r[2].text): r[-1].text for r in paired.rows}
+    assert verdicts[("16", "linear - mirror", "5-NN")] == "lower"
+    assert verdicts[("2", "tied (W^T) - mirror", "linear probe")] == "no measurable difference"
 
 
 def test_features_shrunken_runs():

@@ -319,7 +319,7 @@ def generated(tmp_path_factory):
     from tiedae.paper import generate
 
     results = tmp_path_factory.mktemp("results")
-    write_tiny_results(results)
+    write_tiny_results(results)  # every suite
     out = tmp_path_factory.mktemp("paper") / "figures"
     summary = generate(results, out, paper_dir=PAPER, log=lambda _msg: None)
     return out, summary

@@ -13,4 +13,4 @@ from tiedae.paper.build import MAKERS, generate, manuscript_refs
 
 __all__ = ["MAKERS", "generate", "manuscript_refs"]
 
-__getattr__ = _lazy_submodules(__name__)  # e.g. `tiedae.paper.tables_deep` on first use
+__getattr__ = _lazy_submodules(__name__)  # e.g. `tiedae.paper.build` on first use

@@ -32,14 +32,9 @@ from pathlib import Path
 
 from tiedae.bench.suites import SUITES
 from tiedae.bench.tempfiles import remove_orphans
-from tiedae.paper.suites import conservation as conservation_paper
 from tiedae.paper.suites import conv_capacity as conv_capacity_paper
 from tiedae.paper.suites import conv_decoders as conv_decoders_paper
-from tiedae.paper.suites import decoders as decoders_paper
-from tiedae.paper.suites import features as features_paper
 from tiedae.paper.suites import graph as graph_paper
-from tiedae.paper.suites import regularized as regularized_paper
-from tiedae.paper.suites import symmetry as symmetry_paper
 from tiedae.report import latex, plots, query
 from tiedae.report.format import NA, tex_escape
 
@@ -53,13 +48,6 @@ _STAGE = re.compile(re.escape(_STAGE_PREFIX) + r"(?P<pid>\d+)-.+")
 # Transitional, for suites without an `analyze` yet: suite -> functions of (records, out_dir).
 # A figure maker writes PDFs; a table maker returns (macros: {name: tex}, tables: {name: tex}).
 MAKERS: dict[str, tuple[list[Callable], list[Callable]]] = {
-    "decoders": ([decoders_paper.fig_decoders, decoders_paper.fig_decoders_sv],
-                 [decoders_paper.decoders]),
-    "conservation": ([conservation_paper.fig_conservation], [conservation_paper.conservation]),
-    "regularized": ([regularized_paper.fig_regularized], [regularized_paper.regularized]),
-    "symmetry": ([symmetry_paper.fig_codes2d, symmetry_paper.fig_sym_curves,
-                  symmetry_paper.fig_reconstructions], [symmetry_paper.symmetry]),
-    "features": ([features_paper.fig_features], [features_paper.features]),
     "conv-decoders": ([conv_decoders_paper.fig_checkerboard, conv_decoders_paper.fig_conv_images],
                       [conv_decoders_paper.conv]),
     "conv-capacity": ([conv_capacity_paper.fig_conv_capacity],

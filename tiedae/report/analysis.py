@@ -38,7 +38,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from tiedae.report import format as F
 
-__all__ = ["Analysis", "Cell", "Figure", "Table", "cell"]
+__all__ = ["Analysis", "Cell", "Figure", "Table", "cell", "ci_cell"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +59,11 @@ def cell(value, digits: int = 3) -> Cell:
     if value is None:
         return Cell("-", F.NA)
     return Cell(F.fmt(value, digits), F.num(value, digits))
+
+
+def ci_cell(values, digits: int = 3) -> Cell:
+    """'mean ± half-width of the 95% t interval' over seeds (`F.ci`, `F.pm_ci`) as a `Cell`."""
+    return Cell(F.ci(values, digits), F.pm_ci(values, digits))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -25,7 +25,7 @@ import numpy as np
 from tiedae.report import stats
 
 __all__ = ["NA", "camel", "ci", "ci_tex", "decimals", "fmt", "fmt_ci", "med_iqr", "mean_std",
-           "num", "pm", "pm_ci", "tex_escape", "verdict"]
+           "num", "paired_tex", "paired_text", "pm", "pm_ci", "tex_escape", "verdict"]
 
 NA = r"\textit{n/a}"
 
@@ -196,12 +196,30 @@ def med_iqr(values: Sequence, digits: int = 3, never: str = "never") -> str:
 def verdict(a: Sequence, b: Sequence, digits: int = 2, lower: str = "lower",
             higher: str = "higher") -> str:
     r"""'<verdict> (Δ mean [lo, hi])' of a paired comparison a - b over seeds, as LaTeX."""
-    r = stats.paired(a, b)
+    return paired_tex(stats.paired(a, b), digits, lower, higher)
+
+
+def _word(r: stats.Paired, lower: str, higher: str) -> str:
+    return {"lower": lower, "higher": higher}.get(r.verdict, "no measurable difference")
+
+
+def paired_tex(r: stats.Paired, digits: int = 2, lower: str = "lower",
+               higher: str = "higher") -> str:
+    r"""A computed paired comparison (`stats.paired`) as LaTeX: '<verdict> (difference mean,
+    95% CI [lo, hi])', the verdict worded `lower` / `higher`; 'n/a' for fewer than 2 pairs."""
     if r.n < 2:
         return NA
-    word = {"lower": lower, "higher": higher}.get(r.verdict, "no measurable difference")
-    return (rf"{word} (difference {num(r.mean, digits)}, 95\,\% CI [{num(r.lo, digits)}, "
-            rf"{num(r.hi, digits)}])")
+    return (rf"{_word(r, lower, higher)} (difference {num(r.mean, digits)}, 95\,\% CI "
+            rf"[{num(r.lo, digits)}, {num(r.hi, digits)}])")
+
+
+def paired_text(r: stats.Paired, digits: int = 3, lower: str = "lower",
+                higher: str = "higher") -> str:
+    """`paired_tex` as plain text; 'n/a' for fewer than 2 pairs."""
+    if r.n < 2:
+        return "n/a"
+    return (f"{_word(r, lower, higher)} (difference {fmt(r.mean, digits)}, 95% CI "
+            f"[{fmt(r.lo, digits)}, {fmt(r.hi, digits)}])")
 
 
 def decimals(half: float) -> int:

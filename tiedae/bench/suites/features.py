@@ -7,39 +7,65 @@ a linear decoder, at post 000's code size k = 2 and at a feature-learning size k
 frozen codes are scored by a linear probe (logistic regression) and 5-NN on the held-out images
 (`tiedae.features`), next to the test reconstruction error. References: PCA's code of the same
 size (one deterministic run per k) and the raw pixels. Training and measurements:
-`tiedae.bench.suites._mlp`; the k = 2 runs are the `symmetry` suite's decoder runs (one
-training when both suites run in one command). Comparisons between decoders are paired over
-seeds (same seed: same split, minibatch order and initial encoder).
+`tiedae.bench.suites.mlp_training`. The k = 2 runs have the training settings of the
+`symmetry` suite's decoder runs: `mlp_training.train` shares them (one training when both
+suites run in one command, the same numbers in both suites' results). Comparisons between
+decoders are paired over seeds (same seed: same split, minibatch order and initial encoder).
+
+`analyze(records)` gives the tables `features` (per code size and decoder: test error, probe
+and 5-NN accuracy, mean ± 95% t half-width over seeds, median numerical rank of the codes,
+with PCA and the pixels as references) and `features_paired` (decoder - mirror over seeds), the
+findings, the paper's numbers (``\RFeatSizes``, ``\RFeatSeeds``, ``\RFeatPixelsProbe``,
+``\RFeatPixelsKnn``, ``\RFindFeatures``, ``\RAnswerFeatures``) and the figure `features`.
+
+Example:
+  >>> from tiedae.bench.suites import features
+  >>> features.answer_word(["higher", "higher"]), features.answer_word(["lower", "higher"])
+  ('better', 'mixed')
 """
 
 from __future__ import annotations
 
-from tiedae.bench.suite import Options, Suite, Summary, fmt, group_by
+import numpy as np
+
+from tiedae.bench.suite import Options, Suite
 from tiedae.bench.suite import seeds as seed_list
-from tiedae.bench.suites import _mlp
+from tiedae.bench.suites import mlp_training as mlp
+from tiedae.bench.suites.symmetry import (
+    COLORS,
+    DASH,
+    LABELS,
+    difference_text,
+    paired_cells,
+    stat_cell,
+    versus,
+)
 from tiedae.features import knn_accuracy, linear_probe_accuracy
-from tiedae.report import stats
+from tiedae.report import format as F
+from tiedae.report import plots, query, stats
+from tiedae.report.analysis import Analysis, Cell, Figure, Table
 
 CODE_SIZES = (2, 16)
 DECODERS = ("mirror", "tied", "linear")
 SEEDS = {"quick": 3, "full": 6}
-SCORES = ("probe_accuracy", "knn_accuracy")
+SCORES = (("probe_accuracy", Cell("linear probe", "linear probe")),
+          ("knn_accuracy", Cell("5-NN", "5-NN")))
 
 
 def configs(options: Options) -> list[dict]:
     tag = "quick" if options.quick else "full"
-    base = _mlp.base_config(options)
+    base = mlp.base_config(options)
     seeds = seed_list(options, quick=SEEDS["quick"], full=SEEDS["full"])
     out = []
     sizes = CODE_SIZES[:1] if options.quick else CODE_SIZES  # quick: symmetry's runs only
     for seed in seeds:  # seed-major, like `symmetry` (whose k=2 runs these are)
         for k in sizes:
             for decoder in DECODERS:
-                images = _mlp.IMAGES if seed == seeds[0] and k == 2 else 0
+                images = mlp.IMAGES if seed == seeds[0] and k == 2 else 0
                 out.append({**base, "run_id": f"{tag}-k{k}-{decoder}-s{seed}", "code_dim": k,
-                            "encoder": list(_mlp.ENCODER), "decoder": decoder, "seed": seed,
+                            "encoder": list(mlp.ENCODER), "decoder": decoder, "seed": seed,
                             "images": images})
-    data = _mlp.data_config(options)
+    data = mlp.data_config(options)
     for k in sizes:
         out.append({**data, "run_id": f"{tag}-k{k}-pca", "code_dim": k, "decoder": "pca",
                     "seed": options.seed, "images": 0})
@@ -49,25 +75,16 @@ def configs(options: Options) -> list[dict]:
 
 
 def run(config: dict) -> dict:
+    """One run: PCA's code, the pixels, or a trained model (the k = 2 ones shared with
+    `symmetry`: see `mlp_training.train`)."""
     if config["decoder"] == "pca":
-        return _mlp.pca_run(config)
+        return mlp.pca_run(config)
     if config["decoder"] == "pixels":
-        X, y, X_test, y_test, _ = _mlp.load(config)
+        X, y, X_test, y_test, _ = mlp.load(config)
         return {"final": {"probe_accuracy": linear_probe_accuracy(X, y, X_test, y_test),
                           "knn_accuracy": knn_accuracy(X, y, X_test, y_test)},
                 "trajectory": {}, "extra": {}}
-    return _mlp.train(config)
-
-
-def _values(recs, key) -> list:
-    return [r["final"].get(key) for r in recs]
-
-
-def verdicts(groups: dict, k: int, key: str = "probe_accuracy") -> dict[str, stats.Paired]:
-    """Paired differences (decoder - mirror) of a score at code size k."""
-    base = groups.get((k, "mirror"), [])
-    return {d: stats.paired(*_mlp.paired_values(groups[(k, d)], base, key))
-            for d in DECODERS if d != "mirror" and (k, d) in groups and base}
+    return mlp.train(config)
 
 
 def answer_word(verdicts) -> str:
@@ -83,55 +100,194 @@ def answer_word(verdicts) -> str:
     return "mixed"
 
 
-def answer(groups: dict) -> str:
-    """Post 002's question from the linear decoder's paired differences against the mirror
-    (probe and 5-NN, every code size)."""
-    return answer_word(verdicts(groups, k, key)["linear"].verdict for k in CODE_SIZES
-                       for key in SCORES if "linear" in verdicts(groups, k, key))
+# ---- analysis ----------------------------------------------------------------------------------
 
 
-def summarize(records: list[dict]) -> Summary:
-    groups = dict(group_by(records, "code_dim", "decoder"))
+def _groups(records) -> dict[tuple, list[dict]]:
+    return {key: query.by_seed(recs)
+            for key, recs in query.group(records, "code_dim", "decoder").items()}
+
+
+def _sizes(groups) -> list[int]:
+    return sorted({k for k, d in groups if k and d in DECODERS})
+
+
+def _rank(recs) -> float | None:
+    """Median numerical rank of the codes over seeds (None where not recorded)."""
+    ranks = query.final(recs, "code_rank")
+    ranks = ranks[~np.isnan(ranks)]
+    return float(np.median(ranks)) if ranks.size else None
+
+
+def _versus_mirror(groups) -> dict[tuple, dict[str, stats.Paired]]:
+    """{(k, decoder): {measure: paired decoder - mirror}} for the tied and linear decoders."""
+    keys = (*(key for key, _ in SCORES), "test_error")
+    return {(k, d): {key: versus(groups[(k, d)], groups[(k, "mirror")], key) for key in keys}
+            for k in _sizes(groups) if (k, "mirror") in groups
+            for d in DECODERS[1:] if (k, d) in groups}
+
+
+def _tables(groups, vs) -> list[Table]:
     rows = []
-    for (k, dec), recs in groups.items():
-        rows.append([f"k={k}" if k else "-", dec,
-                     _mlp.ci(_values(recs, "test_error")) if dec != "pixels" else "-",
-                     _mlp.ci(_values(recs, "probe_accuracy")),
-                     _mlp.ci(_values(recs, "knn_accuracy")), str(len(recs))])
+    for k in sorted({k for k, d in groups if k}):  # PCA's sizes too (a PCA run alone)
+        for d in (*DECODERS, "pca"):
+            if (k, d) not in groups:
+                continue
+            recs = groups[(k, d)]
+            rank = _rank(recs)
+            rows.append([k, LABELS[d], stat_cell(recs, "test_error"),
+                         stat_cell(recs, "probe_accuracy"), stat_cell(recs, "knn_accuracy"),
+                         DASH if rank is None else rank, len(recs)])
+    for (_k, d), recs in groups.items():
+        if d == "pixels":
+            rows.append([DASH, LABELS[d], DASH, stat_cell(recs, "probe_accuracy"),
+                         stat_cell(recs, "knn_accuracy"), DASH, len(recs)])
+    main = Table("features: frozen-code quality per decoder (mean ± 95% CI half-width over "
+                 "seeds; code rank: median numerical rank)",
+                 [Cell("k", "$k$"), "code", "test error", "linear probe acc.", "5-NN acc.",
+                  "code rank", "runs"], rows, name="features", align="rlrrrrr")
+    rows = [[k, Cell(f"{LABELS[d].text} - mirror", rf"{LABELS[d].tex} $-$ mirror"), name,
+             *paired_cells(vs[(k, d)][key])]
+            for (k, d) in vs
+            for key, name in (*SCORES, ("test_error", Cell("test error", "test error")))]
+    paired = Table("features: decoder - mirror over seeds (mean, 95% t interval, verdict)",
+                   [Cell("k", "$k$"), "difference", "measure", "mean",
+                    Cell("95% interval", r"95\,\% interval"), "verdict"], rows,
+                   name="features_paired", align="rllrrl")
+    return [main, paired]
+
+
+def _pixels(groups) -> list[dict] | None:
+    recs = [r for (_, d), rs in groups.items() if d == "pixels" for r in rs]
+    return recs or None
+
+
+def _findings(groups, vs, sizes, word) -> list[str]:
     findings = []
-    for k in CODE_SIZES:
+    for k in sizes:
         if (k, "mirror") not in groups:
             continue
-        parts = []
-        for key, name in zip(SCORES, ("probe", "5-NN"), strict=True):
-            for dec in DECODERS[1:]:
-                if (k, dec) in groups:
-                    parts.append(f"{name} {dec} - mirror " + _mlp.difference(
-                        *_mlp.paired_values(groups[(k, dec)], groups[(k, "mirror")], key))[1])
+        parts = [f"{name} {d} - mirror {difference_text(vs[(k, d)][key])}"
+                 for key, name in (("probe_accuracy", "probe"), ("knn_accuracy", "5-NN"))
+                 for d in DECODERS[1:] if (k, d) in vs]
         pca = groups.get((k, "pca"))
-        ref = (f"; PCA's {k}-D code: probe {fmt(pca[0]['final'].get('probe_accuracy'))}, 5-NN "
-               f"{fmt(pca[0]['final'].get('knn_accuracy'))}" if pca else "")
+        ref = (f"; PCA's {k}-D code: probe {F.fmt(pca[0]['final'].get('probe_accuracy'))}, "
+               f"5-NN {F.fmt(pca[0]['final'].get('knn_accuracy'))}" if pca else "")
         findings.append(f"k={k}, paired accuracy differences (95% CI): " + "; ".join(parts)
                         + ref + ".")
     if (0, "pixels") in groups:
         f = groups[(0, "pixels")][0]["final"]
-        findings.append(f"raw pixels: probe {fmt(f.get('probe_accuracy'))}, 5-NN "
-                        f"{fmt(f.get('knn_accuracy'))}.")
-    verdict = answer(groups)
-    if verdict != "not compared":
+        findings.append(f"raw pixels: probe {F.fmt(f.get('probe_accuracy'))}, 5-NN "
+                        f"{F.fmt(f.get('knn_accuracy'))}.")
+    if word != "not compared":
         findings.append(f"post 002 (does a linear decoder force better features?): the linear "
                         f"decoder's codes against the mirror's, over probe and 5-NN at k = "
-                        f"{', '.join(str(k) for k in CODE_SIZES if (k, 'mirror') in groups)}"
-                        f": {verdict}.")
-    return Summary(
-        title="features: frozen-code quality per decoder (mean ± 95% CI half-width over seeds)",
-        columns=["code", "decoder", "test error", "linear probe acc", "5-NN acc", "runs"],
-        rows=rows, findings=findings)
+                        f"{', '.join(str(k) for k in sizes if (k, 'mirror') in groups)}"
+                        f": {word}.")
+    return findings
+
+
+def _find_tex(groups, vs, sizes) -> str:
+    parts = []
+    for k in sizes:
+        scores = "; ".join(
+            rf"{LABELS[d].tex} {F.pm_ci(query.final(groups[(k, d)], 'probe_accuracy'))} / "
+            rf"{F.pm_ci(query.final(groups[(k, d)], 'knn_accuracy'))}"
+            for d in (*DECODERS, "pca") if (k, d) in groups)
+        text = rf"At $k={k}$, probe / 5-NN accuracy: {scores}."
+        ranks = {d: _rank(groups[(k, d)]) for d in DECODERS if (k, d) in groups}
+        low = [rf"{LABELS[d].tex} {F.num(r)}" for d, r in ranks.items()
+               if r is not None and F.num(r) != F.num(float(k))]
+        if low:
+            text += (rf" Codes spanning fewer than {k} directions (median numerical rank): "
+                     + "; ".join(low) + ".")
+        diffs = [rf"{name.tex} {LABELS[d].tex} $-$ mirror {F.num(p.mean, 2)} "
+                 rf"[{F.num(p.lo, 2)}, {F.num(p.hi, 2)}]: {p.verdict}"
+                 for d in DECODERS[1:] if (k, d) in vs
+                 for key, name in SCORES if (p := vs[(k, d)][key]).n >= 2]
+        if diffs:
+            text += " Paired differences (95\\,\\% CI): " + "; ".join(diffs) + "."
+        parts.append(text)
+    return " ".join(parts) if parts else F.NA
+
+
+ANSWERS = {
+    "better": "the linear decoder's codes scored measurably higher than the mirror's on every "
+              "score and code size",
+    "worse": "the linear decoder's codes scored measurably lower than the mirror's on every "
+             "score and code size: a weaker decoder gave worse features, not better",
+    "no measurable difference": "no measurable difference between the linear decoder's codes "
+                                "and the mirror's",
+    "mixed": "mixed: the sign of the paired difference depends on the score and the code size "
+             "(Table~\\ref{tab:features-paired})",
+    "not compared": "not compared",
+}
+
+
+def analyze(records: list[dict]) -> Analysis:
+    """Tables, findings, paper numbers and the figure of the suite's records (module
+    docstring)."""
+    groups = _groups(records)
+    sizes = _sizes(groups)
+    vs = _versus_mirror(groups)
+    # post 002's answer: the linear decoder against the mirror, every score and code size
+    word = answer_word(vs[(k, "linear")][key].verdict for k in sizes if (k, "linear") in vs
+                       for key, _ in SCORES)
+    pixels = _pixels(groups)
+    seeds = {r["config"]["seed"] for r in records if r["config"].get("decoder") in DECODERS}
+    feat_sizes = ", ".join(rf"$k={k}$" for k in sizes) or F.NA
+    numbers = {"RFeatSizes": feat_sizes, "RFeatSeeds": F.num(len(seeds)),
+               "RFeatPixelsProbe": F.pm_ci(query.final(pixels, "probe_accuracy")) if pixels
+               else F.NA,
+               "RFeatPixelsKnn": F.pm_ci(query.final(pixels, "knn_accuracy")) if pixels
+               else F.NA,
+               "RFindFeatures": _find_tex(groups, vs, sizes),
+               "RAnswerFeatures": rf"Does a weak (linear) decoder force better features? "
+                                  rf"Scored by a linear probe and 5-NN on held-out images at "
+                                  rf"{feat_sizes}: {ANSWERS[word]}."}
+    figure = Figure("features", "Probe and 5-NN accuracy of the frozen codes per decoder and "
+                    "code size (mean and 95% t interval over seeds); PCA's code as squares, "
+                    "the pixels dashed.", lambda: draw_features(groups, sizes))
+    return Analysis(tables=_tables(groups, vs), findings=_findings(groups, vs, sizes, word),
+                    numbers=numbers, figures=[figure])
+
+
+def draw_features(groups, sizes):
+    """Probe (left) and 5-NN (right) accuracy per decoder against the code size: mean and 95%
+    t-interval over seeds; PCA's code of the same size as grey squares, pixels dashed."""
+    fig, axes = plots.new_figure(2, 1, width=6.4, height=2.0)
+    for ax, (key, name) in zip(axes[0], SCORES, strict=True):
+        for i, d in enumerate(DECODERS):
+            pts = [(k, stats.interval(query.final(groups[(k, d)], key))) for k in sizes
+                   if (k, d) in groups]
+            if not pts:
+                continue
+            x = np.arange(len(pts)) + 0.12 * (i - 1)
+            mean = np.array([iv.mean for _, iv in pts])
+            half = np.nan_to_num(np.array([iv.hi - iv.mean for _, iv in pts]))
+            ax.errorbar(x, mean, yerr=half, fmt="o", color=COLORS[d], label=LABELS[d].tex,
+                        markersize=3, capsize=2)
+        pca = [(j, groups[(k, "pca")][0]["final"].get(key)) for j, k in enumerate(sizes)
+               if (k, "pca") in groups]
+        if pca:
+            ax.plot([j for j, _ in pca], [v for _, v in pca], "s", color="#7f7f7f",
+                    label="PCA", markersize=4)
+        pixels = [r["final"].get(key) for (k, d), rs in groups.items() if d == "pixels"
+                  for r in rs]
+        if pixels:
+            ax.axhline(float(np.mean(pixels)), color="#7f7f7f", linestyle="--", linewidth=0.8,
+                       label="pixels")
+        ax.set_xticks(range(len(sizes)), [f"k={k}" for k in sizes])
+        ax.set(ylabel=f"{name.text} accuracy", ylim=(0, 1))
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    if handles:
+        axes[0, 0].legend(handles, labels, frameon=False, fontsize=6, loc="lower right")
+    return fig
 
 
 SUITE = Suite(
     name="features",
     description="linear-probe / 5-NN accuracy of frozen codes (k = 2, 16) per decoder (mirror, "
                 "tied, linear) vs PCA and pixels (post 002)",
-    configs=configs, run=run, summarize=summarize,
+    configs=configs, run=run, analyze=analyze,
 )

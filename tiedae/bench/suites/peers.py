@@ -51,7 +51,7 @@ from tiedae.linear.algorithms import (
 )
 from tiedae.report import format as F
 from tiedae.report import query, stats
-from tiedae.report.analysis import Analysis, Cell, Table, cell
+from tiedae.report.analysis import Analysis, Cell, Table, cell, ci_cell
 from tiedae.report.format import fmt
 
 TARGET = 1e-3
@@ -385,24 +385,19 @@ def _label(m: str) -> Cell:
     return PEER_LABELS.get(m) or Cell(m, F.tex_escape(m))
 
 
-def _ci_cell(values) -> Cell:
-    """Mean ± 95% t half-width over seeds, 2 digits."""
-    return Cell(F.ci(values, 2), F.pm_ci(values, 2))
-
-
 def _time_cell(times: list[float]) -> Cell:
     """Seconds to the target, or how many seeds reached it."""
     reached = np.isfinite(times)
     if reached.all():
-        return _ci_cell(times)
+        return ci_cell(times, 2)
     return cell(f"{int(reached.sum())}/{len(times)} reached" if reached.any() else "not reached")
 
 
 def _table(key: tuple, s: Setting) -> Table:
     recs = s.records
-    rows = [[_label(m), _time_cell(t), _ci_cell(query.final(recs, f"{m}.total_time")),
-             _ci_cell(query.final(recs, f"{m}.subspace_distance")),
-             _ci_cell(query.final(recs, f"{m}.loss_gap"))] for m, t in s.times.items()]
+    rows = [[_label(m), _time_cell(t), ci_cell(query.final(recs, f"{m}.total_time"), 2),
+             ci_cell(query.final(recs, f"{m}.subspace_distance"), 2),
+             ci_cell(query.final(recs, f"{m}.loss_gap"), 2)] for m, t in s.times.items()]
     n, d, k = key
     return Table(title=f"peers: same data, one process, n={n} d={d} k={k} (seconds; mean ± 95% "
                        f"CI half-width over {len(recs)} seeds)",
@@ -452,7 +447,7 @@ def _numbers(key: tuple, s: Setting) -> dict[str, str]:
         if name not in times:
             continue
         ok = np.isfinite(times[name])
-        parts.append(f"{words} in {_ci_cell(times[name]).tex}~s" if ok.all() else
+        parts.append(f"{words} in {ci_cell(times[name], 2).tex}~s" if ok.all() else
                      f"{words} in {int(ok.sum())} of {n_seeds} seeds" if ok.any() else
                      f"{words} not at all")
     listing = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else "".join(parts)

@@ -30,9 +30,11 @@ from flax import nnx
 
 import tiedae
 from tiedae.bench import datasets
-from tiedae.bench.suite import Options, Suite, Summary, fmt, group_by, seeds
+from tiedae.bench.suite import Options, Suite, seeds
 from tiedae.linear.algorithms import oja_direction, tied_direction
-from tiedae.report import stats
+from tiedae.report import Analysis, Cell, Figure, Table, cell, plots, query, stats
+from tiedae.report import format as F
+from tiedae.report.analysis import ci_cell
 
 SPIKED = {"dataset": "spiked", "n": 2000, "d": 32, "k": 4, "gap": 4.0}
 RULES = {"tied_gradient": tied_direction, "oja": oja_direction}
@@ -181,68 +183,169 @@ def run(config: dict) -> dict:
     return _run_l2(config) if config["kind"] == "l2" else _run_stability(config)
 
 
-def ci(values, digits: int = 3) -> str:
-    """'mean ± half-width of the 95% t interval' (the value alone for one seed)."""
-    iv = stats.interval(values)
-    if iv.n < 2:
-        return fmt(iv.mean, digits)
-    return f"{fmt(iv.mean, digits)} ± {fmt(iv.hi - iv.mean, 2)}"
+# ---- analysis ----------------------------------------------------------------------------------
 
 
-def summarize(records: list[dict]) -> Summary:
+def _l2_part(l2: list[dict]) -> tuple[Table, list[str], dict[str, str]]:
+    """The L2-regularised untied runs against the closed form: the terminal table (one row per
+    lam), the finding and the paper's macros."""
+    rows = []
+    for (lam_rel,), recs in query.group(l2, "lambda_over_lambda1").items():
+        rows.append([f"{lam_rel:g} e1", len(recs), F.ci(query.final(recs, "max_sv_error"), 2),
+                     F.ci(query.final(recs, "V_minus_W_T"), 2),
+                     f"{recs[0]['final']['n_alive']} of {recs[0]['config']['k']}",
+                     F.ci(query.final(recs, "max_sv_error_if_constant_were_n_e"), 2)])
+    table = Table(
+        "regularized: untied + L2 weight lam against the closed form V = W^T = U diag(s), "
+        "s_i = sqrt(max(0, 1 - lam/e_i)) (mean ± 95% CI half-width over seeds)",
+        ["lam", "seeds", "max |s_i - sqrt(1 - lam/e_i)|", "||V - W^T||", "components kept",
+         "error with n*e_i for e_i"], rows)
+    worst = np.nanmax(query.final(l2, "max_sv_error")) if l2 else None
+    wrong = query.final(l2, "max_sv_error_if_constant_were_n_e")
+    vw = np.nanmax(query.final(l2, "V_minus_W_T")) if l2 else None
+    lo, hi = (np.nanmin(wrong), np.nanmax(wrong)) if l2 else (None, None)
+    findings = [] if not l2 else [
+        f"untied + L2 ({len(l2)} runs): decoder singular values match sqrt(1 - lam/e_i) to "
+        f"{F.fmt(worst, 2)} and V = W^T to {F.fmt(vw, 2)} (Kunin et al.'s closed form holds "
+        f"with e_i the eigenvalues of the mean covariance; with n*e_i the largest error would "
+        f"be {F.fmt(lo, 2)} to {F.fmt(hi, 2)} across lam and seeds); components with "
+        "e_i <= lam are switched off."]
+    m = {"RRegMaxSvError": F.num(worst, 2), "RRegWrongConstantError": F.num(lo, 2),
+         "RRegWrongConstantErrorMax": F.num(hi, 2), "RRegMaxVminusWt": F.num(vw, 2),
+         "RRegSteps": F.num(l2[0]["config"].get("steps") if l2 else None),
+         "RRegRuns": F.num(len(l2))}
+    lams = sorted({r["config"]["lambda_over_lambda1"] for r in l2})
+    m["RFindRegularized"] = (
+        rf"After {m['RRegSteps']} gradient steps ({m['RRegRuns']} runs: "
+        rf"$\lambda/e_1\in\{{{', '.join(f'{v:g}' for v in lams)}\}}$ and several seeds) the "
+        rf"singular values match $\sqrt{{1-\lambda/e_i}}$ to within {m['RRegMaxSvError']} "
+        rf"and $\|V-W^\top\|_F$ is at most {m['RRegMaxVminusWt']}; with the constant of "
+        rf"the summed loss ($n e_i$ in place of $e_i$) the largest singular-value error would "
+        rf"be between {m['RRegWrongConstantError']} and "
+        rf"{m['RRegWrongConstantErrorMax']}, depending on $\lambda$."
+    )
+    return table, findings, m
+
+
+def _limits(recs: list[dict]) -> dict:
+    """The largest stable steps of one start over seeds (measured values per seed; the linear
+    theory, the same for every seed, as its mean)."""
+    grad = query.final(recs, "tied_gradient_eta_max_times_e1")
+    theory = float(np.nanmean(query.final(recs, "tied_gradient_local_theory"))) if recs \
+        else None
+    return {"grad": grad, "oja": query.final(recs, "oja_eta_max_times_e1"),
+            "ratio": query.final(recs, "ratio_oja_over_gradient"), "theory": theory,
+            "oja_theory": float(np.nanmean(query.final(recs, "oja_local_theory"))) if recs
+            else None}
+
+
+def _stability_part(stab: list[dict]) -> tuple[Table, list[str], dict[str, str]]:
+    """The largest stable step of the tied gradient, plain gradient descent and Oja's rule:
+    the paper's table `oja`, the findings and the macros."""
     rows, findings = [], []
-    l2 = [r for r in records if r["config"]["kind"] == "l2"]
-    for (lam_rel,), recs in group_by(l2, "lambda_over_lambda1").items():
-        f = [r["final"] for r in recs]
-        rows.append([f"untied L2 lam={lam_rel} e1", "max |s_i - sqrt(1 - lam/e_i)|",
-                     ci([x["max_sv_error"] for x in f], 2),
-                     f"||V - W^T|| {ci([x['V_minus_W_T'] for x in f], 2)}",
-                     f"{f[0]['n_alive']} of {recs[0]['config']['k']} kept; with n*e_i: "
-                     f"{ci([x['max_sv_error_if_constant_were_n_e'] for x in f], 2)}"])
-    if l2:
-        worst = max(r["final"]["max_sv_error"] for r in l2)
-        wrong = [r["final"]["max_sv_error_if_constant_were_n_e"] for r in l2]
-        vw = max(r["final"]["V_minus_W_T"] for r in l2)
-        findings.append(
-            f"untied + L2 ({len(l2)} runs): decoder singular values match sqrt(1 - lam/e_i) to "
-            f"{fmt(worst, 2)} and V = W^T to {fmt(vw, 2)} (Kunin et al.'s closed form holds with "
-            f"e_i the eigenvalues of the mean covariance; with n*e_i the largest error would be "
-            f"{fmt(min(wrong), 2)} to {fmt(max(wrong), 2)} across lam and seeds); components with "
-            "e_i <= lam are switched off."
-        )
-    stab = [r for r in records if r["config"]["kind"] == "stability"]
-    for (start,), recs in group_by(stab, "start").items():
-        f = [r["final"] for r in recs]
-        grad = stats.interval([x["tied_gradient_eta_max_times_e1"] for x in f])
-        oja = stats.interval([x["oja_eta_max_times_e1"] for x in f])
-        rows.append([f"largest stable eta*e1 ({start})",
-                     "along -1/2 grad L / plain GD / Oja",
-                     f"{ci([x['tied_gradient_eta_max_times_e1'] for x in f])} / "
-                     f"{ci([x['tied_gradient_eta_max_times_e1'] / 2 for x in f])} / "
-                     f"{ci([x['oja_eta_max_times_e1'] for x in f])}",
-                     f"local theory {fmt(f[0]['tied_gradient_local_theory'])} / "
-                     f"{fmt(f[0]['tied_gradient_local_theory'] / 2)} / "
-                     f"{fmt(f[0]['oja_local_theory'])}",
-                     f"ratio Oja / gradient {ci([x['ratio_oja_over_gradient'] for x in f])}"])
+    for (start,), recs in query.group(stab, "start").items():
+        t = _limits(recs)
+        rows.append([start.replace("_", " "), len(recs), ci_cell(t["grad"]), ci_cell(t["grad"] / 2),
+                     cell(t["theory"]), cell(t["theory"] / 2), ci_cell(t["oja"]),
+                     cell(t["oja_theory"]), ci_cell(t["ratio"])])
+        grad, oja = stats.interval(t["grad"]), stats.interval(t["oja"])
         findings.append(
             f"step size ({start.replace('_', ' ')} start, {grad.n} runs): steps W <- W + eta * "
-            f"(-1/2 grad L) stay stable up to eta*e1 = {fmt(grad.mean)} (95% CI "
-            f"[{fmt(grad.lo)}, {fmt(grad.hi)}]), so plain gradient descent W <- W - eta grad L "
-            f"up to eta*e1 = {fmt(grad.mean / 2)}; Oja's rule up to {fmt(oja.mean)} (linear "
-            f"theory at the optimum: {fmt(f[0]['tied_gradient_local_theory'])}, "
-            f"{fmt(f[0]['tied_gradient_local_theory'] / 2)} and {fmt(f[0]['oja_local_theory'])}):"
-            " the extra (I - WW^T)WC term that pulls the rows to unit norm halves the usable "
-            "step."
-        )
-    return Summary(title="regularized: closed forms and step-size limits (mean ± 95% CI "
-                         "half-width over seeds)",
-                   columns=["setting", "quantity", "measured", "reference", "note"],
-                   rows=rows, findings=findings)
+            f"(-1/2 grad L) stay stable up to eta*e1 = {F.fmt(grad.mean)} (95% CI "
+            f"[{F.fmt(grad.lo)}, {F.fmt(grad.hi)}]), so plain gradient descent W <- W - eta "
+            f"grad L up to eta*e1 = {F.fmt(grad.mean / 2)}; Oja's rule up to {F.fmt(oja.mean)} "
+            f"(linear theory at the optimum: {F.fmt(t['theory'])}, {F.fmt(t['theory'] / 2)} and "
+            f"{F.fmt(t['oja_theory'])}): the extra (I - WW^T)WC term that pulls the rows to unit "
+            "norm halves the usable step.")
+    table = Table(
+        "regularized: largest stable step eta*e1 along -1/2 grad L of the tied loss, of plain "
+        "gradient descent (-grad L) and of Oja's rule, with the linear theory at the optimum "
+        "(mean ± 95% CI half-width over seeds)",
+        ["start", "seeds", Cell("-1/2 grad L", r"$-\tfrac12\nabla L_T$"),
+         Cell("GD -grad L", r"GD $-\nabla L_T$"), "theory", "theory (GD)", "Oja", "theory",
+         Cell("ratio Oja / -1/2 grad", r"ratio Oja / $-\tfrac12\nabla$")],
+        rows, name="oja")
+    t = _limits(query.select(stab, start="near_optimum") or stab)
+    m = {"ROjaGradientEtaMax": F.pm_ci(t["grad"], 3), "ROjaGdEtaMax": F.pm_ci(t["grad"] / 2, 3),
+         "ROjaEtaMax": F.pm_ci(t["oja"], 3), "ROjaRatio": F.pm_ci(t["ratio"], 3),
+         "ROjaGradientTheory": F.num(t["theory"], 3),
+         "ROjaGdTheory": F.num(None if t["theory"] is None else t["theory"] / 2, 3),
+         "ROjaTheory": F.num(t["oja_theory"], 3)}
+    m["RFindOja"] = (
+        rf"Started near the optimum, steps $W\leftarrow W+\eta(-\tfrac12\nabla L_T)$ stay "
+        rf"stable up to $\eta e_1 = {m['ROjaGradientEtaMax']}$, so plain gradient descent "
+        rf"$W\leftarrow W-\eta\nabla L_T$ up to $\eta e_1 = {m['ROjaGdEtaMax']}$, and "
+        rf"Oja's rule up to ${m['ROjaEtaMax']}$ (ratio {m['ROjaRatio']} to the "
+        rf"first); the linear stability analysis at the optimum predicts "
+        rf"{m['ROjaGradientTheory']}, {m['ROjaGdTheory']} and {m['ROjaTheory']}."
+    )
+    return table, findings, m
+
+
+def _draw(records: list[dict]):
+    """Left: trained singular values against sqrt(1 - lam/e_i). Right: ||V - W^T||_F (solid) and
+    max_i |s_i - sqrt(1 - lam/e_i)| (dashed) against steps, median over seeds, per lam."""
+    fig, axes = plots.new_figure(2, 1, width=6.6, height=2.1)
+    groups = query.group(query.select(records, kind="l2"), "lambda_over_lambda1")
+    cmap = plots.colormap(len(groups))
+    ax = axes[0, 0]
+    for i, ((lam_rel,), recs) in enumerate(groups.items()):
+        for j, rec in enumerate(recs):
+            e = np.asarray(rec["extra"]["eigenvalues"], dtype=float)
+            s = np.asarray(rec["extra"]["singular_values"], dtype=float)
+            ax.plot(float(rec["extra"]["lambda"]) / e, s, "o", color=cmap[i], markersize=3,
+                    fillstyle="none", label=rf"$\lambda={lam_rel:g}\,e_1$" if j == 0 else None)
+    x = np.linspace(0, 1.5, 300)
+    ax.plot(x, np.sqrt(np.clip(1 - x, 0, None)), color="k", linewidth=0.8,
+            label=r"$\sqrt{\max(0, 1-\lambda/e_i)}$")
+    ax.set_xlabel(r"$\lambda / e_i$")
+    ax.set_ylabel("singular value of trained $V$")
+    ax.set_title("trained singular values vs closed form", fontsize=7)
+    ax.legend(frameon=False, fontsize=6)
+    ax = axes[0, 1]
+    drawn = False
+    for i, ((lam_rel,), recs) in enumerate(groups.items()):
+        if "V_minus_W_T" not in (recs[0].get("trajectory") or {}):
+            continue
+        for metric, style in (("V_minus_W_T", "-"), ("sv_error", "--")):
+            steps, _ = query.trajectory(recs[0], metric)
+            stack = np.vstack([query.trajectory(r, metric)[1] for r in recs])
+            ax.semilogy(steps, plots.positive(np.median(stack, axis=0)), color=cmap[i],
+                        linestyle=style,
+                        label=rf"$\lambda={lam_rel:g}\,e_1$" if style == "-" else None)
+            drawn = True
+    if drawn:
+        ax.plot([], [], color="0.4", linestyle="-", label=r"$\|V-W^\top\|_F$")
+        ax.plot([], [], color="0.4", linestyle="--", label=r"$\max_i|s_i-\sqrt{1-\lambda/e_i}|$")
+        ax.legend(frameon=False, fontsize=5)
+    else:
+        ax.text(0.5, 0.5, "trajectories not recorded", ha="center", va="center",
+                transform=ax.transAxes)
+    ax.set_xlabel("step")
+    ax.set_title("distance to the closed form during training", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def analyze(records: list[dict]) -> Analysis:
+    """The closed form of the L2-regularised untied model, the step-size limits of the tied
+    gradient, plain gradient descent and Oja's rule (table `oja`), the findings, the paper's
+    numbers and the figure."""
+    l2_table, l2_findings, l2_numbers = _l2_part(query.select(records, kind="l2"))
+    oja_table, oja_findings, oja_numbers = _stability_part(
+        query.select(records, kind="stability"))
+    return Analysis(
+        tables=[oja_table, l2_table], findings=l2_findings + oja_findings,
+        numbers={**l2_numbers, **oja_numbers},
+        figures=[Figure("regularized", "Trained singular values of the L2-regularised untied "
+                        "model against sqrt(max(0, 1 - lam/e_i)), and the distance to the closed "
+                        "form during training.", lambda: _draw(records))],
+    )
 
 
 SUITE = Suite(
     name="regularized",
     description="untied + L2 vs the closed form sqrt(1 - lam/e_i), V = W^T; tied gradient vs "
                 "Oja's rule: largest stable step (and plain GD's, half of it)",
-    configs=configs, run=run, summarize=summarize,
+    configs=configs, run=run, analyze=analyze,
 )

@@ -1,4 +1,4 @@
-r"""What the `symmetry` and `features` suites share: post 000's MLP autoencoder, trained once.
+r"""Training and measuring post 000's MLP autoencoder: the runs of `symmetry` and `features`.
 
 Post 000's network [d] -> 100 -> 25 -> k -> 25 -> 100 -> [d] (ReLU, linear code and output)
 and its variants are trained on the user's MNIST-format data (`--data`: every training and
@@ -17,8 +17,22 @@ the code is (`features.affine_r2` from the pixels and from PCA's code of the sam
 2-D test codes (k = 2) and, where `images` > 0, that many reconstructed test images (one per
 class first).
 
-`train` caches each result in the process: the `features` suite's k = 2 runs are the
-`symmetry` suite's decoder runs, trained once when both suites run in one command.
+Runs are shared between the suites: `train` keeps each trained run in the process, keyed on
+its training settings only (`training_key`: the `TRAIN_KEYS` of its config, not its run id or
+suite labels), in the cache `shared_runs`. The `features` suite's k = 2 runs have the same
+settings as the `symmetry` suite's decoder runs, so a command that runs both suites trains
+each of these models once and records the same numbers in both suites' results.
+`shared_runs.cache_clear()` forgets them.
+
+Example:
+  >>> from tiedae.bench.suites import mlp_training
+  >>> mlp_training.matched_width(784, [100, 25], 2)  # one hidden layer, as many parameters
+  103
+  >>> mlp_training.image_indices([3, 3, 1, 2, 1], 4)  # one image per class first
+  [2, 3, 0, 1]
+  >>> a = {"code_dim": 2, "decoder": "tied", "seed": 0, "run_id": "a", "variant": "tied"}
+  >>> mlp_training.training_key(a) == mlp_training.training_key({**a, "run_id": "b"})
+  True
 """
 
 from __future__ import annotations
@@ -26,7 +40,6 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import math
 
 import numpy as np
 import optax
@@ -35,10 +48,8 @@ from flax import nnx
 import tiedae
 from tiedae import MLPAE, pca
 from tiedae.bench.datasets import image_split, user_images
-from tiedae.bench.suite import fmt
 from tiedae.features import AffineFit, knn_accuracy, linear_probe_accuracy
 from tiedae.nonlinear.layers import count_params
-from tiedae.report import stats
 
 ENCODER = [100, 25]  # post 000's encoder widths before the code
 QUICK = {"steps": 200, "batch_size": 64, "learning_rate": 1e-2, "log_every": 5,
@@ -227,9 +238,8 @@ def _codes_2d(config: dict, z_test) -> dict:
             "labels": np.asarray(y_test).tolist()}
 
 
-@functools.lru_cache(maxsize=256)
-def _train(key: str) -> dict:
-    config = json.loads(key)
+def _train(config: dict) -> dict:
+    """Trains and measures one run (see the module docstring); not cached."""
     X, _, X_test, _, _ = load(config)
     d, k, m = X.shape[1], config["code_dim"], config["monitor_rows"]
     model = build(config, d)
@@ -266,11 +276,25 @@ def _train(key: str) -> dict:
     return {"final": final, "trajectory": trajectory, "extra": extra}
 
 
+def training_key(config: dict) -> str:
+    """The run's training settings (`TRAIN_KEYS`) as a JSON string: two configs with the same
+    key train the same model (whatever their run ids, suites or labels)."""
+    return json.dumps({name: config.get(name) for name in TRAIN_KEYS}, sort_keys=True)
+
+
+@functools.lru_cache(maxsize=256)
+def shared_runs(key: str) -> dict:
+    """The trained run of `training_key` `key`, trained once per process and shared by every
+    suite that asks for it (`features`' k = 2 runs are `symmetry`'s decoder runs). Do not
+    modify the result: `train` returns a copy."""
+    return _train(json.loads(key))
+
+
 def train(config: dict) -> dict:
-    """Trains and measures one run (see the module docstring); cached on the run's training
-    settings (`TRAIN_KEYS`), so a second suite asking for the same run gets the same result."""
-    key = json.dumps({name: config.get(name) for name in TRAIN_KEYS}, sort_keys=True)
-    return copy.deepcopy(_train(key))
+    """Trains and measures one run (see the module docstring): {"final", "trajectory",
+    "extra"}. A run with the same training settings as one already trained in this process
+    (`training_key`) is not trained again: its result is taken from `shared_runs`."""
+    return copy.deepcopy(shared_runs(training_key(config)))
 
 
 def pca_run(config: dict) -> dict:
@@ -287,67 +311,3 @@ def pca_run(config: dict) -> dict:
              "knn_accuracy": knn_accuracy(z, y, z_test, y_test)}
     return {"final": final, "trajectory": {},
             "extra": {**_codes_2d(config, z_test), **_pictures(config, recon)}}
-
-
-def by_seed(records) -> dict:
-    """{seed: record} of one configuration's records."""
-    return {r["config"]["seed"]: r for r in records}
-
-
-def paired_values(a_records, b_records, key: str) -> tuple[list, list]:
-    """final[key] of two configurations' records on their common seeds, in seed order."""
-    a, b = by_seed(a_records), by_seed(b_records)
-    common = sorted(set(a) & set(b))
-    return ([a[s]["final"].get(key) for s in common], [b[s]["final"].get(key) for s in common])
-
-
-def ci(values, digits: int = 3) -> str:
-    """'mean ± half-width of the 95% t interval' over seeds (the value alone for one)."""
-    iv = stats.interval(values)
-    if iv.n == 0:
-        return "-"
-    if iv.n == 1:
-        return fmt(iv.mean, digits)
-    return f"{fmt(iv.mean, digits)} ± {fmt(iv.hi - iv.mean, 2)}"
-
-
-def steps_text(values) -> str:
-    """Median [25th, 75th percentile] of steps or seconds to a threshold, with the runs that
-    never reached it counted as +inf (records store inf as None)."""
-    vals = [math.inf if v is None else float(v) for v in values]
-    if not vals:
-        return "-"
-    never = sum(not math.isfinite(v) for v in vals)
-    if never == len(vals):
-        return "never"
-    med, q25, q75 = stats.median_iqr(vals)
-    text = f"{fmt(med)} [{fmt(q25)}, {fmt(q75)}]"
-    return text + (f" ({never} of {len(vals)} never)" if never else "")
-
-
-def difference(a, b, digits: int = 3) -> tuple[stats.Paired, str]:
-    """Paired a - b over seeds and its text: 'mean [lo, hi]: verdict'."""
-    p = stats.paired(a, b)
-    if p.n == 0:
-        return p, "not compared (no common seeds)"
-    return p, (f"{fmt(p.mean, digits)} [{fmt(p.lo, 2)}, {fmt(p.hi, 2)}], n={p.n}: "
-               f"{p.verdict}")
-
-
-def reach_verdict(a, b) -> str:
-    """a against b for steps (or seconds) to a threshold over common seeds, where None / inf
-    means the run never reached it: the paired verdict on the seeds where both reached it,
-    unless one side missed it more often; then 'higher' (a slower) when a missed it more often
-    and the reached pairs do not say 'lower', 'lower' in the mirror case, else 'mixed'."""
-    def never(v):
-        return v is None or not math.isfinite(float(v))
-
-    na, nb = sum(map(never, a)), sum(map(never, b))
-    verdict = stats.paired(a, b).verdict  # drops the pairs with a never-reached side
-    if na == nb:
-        return verdict
-    if na > nb and verdict != "lower":
-        return "higher"
-    if na < nb and verdict != "higher":
-        return "lower"
-    return "mixed"
