@@ -3,6 +3,7 @@ parameter budgets, the white-noise checkerboard level, shrunken runs and paired 
 
 import json
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from flax import nnx
@@ -95,9 +96,18 @@ def test_capacity_shrunken_runs_and_paired_summary():
         assert f["params"] == f["encoder_params"] + f["decoder_params"]
         assert np.isfinite(f["test_error"]) and f["seconds_per_step"] > 0
         recs.append(rec)
-    summary = BY_NAME["conv-capacity"].summarize(recs)
-    assert [row[0] for row in summary.rows] == ["baseline", "dec_x2"]
-    assert summary.findings and "paired difference" in summary.findings[0]
+    analysis = BY_NAME["conv-capacity"].analysis(recs)
+    table, paired = analysis.tables
+    assert [row[0].text for row in table.rows] == ["baseline", "dec_x2"]
+    assert table.rows[1][2].text == f"{recs[1]['final']['decoder_params']:,}"
+    assert [row[1].text for row in paired.rows] == ["test error", "training error"]
+    assert analysis.findings and "paired difference" in analysis.findings[0]
+    assert analysis.findings[0].startswith("dec_x2: ")
+    assert set(analysis.numbers) >= {"RCapData", "RFindCapacity", "RAnswerCapacity"}
+    (figure,) = analysis.figures
+    drawn = figure.draw()
+    assert figure.name == "conv_capacity" and len(drawn.axes) == 2
+    plt.close(drawn)
 
 
 def test_conv_decoders_shrunken_runs():

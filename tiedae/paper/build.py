@@ -33,7 +33,6 @@ from pathlib import Path
 from tiedae.bench.suites import SUITES
 from tiedae.bench.tempfiles import remove_orphans
 from tiedae.paper.suites import conservation as conservation_paper
-from tiedae.paper.suites import conv_capacity as conv_capacity_paper
 from tiedae.paper.suites import conv_decoders as conv_decoders_paper
 from tiedae.paper.suites import decoders as decoders_paper
 from tiedae.paper.suites import exact_pcs as exact_pcs_paper
@@ -70,8 +69,6 @@ MAKERS: dict[str, tuple[list[Callable], list[Callable]]] = {
     "features": ([features_paper.fig_features], [features_paper.features]),
     "conv-decoders": ([conv_decoders_paper.fig_checkerboard, conv_decoders_paper.fig_conv_images],
                       [conv_decoders_paper.conv]),
-    "conv-capacity": ([conv_capacity_paper.fig_conv_capacity],
-                      [conv_capacity_paper.conv_capacity]),
     "graph": ([graph_paper.fig_graph_curves], [graph_paper.graph]),
 }
 
