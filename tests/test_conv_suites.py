@@ -136,10 +136,25 @@ def test_conv_decoders_shrunken_runs():
     # ... while the outputs' shares are the decoders' own (tied reads the encoder kernels)
     assert tied["checker_out_init_p2"] != transposed["checker_out_init_p2"]
     second = {**recs[0], "config": {**recs[0]["config"], "seed": 1, "run_id": "again"}}
-    summary = BY_NAME["conv-decoders"].summarize(
+    analysis = BY_NAME["conv-decoders"].analysis(
         [*recs, make_record("conv-decoders", second["config"],
                             {k: second[k] for k in ("final", "trajectory", "extra")}, 0.0)])
-    assert summary.rows[-1][0].startswith("white noise")
+    table, paired = analysis.tables
+    assert table.rows[-1][0].text.startswith("white noise")
+    assert [row[0].text for row in table.rows] == [
+        "Keras CAE", "MATLAB CAE", "transposed, k=3", "tied (adjoint), k=3", "test images",
+        "white noise (p^2-1)/(HW-1)"]
+    # one seed per pair: a difference without an interval, and no winner named
+    assert [row[0].text for row in paired.rows[::3]] == [
+        "Keras CAE - MATLAB CAE", "transposed, k=3 - tied (adjoint), k=3"]
+    assert {row[3].text for row in paired.rows} == {"-"}
+    assert {row[4].text for row in paired.rows} == {"no measurable difference"}
+    # the copied record repeats tied-k3's test error in its second seed: reported as a collapse
+    assert analysis.findings[0].startswith("tied-k3: test error") and "collapsed" in \
+        analysis.findings[0]
+    assert len(analysis.findings) == 1 + 2 * 2
+    assert "Keras CAE" in analysis.numbers["RFindConvPosts"]
+    assert [f.name for f in analysis.figures] == ["checkerboard", "conv_images"]
 
 
 def test_seed_independent_result_is_reported_as_a_collapse():

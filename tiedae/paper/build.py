@@ -33,7 +33,6 @@ from pathlib import Path
 from tiedae.bench.suites import SUITES
 from tiedae.bench.tempfiles import remove_orphans
 from tiedae.paper.suites import conservation as conservation_paper
-from tiedae.paper.suites import conv_decoders as conv_decoders_paper
 from tiedae.paper.suites import decoders as decoders_paper
 from tiedae.paper.suites import exact_pcs as exact_pcs_paper
 from tiedae.paper.suites import features as features_paper
@@ -67,8 +66,6 @@ MAKERS: dict[str, tuple[list[Callable], list[Callable]]] = {
     "symmetry": ([symmetry_paper.fig_codes2d, symmetry_paper.fig_sym_curves,
                   symmetry_paper.fig_reconstructions], [symmetry_paper.symmetry]),
     "features": ([features_paper.fig_features], [features_paper.features]),
-    "conv-decoders": ([conv_decoders_paper.fig_checkerboard, conv_decoders_paper.fig_conv_images],
-                      [conv_decoders_paper.conv]),
     "graph": ([graph_paper.fig_graph_curves], [graph_paper.graph]),
 }
 
