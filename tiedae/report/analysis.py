@@ -55,7 +55,9 @@ class Table:
     Attributes:
       title: one line saying what the rows are and how values are summarised.
       columns: header cells.
-      rows: rows of cells (anything `cell` accepts; converted on construction).
+      rows: rows of cells (anything `cell` accepts; converted on construction). A row of one
+        cell in a table of several columns is a heading spanning them all (in LaTeX a
+        ``\\multicolumn{n}{l}{...}`` of the cell's LaTeX).
       name: the paper's fragment name (written to `tables/<name>.tex`); None for a table that
         is shown in reports only.
       align: LaTeX column alignment (default: "l" then "r" for every other column).
@@ -71,7 +73,7 @@ class Table:
         columns = tuple(cell(c) for c in self.columns)
         rows = tuple(tuple(cell(c) for c in row) for row in self.rows)
         for i, row in enumerate(rows):
-            if len(row) != len(columns):
+            if len(row) != len(columns) and len(row) != 1:
                 raise ValueError(f"table {self.title!r}: row {i} has {len(row)} cells for "
                                  f"{len(columns)} columns")
         object.__setattr__(self, "columns", columns)

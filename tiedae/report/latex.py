@@ -27,9 +27,18 @@ def tabular(columns: list[str], rows: list[list[str]], align: str | None = None)
 
 
 def table_tex(table: Table) -> str:
-    """`table` as a booktabs tabular of its cells' LaTeX."""
-    return tabular([c.tex for c in table.columns], [[c.tex for c in row] for row in table.rows],
-                   table.align)
+    r"""`table` as a booktabs tabular of its cells' LaTeX; a row of one cell spans every column.
+
+    Example:
+      >>> from tiedae.report import Cell, Table
+      >>> t = Table("t", ["a", "b"], [[Cell("g", r"\emph{g}")], [1, 2]])
+      >>> print(table_tex(t).splitlines()[4])
+      \multicolumn{2}{l}{\emph{g}} \\
+    """
+    n = len(table.columns)
+    rows = [[rf"\multicolumn{{{n}}}{{l}}{{{row[0].tex}}}"] if len(row) == 1 and n > 1
+            else [c.tex for c in row] for row in table.rows]
+    return tabular([c.tex for c in table.columns], rows, table.align)
 
 
 def numbers_tex(macros: Mapping[str, str]) -> str:
