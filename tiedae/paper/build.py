@@ -36,7 +36,6 @@ from tiedae.paper.suites import conservation as conservation_paper
 from tiedae.paper.suites import decoders as decoders_paper
 from tiedae.paper.suites import exact_pcs as exact_pcs_paper
 from tiedae.paper.suites import features as features_paper
-from tiedae.paper.suites import graph as graph_paper
 from tiedae.paper.suites import optimal_decoder as optimal_decoder_paper
 from tiedae.paper.suites import peers as peers_paper
 from tiedae.paper.suites import regularized as regularized_paper
@@ -66,7 +65,6 @@ MAKERS: dict[str, tuple[list[Callable], list[Callable]]] = {
     "symmetry": ([symmetry_paper.fig_codes2d, symmetry_paper.fig_sym_curves,
                   symmetry_paper.fig_reconstructions], [symmetry_paper.symmetry]),
     "features": ([features_paper.fig_features], [features_paper.features]),
-    "graph": ([graph_paper.fig_graph_curves], [graph_paper.graph]),
 }
 
 _GRAPHICS = re.compile(r"\\includegraphics(?:\[[^\]]*\])?\{([^}]+)\}")
