@@ -158,7 +158,6 @@ def test_conv_decoders_shrunken_runs():
 
 
 def test_seed_independent_result_is_reported_as_a_collapse():
-    same = {0: {"test_error": 90.435}, 1: {"test_error": 90.435}}
-    assert conv_decoders.collapsed(same)
-    assert not conv_decoders.collapsed({0: {"test_error": 90.435}, 1: {"test_error": 17.2}})
-    assert not conv_decoders.collapsed({0: {"test_error": 90.435}})  # one seed shows nothing
+    assert conv_decoders.collapsed([90.435, 90.435])
+    assert not conv_decoders.collapsed([90.435, 17.2])
+    assert not conv_decoders.collapsed([90.435])  # one seed shows nothing

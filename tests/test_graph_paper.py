@@ -84,6 +84,7 @@ def test_tables_report_t_intervals_and_the_block_score_once_per_seed():
     ip = [r["final"]["test_auc"] for r in records
           if r["config"]["name"] == "cora" and r["config"]["decoder"] == "inner_product"]
     assert F.ci_tex(ip) in cora
+    assert len(graph.analyze(records).tables) == 2  # no node probe in these records
     paired = tables["graph_paired"]
     assert paired.count("no measurable difference") + paired.count("higher") == 2 * 3 * 4
     diff = stats.paired(ip, [r["final"]["test_auc"] for r in records

@@ -191,35 +191,40 @@ MEASURES = (("test_error", "test error"), ("train_error", "training error"))
 
 
 def _variants(records) -> dict[str, dict[int, dict]]:
-    """{variant: {seed: final}}, in the order of `LABELS` (others after, sorted)."""
+    """{variant: {seed: record}}, in the order of `LABELS` (others after, sorted)."""
     out: dict[str, dict[int, dict]] = {}
     for r in records:
-        out.setdefault(r["config"]["variant"], {})[r["config"]["seed"]] = r["final"]
+        out.setdefault(r["config"]["variant"], {})[r["config"]["seed"]] = r
     return {v: out[v] for v in (*LABELS, *sorted(set(out) - set(LABELS))) if v in out}
-
-
-def _vals(per_seed: dict, key: str) -> list:
-    return [f.get(key) for f in per_seed.values()]
 
 
 def _vs_baseline(variants, v: str, key: str) -> stats.Paired:
     """`key` of variant v minus the baseline's, paired over the seeds both ran."""
     base = variants["baseline"]
     seeds = sorted(set(variants[v]) & set(base))
-    return stats.paired([variants[v][s].get(key) for s in seeds],
-                        [base[s].get(key) for s in seeds])
+    return stats.paired(query.final([variants[v][s] for s in seeds], key),
+                        query.final([base[s] for s in seeds], key))
 
 
 def _label(v: str) -> Cell:
     return Cell(v, LABELS.get(v, F.tex_escape(v)))
 
 
-def _count(n) -> Cell:
-    return Cell(f"{n:,}", F.num(n))
+def _count(n: float) -> Cell:
+    return Cell(f"{int(n):,}", F.num(n))
 
 
 def _ci(values) -> Cell:
     return Cell(F.fmt_ci(values), F.ci_tex(values))
+
+
+def _row(v: str, per: dict) -> list:
+    """A variant's row: parameters per side, decoder layers, test and training error."""
+    first = {key: query.final(per.values(), key)[0]
+             for key in ("encoder_params", "decoder_params", "decoder_layers")}
+    return [_label(v), _count(first["encoder_params"]), _count(first["decoder_params"]),
+            cell(first["decoder_layers"]),
+            *[_ci(query.final(per.values(), key)) for key, _ in MEASURES]]
 
 
 def _signed(x: float) -> Cell:
@@ -250,13 +255,14 @@ def _find_tex(variants, paired) -> str:
     """The paper's sentence: the baseline's test error, then every variant against it."""
     if not paired:
         return "The baseline and its variants were not run together."
-    parts = [rf"{LABELS.get(v, v)} {F.ci_tex(_vals(variants[v], 'test_error'))}: "
+    parts = [rf"{LABELS.get(v, v)} {F.ci_tex(query.final(variants[v].values(), 'test_error'))}: "
              + ("no measurable difference" if p.n < 2 or p.verdict == "no measurable difference"
                 else f"{p.verdict}")
              + rf" (paired difference \ensuremath{{{p.mean:+.3g}}}, 95\% interval "
                rf"\ensuremath{{[{p.lo:+.3g}, {p.hi:+.3g}]}})"
              for (v, key), p in paired.items() if key == "test_error"]
-    return (rf"The baseline's test error is {F.ci_tex(_vals(variants['baseline'], 'test_error'))}"
+    base = F.ci_tex(query.final(variants["baseline"].values(), "test_error"))
+    return (rf"The baseline's test error is {base}"
             r" (squared error per image, mean $\pm$ 95\% interval over seeds); against it, "
             + "; ".join(parts) + ".")
 
@@ -325,9 +331,7 @@ def analyze(records: list[dict]) -> Analysis:
         "conv-capacity: post 001's conv AE, decoder capacity (mean ± 95% t-interval)",
         ["variant", "encoder params", "decoder params", "decoder layers", "test error",
          "training error"],
-        [[_label(v), _count(_vals(per, "encoder_params")[0]),
-          _count(_vals(per, "decoder_params")[0]), cell(_vals(per, "decoder_layers")[0]),
-          *[_ci(_vals(per, key)) for key, _ in MEASURES]] for v, per in variants.items()],
+        [_row(v, per) for v, per in variants.items()],
         name="conv_capacity", align="lrrrrr")
     paired_table = Table(
         "conv-capacity: variant minus baseline, paired over seeds",
@@ -344,9 +348,9 @@ def analyze(records: list[dict]) -> Analysis:
                      rf"{size} $\times$ {size} colour crops"),
         "RCapSeeds": F.num(len({r["config"]["seed"] for r in records})),
         "RCapSteps": F.num(cfg.get("steps")), "RCapBatch": F.num(cfg.get("batch_size")),
-        "RCapEncParams": F.num(_vals(base, "encoder_params")[0]),
-        "RCapDecParams": F.num(_vals(base, "decoder_params")[0]),
-        "RCapStepSeconds": F.num(float(np.median(_vals(base, "seconds_per_step"))), 2),
+        "RCapEncParams": F.num(query.final(base.values(), "encoder_params")[0]),
+        "RCapDecParams": F.num(query.final(base.values(), "decoder_params")[0]),
+        "RCapStepSeconds": F.num(np.median(query.final(base.values(), "seconds_per_step")), 2),
         "RFindCapacity": _find_tex(variants, paired), "RAnswerCapacity": _answer(paired)}
     findings = [_finding(v, p) for (v, key), p in paired.items() if key == "test_error"]
     figure = Figure("conv_capacity", "Test error against the training step per variant, and "

@@ -193,25 +193,26 @@ MEASURES = (("test_error", ("test error", "test error")),
 
 
 def by_model(records) -> dict[str, dict[int, dict]]:
-    """{model: {seed: final}} in first-seen order."""
+    """{model: {seed: record}} in first-seen order."""
     out: dict[str, dict[int, dict]] = {}
     for r in records:
-        out.setdefault(r["config"]["model"], {})[r["config"]["seed"]] = r["final"]
+        out.setdefault(r["config"]["model"], {})[r["config"]["seed"]] = r
     return out
 
 
 def compare(by: dict, a: str, b: str, key: str) -> stats.Paired:
     """Paired comparison of `key` between models a and b over their common seeds."""
     seeds = sorted(set(by[a]) & set(by[b]))
-    return stats.paired([by[a][s][key] for s in seeds], [by[b][s][key] for s in seeds])
+    return stats.paired(query.final([by[a][s] for s in seeds], key),
+                        query.final([by[b][s] for s in seeds], key))
 
 
-def collapsed(per_seed: dict[int, dict]) -> bool:
-    """Whether a model's trained test error is the same in every seed (>= 2 seeds, relative
-    1e-6): training ended at one seed-independent output, e.g. a saturated sigmoid decoding
-    every code to the same constant image, so comparisons measure that failure."""
-    errors = [f["test_error"] for f in per_seed.values()]
-    return len(errors) >= 2 and max(errors) - min(errors) <= 1e-6 * abs(max(errors))
+def collapsed(errors) -> bool:
+    """Whether a model's trained test errors (one per seed) are all the same (>= 2 seeds,
+    relative 1e-6): training ended at one seed-independent output, e.g. a saturated sigmoid
+    decoding every code to the same constant image, so comparisons measure that failure."""
+    errors = np.asarray(errors, dtype=float)
+    return errors.size >= 2 and bool(np.ptp(errors) <= 1e-6 * np.abs(errors).max())
 
 
 def label(model: str) -> str:
@@ -230,8 +231,12 @@ def _models(records) -> dict[str, dict[int, dict]]:
     return {m: out[m] for m in sorted(out, key=order)}
 
 
-def _vals(per_seed: dict, key: str) -> list:
-    return [f.get(key) for f in per_seed.values()]
+def _vals(per_seed: dict, key: str) -> np.ndarray:
+    return query.final(per_seed.values(), key)
+
+
+def _collapsed(per_seed: dict) -> bool:
+    return collapsed(_vals(per_seed, "test_error"))
 
 
 def _mean(values) -> float:
@@ -258,7 +263,7 @@ def _ci(values, digits: int = 3) -> Cell:
 
 
 def _table(models, records) -> Table:
-    rows = [[label(m), Cell(f"{_vals(per, 'params')[0]:,}", F.num(_vals(per, "params")[0])),
+    rows = [[label(m), Cell(f"{int(_vals(per, 'params')[0]):,}", F.num(_vals(per, "params")[0])),
              _ci(_vals(per, "test_error")),
              *[_ci(_vals(per, key), 2) for key, _ in CHECKERS]] for m, per in models.items()]
     dash = Cell("-", "--")
@@ -294,7 +299,7 @@ def _findings(models, paired) -> list[str]:
     out = [f"{model}: test error {_vals(per, 'test_error')[0]:.6g} in all {len(per)} seeds - "
            "training collapsed to one seed-independent output (a constant image), so its runs "
            "measure that failure, not the architecture."
-           for model, per in models.items() if collapsed(per)]
+           for model, per in models.items() if _collapsed(per)]
     for (a, b, key), p in paired.items():
         if key == "checker_out_init_p2":
             continue
@@ -321,7 +326,7 @@ def _relation(p: stats.Paired, a: str, b: str, what: str) -> str:
 
 def _collapsed_posts(models) -> list[str]:
     """Labels of post 003's two compared models whose training collapsed (`collapsed`)."""
-    return [label(name) for name in ("keras_cae", "matlab_cae") if collapsed(models[name])]
+    return [label(name) for name in ("keras_cae", "matlab_cae") if _collapsed(models[name])]
 
 
 def _squared_keras(models) -> str:
@@ -329,7 +334,7 @@ def _squared_keras(models) -> str:
     if "keras_cae_squared" not in models:
         return ""
     per = models["keras_cae_squared"]
-    if collapsed(per):
+    if _collapsed(per):
         return (r" Trained on the squared error instead (same step size), the Keras CAE ended "
                 rf"every one of its {len(per)} seeds at the same test error "
                 rf"{F.num(_vals(per, 'test_error')[0], 4)}: its sigmoid output saturated at one "
@@ -421,7 +426,7 @@ def _answer(models, paired) -> str:
                  "architecture and loss together."
                  + (" On the squared error the Keras CAE collapsed to a constant image in "
                     "every seed, so the loss is part of its recipe."
-                    if "keras_cae_squared" in models and collapsed(models["keras_cae_squared"])
+                    if "keras_cae_squared" in models and _collapsed(models["keras_cae_squared"])
                     else ""))
     return text.strip() or "No convolutional decoder was run."
 

@@ -181,15 +181,6 @@ PROTOCOLS = (("", "after {epochs} epochs", "after {epochs} epochs"),
 KEYS = tuple(f"{prefix}test_{m}" for prefix, _, _ in PROTOCOLS for m in ("auc", "ap"))
 
 
-def _finals(records) -> dict[int, dict]:
-    """`final` of each record by its seed (one record per seed of a graph and decoder)."""
-    return {r["config"]["seed"]: r["final"] for r in records}
-
-
-def _values(records, key) -> list:
-    return [f.get(key) for f in _finals(records).values()]
-
-
 def _once_per_seed(records, key) -> list:
     """final[key] once per seed: the block-probability score depends on the seed's graph and
     split only, so each seed counts once whatever the number of decoders run on it."""
@@ -200,9 +191,10 @@ def _once_per_seed(records, key) -> list:
     return [seen[s] for s in sorted(seen)]
 
 
-def _median(values) -> float:
-    vals = [float(v) for v in values if v is not None]
-    return float(np.median(vals)) if vals else math.nan
+def _median(values: np.ndarray) -> float:
+    """Median of the values that are there (nan for none)."""
+    vals = values[~np.isnan(values)]
+    return float(np.median(vals)) if vals.size else math.nan
 
 
 def _text_ci(values) -> str:
@@ -213,8 +205,8 @@ def _text_ci(values) -> str:
     return fmt(ci.mean) if ci.n < 2 else f"{ci.mean:.3f} ± {ci.hi - ci.mean:.3f}"
 
 
-def _count(n) -> Cell:
-    return cell(n) if n is None else Cell(f"{int(n):,}", F.num(n))
+def _count(n: float) -> Cell:
+    return cell(None) if math.isnan(n) else Cell(f"{int(n):,}", F.num(n))
 
 
 def _ci(values) -> Cell:
@@ -253,12 +245,14 @@ class _Graph:
                        if a in self.decs and b in self.decs for key in KEYS}
 
     def _paired(self, a, b, key) -> stats.Paired:
-        x, y = _finals(self.decs[a]), _finals(self.decs[b])
+        x, y = ({r["config"]["seed"]: r for r in self.decs[d]} for d in (a, b))
         seeds = sorted(set(x) & set(y))
-        return stats.paired([x[s].get(key) for s in seeds], [y[s].get(key) for s in seeds])
+        return stats.paired(query.final([x[s] for s in seeds], key),
+                            query.final([y[s] for s in seeds], key))
 
-    def values(self, dec, key) -> list:
-        return _values(self.decs[dec], key)
+    def values(self, dec, key) -> np.ndarray:
+        """final[key] of a decoder's runs, by seed (nan where absent)."""
+        return query.final(query.by_seed(self.decs[dec]), key)
 
 
 def _graphs(records) -> list[_Graph]:
@@ -332,7 +326,7 @@ def _probe_table(graphs) -> Table | None:
     """Terminal only: the linear probe of the codes predicting the SBM blocks."""
     rows = [[g.name, DECODER_NAMES.get(dec, dec), _text_ci(g.values(dec, "node_probe_accuracy"))]
             for g in graphs for dec in g.decs
-            if any(v is not None for v in g.values(dec, "node_probe_accuracy"))]
+            if not np.isnan(g.values(dec, "node_probe_accuracy")).all()]
     return Table("graph: linear probe of the codes Z predicting the SBM blocks (accuracy on "
                  "half of the nodes, mean ± 95% t-interval)", ["graph", "decoder",
                                                                 "node probe accuracy"],
