@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from tiedae.report import format as F
 
-__all__ = ["Analysis", "Cell", "Figure", "Table", "cell"]
+__all__ = ["Analysis", "Cell", "Figure", "SPAN", "Table", "cell"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +48,9 @@ def cell(value, digits: int = 3) -> Cell:
     return Cell(F.fmt(value, digits), F.num(value, digits))
 
 
+SPAN = Cell("", "")  # the blank cells of a heading row (this object, tested with `is`)
+
+
 @dataclasses.dataclass(frozen=True)
 class Table:
     """A table of cells.
@@ -56,7 +59,8 @@ class Table:
       title: one line saying what the rows are and how values are summarised.
       columns: header cells.
       rows: rows of cells (anything `cell` accepts; converted on construction). A row of one
-        cell in a table of several columns is a heading spanning them all (in LaTeX a
+        cell in a table of several columns is a heading spanning them all: it is padded with
+        `SPAN` cells (blank in every renderer; LaTeX writes the row as one
         ``\\multicolumn{n}{l}{...}`` of the cell's LaTeX).
       name: the paper's fragment name (written to `tables/<name>.tex`); None for a table that
         is shown in reports only.
@@ -72,8 +76,10 @@ class Table:
     def __post_init__(self):
         columns = tuple(cell(c) for c in self.columns)
         rows = tuple(tuple(cell(c) for c in row) for row in self.rows)
+        rows = tuple(row + (SPAN,) * (len(columns) - 1) if len(row) == 1 else row
+                     for row in rows)
         for i, row in enumerate(rows):
-            if len(row) != len(columns) and len(row) != 1:
+            if len(row) != len(columns):
                 raise ValueError(f"table {self.title!r}: row {i} has {len(row)} cells for "
                                  f"{len(columns)} columns")
         object.__setattr__(self, "columns", columns)

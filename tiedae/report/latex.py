@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from tiedae.report.analysis import Table
+from tiedae.report.analysis import SPAN, Table
 from tiedae.report.format import num, tex_escape
 
 __all__ = ["configs_table", "global_macros", "numbers_tex", "table_tex", "tabular"]
@@ -27,7 +27,8 @@ def tabular(columns: list[str], rows: list[list[str]], align: str | None = None)
 
 
 def table_tex(table: Table) -> str:
-    r"""`table` as a booktabs tabular of its cells' LaTeX; a row of one cell spans every column.
+    r"""`table` as a booktabs tabular of its cells' LaTeX; a heading row (one cell, then
+    `SPAN` cells) is one ``\multicolumn`` spanning every column.
 
     Example:
       >>> from tiedae.report import Cell, Table
@@ -36,8 +37,9 @@ def table_tex(table: Table) -> str:
       \multicolumn{2}{l}{\emph{g}} \\
     """
     n = len(table.columns)
-    rows = [[rf"\multicolumn{{{n}}}{{l}}{{{row[0].tex}}}"] if len(row) == 1 and n > 1
-            else [c.tex for c in row] for row in table.rows]
+    rows = [[rf"\multicolumn{{{n}}}{{l}}{{{row[0].tex}}}"]
+            if n > 1 and all(c is SPAN for c in row[1:]) else [c.tex for c in row]
+            for row in table.rows]
     return tabular([c.tex for c in table.columns], rows, table.align)
 
 
