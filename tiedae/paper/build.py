@@ -32,10 +32,7 @@ from pathlib import Path
 
 from tiedae.bench.suites import SUITES
 from tiedae.bench.tempfiles import remove_orphans
-from tiedae.paper.suites import conv_capacity as conv_capacity_paper
-from tiedae.paper.suites import conv_decoders as conv_decoders_paper
 from tiedae.paper.suites import exact_pcs as exact_pcs_paper
-from tiedae.paper.suites import graph as graph_paper
 from tiedae.paper.suites import optimal_decoder as optimal_decoder_paper
 from tiedae.paper.suites import peers as peers_paper
 from tiedae.paper.suites import step_cost as step_cost_paper
@@ -56,11 +53,6 @@ MAKERS: dict[str, tuple[list[Callable], list[Callable]]] = {
     "optimal-decoder": ([], [optimal_decoder_paper.optimal_decoder]),
     "step-cost": ([step_cost_paper.fig_step_cost], [step_cost_paper.step_cost]),
     "peers": ([], [peers_paper.peers]),
-    "conv-decoders": ([conv_decoders_paper.fig_checkerboard, conv_decoders_paper.fig_conv_images],
-                      [conv_decoders_paper.conv]),
-    "conv-capacity": ([conv_capacity_paper.fig_conv_capacity],
-                      [conv_capacity_paper.conv_capacity]),
-    "graph": ([graph_paper.fig_graph_curves], [graph_paper.graph]),
 }
 
 _GRAPHICS = re.compile(r"\\includegraphics(?:\[[^\]]*\])?\{([^}]+)\}")
