@@ -3,6 +3,7 @@ parameter budgets, the white-noise checkerboard level, shrunken runs and paired 
 
 import json
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from flax import nnx
@@ -95,9 +96,18 @@ def test_capacity_shrunken_runs_and_paired_summary():
         assert f["params"] == f["encoder_params"] + f["decoder_params"]
         assert np.isfinite(f["test_error"]) and f["seconds_per_step"] > 0
         recs.append(rec)
-    summary = BY_NAME["conv-capacity"].summarize(recs)
-    assert [row[0] for row in summary.rows] == ["baseline", "dec_x2"]
-    assert summary.findings and "paired difference" in summary.findings[0]
+    analysis = BY_NAME["conv-capacity"].analysis(recs)
+    table, paired = analysis.tables
+    assert [row[0].text for row in table.rows] == ["baseline", "dec_x2"]
+    assert table.rows[1][2].text == f"{recs[1]['final']['decoder_params']:,}"
+    assert [row[1].text for row in paired.rows] == ["test error", "training error"]
+    assert analysis.findings and "paired difference" in analysis.findings[0]
+    assert analysis.findings[0].startswith("dec_x2: ")
+    assert set(analysis.numbers) >= {"RCapData", "RFindCapacity", "RAnswerCapacity"}
+    (figure,) = analysis.figures
+    drawn = figure.draw()
+    assert figure.name == "conv_capacity" and len(drawn.axes) == 2
+    plt.close(drawn)
 
 
 def test_conv_decoders_shrunken_runs():
@@ -126,14 +136,28 @@ def test_conv_decoders_shrunken_runs():
     # ... while the outputs' shares are the decoders' own (tied reads the encoder kernels)
     assert tied["checker_out_init_p2"] != transposed["checker_out_init_p2"]
     second = {**recs[0], "config": {**recs[0]["config"], "seed": 1, "run_id": "again"}}
-    summary = BY_NAME["conv-decoders"].summarize(
+    analysis = BY_NAME["conv-decoders"].analysis(
         [*recs, make_record("conv-decoders", second["config"],
                             {k: second[k] for k in ("final", "trajectory", "extra")}, 0.0)])
-    assert summary.rows[-1][0].startswith("white noise")
+    table, paired = analysis.tables
+    assert table.rows[-1][0].text.startswith("white noise")
+    assert [row[0].text for row in table.rows] == [
+        "Keras CAE", "MATLAB CAE", "transposed, k=3", "tied (adjoint), k=3", "test images",
+        "white noise (p^2-1)/(HW-1)"]
+    # one seed per pair: a difference without an interval, and no winner named
+    assert [row[0].text for row in paired.rows[::3]] == [
+        "Keras CAE - MATLAB CAE", "transposed, k=3 - tied (adjoint), k=3"]
+    assert {row[3].text for row in paired.rows} == {"-"}
+    assert {row[4].text for row in paired.rows} == {"no measurable difference"}
+    # the copied record repeats tied-k3's test error in its second seed: reported as a collapse
+    assert analysis.findings[0].startswith("tied-k3: test error") and "collapsed" in \
+        analysis.findings[0]
+    assert len(analysis.findings) == 1 + 2 * 2
+    assert "Keras CAE" in analysis.numbers["RFindConvPosts"]
+    assert [f.name for f in analysis.figures] == ["checkerboard", "conv_images"]
 
 
 def test_seed_independent_result_is_reported_as_a_collapse():
-    same = {0: {"test_error": 90.435}, 1: {"test_error": 90.435}}
-    assert conv_decoders.collapsed(same)
-    assert not conv_decoders.collapsed({0: {"test_error": 90.435}, 1: {"test_error": 17.2}})
-    assert not conv_decoders.collapsed({0: {"test_error": 90.435}})  # one seed shows nothing
+    assert conv_decoders.collapsed([90.435, 90.435])
+    assert not conv_decoders.collapsed([90.435, 17.2])
+    assert not conv_decoders.collapsed([90.435])  # one seed shows nothing

@@ -1,12 +1,12 @@
-"""The graph suite's paper makers: intervals over seeds, paired verdicts in words, the
-block-probability reference counted once per seed, and the curves figure."""
+"""The graph suite's analysis for the paper: intervals over seeds, paired verdicts in words,
+the block-probability reference counted once per seed, and the curves figure."""
 
 import numpy as np
 import pytest
 
-from tiedae.paper.suites import graph as paper_graph
+from tiedae.bench.suites import graph
 from tiedae.report import format as F
-from tiedae.report import stats
+from tiedae.report import latex, plots, stats
 
 DECODERS = ("inner_product", "mlp", "mirrored_gcn")
 
@@ -29,6 +29,18 @@ def _record(name, dec, seed, auc, *, sbm=False, block=None):
             "trajectory": traj}
 
 
+def _paper(records) -> tuple[dict, dict]:
+    """The suite's paper numbers and its named tables as LaTeX."""
+    analysis = graph.analyze(records)
+    return dict(analysis.numbers), {t.name: latex.table_tex(t) for t in analysis.tables
+                                    if t.name is not None}
+
+
+def _curves(records, tmp_path):
+    (figure,) = graph.analyze(records).figures
+    return plots.save(figure.draw(), tmp_path / f"{figure.name}.pdf")
+
+
 def _records(gap_mlp, gap_gcn, seeds=6, noise=0.002):
     rng = np.random.default_rng(1)
     out = []
@@ -44,7 +56,7 @@ def _records(gap_mlp, gap_gcn, seeds=6, noise=0.002):
 
 
 def test_verdicts_in_the_text_follow_paired_tests():
-    macros, tables = paper_graph.graph(_records(gap_mlp=0.03, gap_gcn=0.05))
+    macros, tables = _paper(_records(gap_mlp=0.03, gap_gcn=0.05))
     assert "Cora" in macros["RGraphName"] and "2708" in macros["RGraphNodes"]
     assert macros["RGraphSeeds"] == r"\ensuremath{6}"
     find = macros["RFindGraph"]
@@ -52,17 +64,17 @@ def test_verdicts_in_the_text_follow_paired_tests():
     assert "higher than the mirrored GCN decoder's" in find
     assert "measurably better than the decoders with parameters" in macros["RAnswerGraph"]
     # the inner product and the MLP within the noise: no winner is named for them
-    macros, _ = paper_graph.graph(_records(gap_mlp=0.0, gap_gcn=0.05, noise=0.02))
+    macros, _ = _paper(_records(gap_mlp=0.0, gap_gcn=0.05, noise=0.02))
     assert "not measurably different from the MLP decoder's" in macros["RFindGraph"]
     assert "mixed" in macros["RAnswerGraph"]
-    macros, _ = paper_graph.graph(_records(gap_mlp=-0.03, gap_gcn=-0.05))
+    macros, _ = _paper(_records(gap_mlp=-0.03, gap_gcn=-0.05))
     assert "lower than the MLP decoder's" in macros["RFindGraph"]
     assert "better than the inner-product decoder" in macros["RAnswerGraph"]
 
 
 def test_tables_report_t_intervals_and_the_block_score_once_per_seed():
     records = _records(gap_mlp=0.03, gap_gcn=0.05)
-    _, tables = paper_graph.graph(records)
+    _, tables = _paper(records)
     main = tables["graph"]
     cora, sbm = main.split("SBM, 4 blocks of 50")
     assert "block-probability score" in sbm and "block-probability score" not in cora
@@ -72,6 +84,7 @@ def test_tables_report_t_intervals_and_the_block_score_once_per_seed():
     ip = [r["final"]["test_auc"] for r in records
           if r["config"]["name"] == "cora" and r["config"]["decoder"] == "inner_product"]
     assert F.ci_tex(ip) in cora
+    assert len(graph.analyze(records).tables) == 2  # no node probe in these records
     paired = tables["graph_paired"]
     assert paired.count("no measurable difference") + paired.count("higher") == 2 * 3 * 4
     diff = stats.paired(ip, [r["final"]["test_auc"] for r in records
@@ -92,7 +105,7 @@ def test_ci_tex_shows_the_half_width_to_two_digits(values, text):
 
 def test_curves_figure_and_older_records(tmp_path):
     records = _records(gap_mlp=0.03, gap_gcn=0.05)
-    path = paper_graph.fig_graph_curves(records, tmp_path)
+    path = _curves(records, tmp_path)
     assert path.name == "graph_curves.pdf" and path.stat().st_size > 0
     old = []  # records of the earlier suite: two decoders, no validation curves
     for r in records[:6]:
@@ -101,6 +114,6 @@ def test_curves_figure_and_older_records(tmp_path):
                                      "loss": r["trajectory"]["loss"]}}
             r["final"] = {k: v for k, v in r["final"].items() if not k.startswith("selected")}
             old.append(r)
-    assert paper_graph.fig_graph_curves(old, tmp_path).exists()
-    macros, tables = paper_graph.graph(old)
+    assert _curves(old, tmp_path).exists()
+    macros, tables = _paper(old)
     assert r"\textit{n/a}" in tables["graph"]  # what older records lack is shown as n/a

@@ -9,6 +9,7 @@ from suite_runs import run_once as _run
 
 from tiedae.bench import cli
 from tiedae.bench.suite import Options, Suite
+from tiedae.report import stats
 
 NAMES = ("symmetry", "features", "graph")  # conv suites: tests/test_conv_suites.py
 
@@ -221,12 +222,18 @@ def test_graph_shrunken_runs_and_summary():
     for r in recs:
         by_seed.setdefault(r["config"]["seed"], set()).add(r["final"]["block_score_auc"])
     assert all(len(v) == 1 for v in by_seed.values())
-    summary = BY_NAME["graph"].summarize(recs)
-    (block,) = [row for row in summary.rows if row[1] == "block-probability score"]
-    assert block[3] == 2  # one value per seed, not one per record (2 seeds x 3 decoders)
-    assert all(row[3] == 2 for row in summary.rows)
-    assert any("Paired differences" in f for f in summary.findings)
-    assert any("a reference, not a bound" in f for f in summary.findings)
+    analysis = BY_NAME["graph"].analysis(recs)
+    main, paired, probe = analysis.tables
+    (heading,) = [row for row in main.rows if row[0].text.startswith("SBM")]
+    assert {c.text for c in heading[1:]} == {""}
+    assert heading[0].text.endswith(f"30 nodes, {recs[0]['final']['edges']} edges, 2 seeds")
+    (block,) = [row for row in main.rows if row[0].text == "block-probability score"]
+    # one value per seed, not one per record (2 seeds x 3 decoders)
+    once = [by_seed[s].pop() for s in sorted(by_seed)]
+    assert block[4].text == f"{np.mean(once):.3f} ± {stats.interval(once).hi - np.mean(once):.3f}"
+    assert len(paired.rows) == 1 + 3 * 4 and len(probe.rows) == 3
+    assert any("Paired differences" in f for f in analysis.findings)
+    assert any("a reference, not a bound" in f for f in analysis.findings)
 
 
 def _fake(name, dec, seed, auc, loss=0.5):
@@ -246,7 +253,7 @@ def test_graph_findings_name_a_winner_only_outside_the_noise():
         recs += [_fake("g", "inner_product", seed, base + 0.04 + 0.002 * rng.standard_normal()),
                  _fake("g", "mlp", seed, base),
                  _fake("g", "mirrored_gcn", seed, base + 0.01 * rng.standard_normal())]
-    (auc,) = [f for f in BY_NAME["graph"].summarize(recs).findings
+    (auc,) = [f for f in BY_NAME["graph"].analysis(recs).findings
               if "test AUC after 200 epochs" in f]
     assert "inner product - MLP +0.04" in auc
     assert auc.split("inner product - MLP")[1].split(";")[0].endswith("inner product higher")
@@ -259,7 +266,7 @@ def test_graph_cli_end_to_end_on_an_edge_list(tmp_path):
     small = Suite(name="graph", description=base.description,
                   configs=lambda o: [{**c, "epochs": 20} for c in base.configs(o)
                                      if c["name"] == "ring" and c["seed"] < 2],
-                  run=base.run, summarize=base.summarize)
+                  run=base.run, analyze=base.analyze)
     out = tmp_path / "out"
     assert cli.main(["--suite", "graph", "--data", path, "--out", str(out)],
                     suites=[small]) == 0

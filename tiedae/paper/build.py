@@ -32,9 +32,6 @@ from pathlib import Path
 
 from tiedae.bench.suites import SUITES
 from tiedae.bench.tempfiles import remove_orphans
-from tiedae.paper.suites import conv_capacity as conv_capacity_paper
-from tiedae.paper.suites import conv_decoders as conv_decoders_paper
-from tiedae.paper.suites import graph as graph_paper
 from tiedae.report import latex, plots, query
 from tiedae.report.format import NA, tex_escape
 
@@ -47,13 +44,7 @@ _STAGE = re.compile(re.escape(_STAGE_PREFIX) + r"(?P<pid>\d+)-.+")
 
 # Transitional, for suites without an `analyze` yet: suite -> functions of (records, out_dir).
 # A figure maker writes PDFs; a table maker returns (macros: {name: tex}, tables: {name: tex}).
-MAKERS: dict[str, tuple[list[Callable], list[Callable]]] = {
-    "conv-decoders": ([conv_decoders_paper.fig_checkerboard, conv_decoders_paper.fig_conv_images],
-                      [conv_decoders_paper.conv]),
-    "conv-capacity": ([conv_capacity_paper.fig_conv_capacity],
-                      [conv_capacity_paper.conv_capacity]),
-    "graph": ([graph_paper.fig_graph_curves], [graph_paper.graph]),
-}
+MAKERS: dict[str, tuple[list[Callable], list[Callable]]] = {}  # every suite has one now
 
 _GRAPHICS = re.compile(r"\\includegraphics(?:\[[^\]]*\])?\{([^}]+)\}")
 _INPUT = re.compile(r"\\input\{([^}]+)\}")

@@ -30,20 +30,34 @@ losses are still decreasing at the end (see the curves), so the comparison is at
 short training budget, not at convergence. The quick run (only with ``--suite
 conv-capacity``: it is not in the quick default) trains the baseline and ``dec_x2`` at a
 quarter of the widths on 16 x 16 crops for a few steps on 2 seeds, only to exercise the code.
+
+`analyze(records)` gives the tables `conv_capacity` (per variant: parameters per side, decoder
+layers, test and training error, mean ± 95% t-interval over seeds) and `conv_capacity_paired`
+(variant minus baseline, paired over seeds, with the 95% interval and the verdict), one finding
+per variant, the paper's numbers and the figure `conv_capacity`; every comparative word comes
+from `tiedae.report.stats.paired`.
+
+Example:
+  >>> from tiedae.bench.suites import conv_capacity
+  >>> conv_capacity.LABELS["dec_x2"]
+  'decoder $\\times 2$ params'
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
+import numpy as np
 from flax import nnx
 
-from tiedae.bench.suite import Options, Suite, Summary, train_minibatches
+from tiedae.bench.suite import Options, Suite, train_minibatches
 from tiedae.bench.suite import seeds as seed_list
 from tiedae.data.images import sample_image_crops
 from tiedae.nonlinear.layers import count_params
 from tiedae.nonlinear.sequential import Conv, ConvTranspose, Dense, Flatten, Reshape, SequentialAE
-from tiedae.report.format import fmt_ci
+from tiedae.report import Analysis, Cell, Figure, Table, cell, query, stats
+from tiedae.report import format as F
 
 SIZE, CODE = 48, 64
 VARIANTS = ("baseline", "dec_x0.5", "dec_x2", "dec_+1_layer", "dec_-1_layer", "enc1.5_dec0.5",
@@ -165,41 +179,191 @@ def run(config: dict) -> dict:
             "extra": {}}
 
 
-def summarize(records: list[dict]) -> Summary:
-    from tiedae.report import stats
+# ---- analysis ----------------------------------------------------------------------------------
 
-    by = {}
+LABELS = {"baseline": "post 001's model", "dec_x0.5": r"decoder $\times 1/2$ params",
+          "dec_x2": r"decoder $\times 2$ params", "dec_+1_layer": "decoder $+1$ layer",
+          "dec_-1_layer": "decoder $-1$ layer", "enc1.5_dec0.5": "encoder : decoder 1.5 : 0.5",
+          "enc0.5_dec1.5": "encoder : decoder 0.5 : 1.5"}
+COLORS = {"baseline": "k", "dec_x0.5": "#1f77b4", "dec_x2": "#d62728", "dec_+1_layer": "#ff7f0e",
+          "dec_-1_layer": "#2ca02c", "enc1.5_dec0.5": "#9467bd", "enc0.5_dec1.5": "#8c564b"}
+MEASURES = (("test_error", "test error"), ("train_error", "training error"))
+
+
+def _variants(records) -> dict[str, dict[int, dict]]:
+    """{variant: {seed: record}}, in the order of `LABELS` (others after, sorted)."""
+    out: dict[str, dict[int, dict]] = {}
     for r in records:
-        by.setdefault(r["config"]["variant"], {})[r["config"]["seed"]] = r["final"]
-    rows, findings = [], []
-    for v in [v for v in VARIANTS if v in by]:
-        f = list(by[v].values())
-        rows.append([v, f[0]["encoder_params"], f[0]["decoder_params"],
-                     fmt_ci([x["test_error"] for x in f]),
-                     fmt_ci([x["train_error"] for x in f])])
-        if v != "baseline" and "baseline" in by:
-            seeds = sorted(set(by[v]) & set(by["baseline"]))
-            if len(seeds) < 2:
-                findings.append(f"{v}: not compared with the baseline (fewer than two seeds "
-                                "run both).")
-                continue
-            p = stats.paired([by[v][s]["test_error"] for s in seeds],
-                             [by["baseline"][s]["test_error"] for s in seeds])
-            words = ("no measurable difference from" if p.verdict == "no measurable difference"
-                     else f"{p.verdict} test error than")
-            findings.append(f"{v}: {words} the baseline (paired difference {p.mean:+.3g}, "
-                            f"95% interval [{p.lo:+.3g}, {p.hi:+.3g}], {p.n} seeds).")
-    return Summary(
-        title="conv-capacity: post 001's conv AE, decoder capacity (mean ± 95% t-interval)",
-        columns=["variant", "encoder params", "decoder params", "test error", "train error"],
-        rows=rows, findings=findings)
+        out.setdefault(r["config"]["variant"], {})[r["config"]["seed"]] = r
+    return {v: out[v] for v in (*LABELS, *sorted(set(out) - set(LABELS))) if v in out}
+
+
+def _vs_baseline(variants, v: str, key: str) -> stats.Paired:
+    """`key` of variant v minus the baseline's, paired over the seeds both ran."""
+    base = variants["baseline"]
+    seeds = sorted(set(variants[v]) & set(base))
+    return stats.paired(query.final([variants[v][s] for s in seeds], key),
+                        query.final([base[s] for s in seeds], key))
+
+
+def _label(v: str) -> Cell:
+    return Cell(v, LABELS.get(v, F.tex_escape(v)))
+
+
+def _count(n: float) -> Cell:
+    return Cell(f"{int(n):,}", F.num(n))
+
+
+def _ci(values) -> Cell:
+    return Cell(F.fmt_ci(values), F.ci_tex(values))
+
+
+def _row(v: str, per: dict) -> list:
+    """A variant's row: parameters per side, decoder layers, test and training error."""
+    first = {key: query.final(per.values(), key)[0]
+             for key in ("encoder_params", "decoder_params", "decoder_layers")}
+    return [_label(v), _count(first["encoder_params"]), _count(first["decoder_params"]),
+            cell(first["decoder_layers"]),
+            *[_ci(query.final(per.values(), key)) for key, _ in MEASURES]]
+
+
+def _signed(x: float) -> Cell:
+    return Cell(f"{x:+.3g}", rf"\ensuremath{{{x:+.3g}}}")
+
+
+def _interval(p: stats.Paired) -> Cell:
+    if p.n < 2:
+        return Cell("-", "--")
+    return Cell(f"[{p.lo:+.3g}, {p.hi:+.3g}]", rf"\ensuremath{{[{p.lo:+.3g}, {p.hi:+.3g}]}}")
+
+
+def _verdict(p: stats.Paired) -> str:
+    return ("no measurable difference" if p.n < 2 or p.verdict == "no measurable difference"
+            else f"{p.verdict} than the baseline")
+
+
+def _finding(v: str, p: stats.Paired) -> str:
+    if p.n < 2:
+        return f"{v}: not compared with the baseline (fewer than two seeds run both)."
+    words = ("no measurable difference from" if p.verdict == "no measurable difference"
+             else f"{p.verdict} test error than")
+    return (f"{v}: {words} the baseline (paired difference {p.mean:+.3g}, 95% interval "
+            f"[{p.lo:+.3g}, {p.hi:+.3g}], {p.n} seeds).")
+
+
+def _find_tex(variants, paired) -> str:
+    """The paper's sentence: the baseline's test error, then every variant against it."""
+    if not paired:
+        return "The baseline and its variants were not run together."
+    parts = [rf"{LABELS.get(v, v)} {F.ci_tex(query.final(variants[v].values(), 'test_error'))}: "
+             + ("no measurable difference" if p.n < 2 or p.verdict == "no measurable difference"
+                else f"{p.verdict}")
+             + rf" (paired difference \ensuremath{{{p.mean:+.3g}}}, 95\% interval "
+               rf"\ensuremath{{[{p.lo:+.3g}, {p.hi:+.3g}]}})"
+             for (v, key), p in paired.items() if key == "test_error"]
+    base = F.ci_tex(query.final(variants["baseline"].values(), "test_error"))
+    return (rf"The baseline's test error is {base}"
+            r" (squared error per image, mean $\pm$ 95\% interval over seeds); against it, "
+            + "; ".join(parts) + ".")
+
+
+def _answer(paired) -> str:
+    if not paired:
+        return "For post 001, the decoder variants were not run beside the baseline."
+    verdicts = {v: p.verdict for (v, key), p in paired.items() if key == "test_error"}
+    better = [LABELS.get(v, v) for v, w in verdicts.items() if w == "lower"]
+    worse = [LABELS.get(v, v) for v, w in verdicts.items() if w == "higher"]
+    if not better and not worse:
+        return ("For post 001, at our training budget no variant's test error differed "
+                "measurably from the post's symmetric model (Table~\\ref{tab:conv-capacity}).")
+    text = "For post 001, at our training budget "
+    text += ("a lower test error than the post's model came from " + ", ".join(better)
+             if better else "no variant beat the post's model")
+    text += ("; a higher one from " + ", ".join(worse) if worse else "")
+    rest = len(verdicts) - len(better) - len(worse)
+    return text + (f"; {rest} other variant(s) showed no measurable difference" if rest else "") \
+        + r" (Table~\ref{tab:conv-capacity-paired})."
+
+
+def _figure(records) -> Callable:
+    def draw():
+        """Left: test error against the training step per variant (median and min-max band
+        over seeds). Right: final test error (mean and 95% interval) against decoder
+        parameters."""
+        from tiedae.report import plots
+
+        fig, axes = plots.new_figure(2, 1, width=6.8, height=2.4)
+        left, right = axes[0]
+        groups = query.group(records, "variant")
+        for (v,), recs in sorted(groups.items(), key=lambda kv: list(LABELS).index(kv[0][0])
+                                 if kv[0][0] in LABELS else 99):
+            curves = [query.trajectory(r, "eval_loss") for r in recs]
+            x = curves[0][0]
+            plots.band(left, x, [c[1] for c in curves if c[0].shape == x.shape],
+                       COLORS.get(v, "0.5"), LABELS.get(v, v))
+            ci = stats.interval(query.final(recs, "test_error"))
+            right.errorbar([float(np.mean(query.final(recs, "decoder_params")))], [ci.mean],
+                           yerr=[[ci.mean - ci.lo if ci.n > 1 else 0.0],
+                                 [ci.hi - ci.mean if ci.n > 1 else 0.0]],
+                           fmt="o", color=COLORS.get(v, "0.5"), markersize=4, capsize=2)
+        left.set(xlabel="training step", ylabel="test error (per image)", yscale="log")
+        left.legend(frameon=False, fontsize=5)
+        right.set(xlabel="decoder parameters", ylabel="final test error", xscale="log")
+        fig.tight_layout()
+        return fig
+    return draw
+
+
+def analyze(records: list[dict]) -> Analysis:
+    """Tables `conv_capacity` (per variant: parameters per side, decoder layers, test and
+    training error, mean ± 95% t-interval over seeds) and `conv_capacity_paired` (variant
+    minus baseline, paired over seeds); a finding per variant; the paper's numbers
+    (``\\RCapData``, ``\\RCapSeeds``, ``\\RCapSteps``, ``\\RCapBatch``, ``\\RCapEncParams``,
+    ``\\RCapDecParams``, ``\\RCapStepSeconds``, ``\\RFindCapacity``, ``\\RAnswerCapacity``)
+    and the figure `conv_capacity` (test error against the step; final test error against
+    the decoder's parameters)."""
+    variants = _variants(records)
+    if not variants:
+        return Analysis()
+    paired = {(v, key): _vs_baseline(variants, v, key) for v in variants
+              if v != "baseline" and "baseline" in variants for key, _ in MEASURES}
+    table = Table(
+        "conv-capacity: post 001's conv AE, decoder capacity (mean ± 95% t-interval)",
+        ["variant", "encoder params", "decoder params", "decoder layers", "test error",
+         "training error"],
+        [_row(v, per) for v, per in variants.items()],
+        name="conv_capacity", align="lrrrrr")
+    paired_table = Table(
+        "conv-capacity: variant minus baseline, paired over seeds",
+        [Cell("variant - baseline", "variant $-$ baseline"), "measure", "mean", "95% interval",
+         "verdict"],
+        [[_label(v), dict(MEASURES)[key], _signed(p.mean), _interval(p), _verdict(p)]
+         for (v, key), p in paired.items()],
+        name="conv_capacity_paired", align="llrrl")
+    cfg = records[0]["config"]
+    base = variants.get("baseline", next(iter(variants.values())))
+    size = cfg.get("size")
+    numbers = {
+        "RCapData": (rf"{cfg.get('n_train')} training and {cfg.get('n_test')} test "
+                     rf"{size} $\times$ {size} colour crops"),
+        "RCapSeeds": F.num(len({r["config"]["seed"] for r in records})),
+        "RCapSteps": F.num(cfg.get("steps")), "RCapBatch": F.num(cfg.get("batch_size")),
+        "RCapEncParams": F.num(query.final(base.values(), "encoder_params")[0]),
+        "RCapDecParams": F.num(query.final(base.values(), "decoder_params")[0]),
+        "RCapStepSeconds": F.num(np.median(query.final(base.values(), "seconds_per_step")), 2),
+        "RFindCapacity": _find_tex(variants, paired), "RAnswerCapacity": _answer(paired)}
+    findings = [_finding(v, p) for (v, key), p in paired.items() if key == "test_error"]
+    figure = Figure("conv_capacity", "Test error against the training step per variant, and "
+                    "the final test error against the decoder's parameters.", _figure(records))
+    return Analysis(tables=[table, paired_table], findings=findings, numbers=numbers,
+                    figures=[figure])
 
 
 SUITE = Suite(
     name="conv-capacity",
     description="post 001's Keras conv AE on 48x48 colour crops: decoder x1/2, x2 parameters, "
                 "+-1 layer, encoder/decoder reallocation at a fixed budget (paired over seeds)",
-    configs=configs, run=run, summarize=summarize,
+    configs=configs, run=run, analyze=analyze,
     # Compiling its models takes most of a quick run; `--suite conv-capacity` runs it.
     in_quick=False,
 )

@@ -28,10 +28,22 @@ bound: the held-out edges are a sample of the realised edges, so a node's realis
 scikit-learn's average precision count the whole tied group at its final precision. A linear
 probe of the embeddings Z predicting the blocks (half of the nodes train it) measures the code
 itself there.
+
+`analyze(records)` gives the tables `graph` (per graph and decoder, intervals over seeds) and
+`graph_paired` (paired differences between decoders), the node probe (terminal), the findings,
+the paper's numbers and the figure `graph_curves`. Every word that compares decoders
+("higher", "no measurable difference") comes from one `tiedae.report.stats.paired` per graph,
+pair and measure, so no text can contradict the tables.
+
+Example:
+  >>> from tiedae.bench.suites import graph
+  >>> graph.graph_name("data/cora/cora.cites")
+  'cora'
 """
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -39,12 +51,14 @@ from flax import nnx
 
 import tiedae
 from tiedae.bench.datasets import user_graph
-from tiedae.bench.suite import Options, Suite, Summary, adam, fmt, group_by
+from tiedae.bench.suite import Options, Suite, adam
 from tiedae.data import graphs
 from tiedae.features import linear_probe_accuracy
 from tiedae.nonlinear import graph, link_prediction
 from tiedae.nonlinear.layers import count_params
-from tiedae.report import stats
+from tiedae.report import Analysis, Cell, Figure, Table, cell, query, stats
+from tiedae.report import format as F
+from tiedae.report.format import fmt
 
 DECODERS = graph.GRAPH_DECODERS  # inner_product, mlp, mirrored_gcn
 DECODER_NAMES = {"inner_product": "inner product", "mlp": "MLP", "mirrored_gcn": "mirrored GCN"}
@@ -153,119 +167,364 @@ def run(config: dict) -> dict:
     return {"final": final, "trajectory": trajectory, "extra": {}}
 
 
-# ---- summary ---------------------------------------------------------------------------------
+# ---- analysis --------------------------------------------------------------------------------
+
+LABELS = {"inner_product": r"inner product $\sigma(ZZ^\top)$", "mlp": "MLP of rows",
+          "mirrored_gcn": "mirrored GCN"}
+WORDS = {"inner_product": "the inner-product decoder", "mlp": "the MLP decoder",
+         "mirrored_gcn": "the mirrored GCN decoder"}
+COLORS = {"inner_product": "#1f77b4", "mlp": "#d62728", "mirrored_gcn": "#2ca02c"}
+PAIRS = (("inner_product", "mlp"), ("inner_product", "mirrored_gcn"), ("mlp", "mirrored_gcn"))
+# (prefix of the final keys, text, LaTeX): after the full training / at the best val AUC
+PROTOCOLS = (("", "after {epochs} epochs", "after {epochs} epochs"),
+             ("selected_", "at the best validation AUC", "at best val.\\ AUC"))
+KEYS = tuple(f"{prefix}test_{m}" for prefix, _, _ in PROTOCOLS for m in ("auc", "ap"))
 
 
-def by_seed(records: list[dict]) -> dict[int, dict]:
-    """`final` of each record by its seed (one record per seed of a graph and decoder)."""
-    return {r["config"]["seed"]: r["final"] for r in records}
-
-
-def one_per_seed(records: list[dict], key: str) -> list[float]:
-    """`final[key]` once per seed: for scores that depend on the seed's graph and split only
-    (the block-probability score), whatever the number of decoders run on it."""
+def _once_per_seed(records, key) -> list:
+    """final[key] once per seed: the block-probability score depends on the seed's graph and
+    split only, so each seed counts once whatever the number of decoders run on it."""
     seen: dict[int, float] = {}
     for r in records:
-        if key in r["final"]:
+        if r["final"].get(key) is not None:
             seen.setdefault(r["config"]["seed"], r["final"][key])
     return [seen[s] for s in sorted(seen)]
 
 
-def paired_difference(recs_a: list[dict], recs_b: list[dict], key: str) -> stats.Paired:
-    """`stats.paired` of final[key] over the seeds both decoders ran."""
-    a, b = by_seed(recs_a), by_seed(recs_b)
-    common = sorted(set(a) & set(b))
-    return stats.paired([a[s].get(key) for s in common], [b[s].get(key) for s in common])
+def _median(values: np.ndarray) -> float:
+    """Median of the values that are there (nan for none)."""
+    vals = values[~np.isnan(values)]
+    return float(np.median(vals)) if vals.size else math.nan
 
 
-PAIRS = (("inner_product", "mlp"), ("inner_product", "mirrored_gcn"), ("mlp", "mirrored_gcn"))
-PROTOCOLS = (("", "after {epochs} epochs"), ("selected_", "at the best validation AUC"))
-
-
-def _ci(values) -> str:
+def _text_ci(values) -> str:
+    """'mean ± half-width of the 95% t-interval' to 3 decimals (the value alone for one)."""
     ci = stats.interval(values)
-    if ci.n < 2:
-        return fmt(ci.mean)
-    return f"{ci.mean:.3f} ± {ci.hi - ci.mean:.3f}"
+    if ci.n == 0:
+        return "-"
+    return fmt(ci.mean) if ci.n < 2 else f"{ci.mean:.3f} ± {ci.hi - ci.mean:.3f}"
+
+
+def _count(n: float) -> Cell:
+    return cell(None) if math.isnan(n) else Cell(f"{int(n):,}", F.num(n))
+
+
+def _ci(values) -> Cell:
+    return Cell(_text_ci(values), F.ci_tex(values))
+
+
+def _epochs(recs) -> str:
+    return "/".join(str(e) for e in sorted({r["config"].get("epochs") for r in recs}))
+
+
+def _display_name(name: str, recs) -> Cell:
+    config = recs[0]["config"]
+    if config.get("graph") != "sbm":
+        return cell(name.capitalize())
+    blocks = config.get("blocks") or []
+    if not blocks:
+        return Cell("SBM", "SBM")
+    p_in, p_out = config.get("p_in"), config.get("p_out")
+    return Cell(f"SBM, {len(blocks)} blocks of {blocks[0]}, p_in={p_in}, p_out={p_out}",
+                rf"SBM, {len(blocks)} blocks of {blocks[0]}, $p_{{\mathrm{{in}}}}={p_in}$, "
+                rf"$p_{{\mathrm{{out}}}}={p_out}$")
+
+
+class _Graph:
+    """One graph's records by decoder, with every paired comparison computed once."""
+
+    def __init__(self, name: str, recs: list[dict]):
+        self.name, self.recs, self.shown = name, recs, _display_name(name, recs)
+        groups = {dec: r for (dec,), r in query.group(recs, "decoder").items()}
+        self.decs = {d: groups[d] for d in (*DECODERS, *sorted(set(groups) - set(DECODERS)))
+                     if d in groups}
+        self.known = [d for d in DECODERS if d in self.decs]
+        self.epochs = _epochs(recs)
+        self.seeds = len({r["config"]["seed"] for r in recs})
+        self.paired = {(a, b, key): self._paired(a, b, key) for a, b in PAIRS
+                       if a in self.decs and b in self.decs for key in KEYS}
+
+    def _paired(self, a, b, key) -> stats.Paired:
+        x, y = ({r["config"]["seed"]: r for r in self.decs[d]} for d in (a, b))
+        seeds = sorted(set(x) & set(y))
+        return stats.paired(query.final([x[s] for s in seeds], key),
+                            query.final([y[s] for s in seeds], key))
+
+    def values(self, dec, key) -> np.ndarray:
+        """final[key] of a decoder's runs, by seed (nan where absent)."""
+        return query.final(query.by_seed(self.decs[dec]), key)
+
+
+def _graphs(records) -> list[_Graph]:
+    """One `_Graph` per graph, the largest first."""
+    groups = [(name, recs) for (name,), recs in query.group(records, "name").items()]
+    groups.sort(key=lambda g: -int(g[1][0]["final"].get("nodes") or 0))
+    return [_Graph(name, recs) for name, recs in groups]
+
+
+def _main_table(graphs) -> Table:
+    rows = []
+    for g in graphs:
+        f0 = g.recs[0]["final"]
+        tail = f": {f0.get('nodes')} nodes, {f0.get('edges')} edges, {g.seeds} seeds"
+        rows.append([Cell(g.shown.text + tail, rf"\emph{{{g.shown.tex}{tail}}}")])
+        for dec in g.decs:
+            rows.append([Cell(DECODER_NAMES.get(dec, dec), LABELS.get(dec, F.tex_escape(dec))),
+                         _count(g.values(dec, "params")[0]),
+                         *[_ci(g.values(dec, key)) for key in
+                           ("train_loss", "val_auc", "test_auc", "test_ap",
+                            "selected_test_auc", "selected_test_ap")],
+                         cell(_median(g.values(dec, "selected_epoch")))])
+        block = _once_per_seed(g.recs, "block_score_auc")
+        if block:
+            dash = Cell("-", "--")
+            rows.append(["block-probability score", dash, dash, dash, _ci(block),
+                         _ci(_once_per_seed(g.recs, "block_score_ap")), dash, dash, dash])
+    columns = ["decoder", "params", "train loss", "val AUC", "test AUC", "test AP",
+               "test AUC (sel.)", "test AP (sel.)", "sel. epoch"]
+    return Table("graph: GAE link prediction, inner-product vs MLP vs mirrored GCN decoder "
+                 "(mean ± 95% t-interval over seeds; sel.: at the best validation AUC)",
+                 columns, rows, name="graph", align="lrrrrrrrr")
+
+
+def _verdict(p: stats.Paired, a: str, b: str) -> Cell:
+    if p.n < 2 or p.verdict == "no measurable difference":
+        word = "one seed" if p.n < 2 else p.verdict
+        return Cell(word, word)
+    win = a if p.verdict == "higher" else b
+    return Cell(f"{DECODER_NAMES[win]} higher", f"{LABELS[win]} higher")
+
+
+def _signed(x: float, d: int) -> Cell:
+    return Cell(f"{x:+.{d}f}", rf"\ensuremath{{{x:+.{d}f}}}")
+
+
+def _paired_table(graphs) -> Table:
+    rows = []
+    for g in graphs:
+        rows.append([Cell(g.shown.text, rf"\emph{{{g.shown.tex}}}")])
+        for a, b in PAIRS:
+            for prefix, text, tex in PROTOCOLS if (a, b, KEYS[0]) in g.paired else ():
+                for metric in ("auc", "ap"):
+                    p = g.paired[a, b, f"{prefix}test_{metric}"]
+                    d = F.decimals((p.hi - p.lo) / 2)
+                    interval = (Cell(f"[{p.lo:+.{d}f}, {p.hi:+.{d}f}]",
+                                     rf"\ensuremath{{[{p.lo:+.{d}f}, {p.hi:+.{d}f}]}}")
+                                if p.n >= 2 else Cell("-", "--"))
+                    measure = f"test {metric.upper()} "
+                    rows.append([Cell(f"{DECODER_NAMES[a]} - {DECODER_NAMES[b]}",
+                                      rf"{LABELS[a]} $-$ {LABELS[b]}"),
+                                 Cell(measure + text.format(epochs=g.epochs),
+                                      measure + tex.format(epochs=g.epochs)),
+                                 _signed(p.mean, d), interval, _verdict(p, a, b)])
+    return Table("graph: paired differences between decoders over seeds",
+                 ["difference", "measure", "mean", "95% interval", "verdict"], rows,
+                 name="graph_paired", align="llrrl")
+
+
+def _probe_table(graphs) -> Table | None:
+    """Terminal only: the linear probe of the codes predicting the SBM blocks."""
+    rows = [[g.name, DECODER_NAMES.get(dec, dec), _text_ci(g.values(dec, "node_probe_accuracy"))]
+            for g in graphs for dec in g.decs
+            if not np.isnan(g.values(dec, "node_probe_accuracy")).all()]
+    return Table("graph: linear probe of the codes Z predicting the SBM blocks (accuracy on "
+                 "half of the nodes, mean ± 95% t-interval)", ["graph", "decoder",
+                                                                "node probe accuracy"],
+                 rows) if rows else None
 
 
 def _difference(p: stats.Paired, a: str, b: str) -> str:
+    a, b = DECODER_NAMES[a], DECODER_NAMES[b]
     if p.n < 2:
         return f"{a} - {b} {p.mean:+.3f} (one seed: no interval)"
     word = {"higher": f"{a} higher", "lower": f"{b} higher"}.get(p.verdict, p.verdict)
     return f"{a} - {b} {p.mean:+.3f} [{p.lo:+.3f}, {p.hi:+.3f}]: {word}"
 
 
-def _values(records: list[dict], key: str) -> list:
-    """final[key] of each seed's record (None where absent)."""
-    return [f.get(key) for f in by_seed(records).values()]
-
-
-def findings_for(name: str, recs_g: list[dict]) -> list[str]:
+def _findings(g: _Graph) -> list[str]:
     """Sentences on one graph, every comparative word from a paired test over seeds."""
-    decs = {d: recs for (d,), recs in group_by(recs_g, "decoder").items()}
-    order = [d for d in DECODERS if d in decs]
-    f0 = recs_g[0]["final"]
-    n_seeds = len({r["config"]["seed"] for r in recs_g})
-    head = f"{name} ({f0['nodes']} nodes, {f0['edges']} edges, {n_seeds} seeds)"
-    epochs = "/".join(str(e) for e in sorted({r["config"].get("epochs") for r in recs_g}))
+    f0 = g.recs[0]["final"]
+    head = f"{g.name} ({f0['nodes']} nodes, {f0['edges']} edges, {g.seeds} seeds)"
     out = []
-    for prefix, protocol in PROTOCOLS:
-        when = protocol.format(epochs=epochs)
+    for prefix, when, _ in PROTOCOLS:
         for metric in ("auc", "ap"):
             key = f"{prefix}test_{metric}"
-            means = "; ".join(f"{DECODER_NAMES[d]} {_ci(_values(decs[d], key))}" for d in order)
-            diffs = "; ".join(_difference(paired_difference(decs[a], decs[b], key),
-                                          DECODER_NAMES[a], DECODER_NAMES[b])
-                              for a, b in PAIRS if a in decs and b in decs)
-            out.append(f"{head}: test {metric.upper()} {when} (mean ± 95% t-interval) "
-                       f"{means}. Paired differences [95% CI]: {diffs or 'none (one decoder)'}.")
-    selected = "; ".join(f"{DECODER_NAMES[d]} "
-                         f"{np.median(_values(decs[d], 'selected_epoch')):.0f}" for d in order)
-    losses = "; ".join(f"{DECODER_NAMES[d]} {fmt(np.mean(_values(decs[d], 'train_loss')))}"
-                       for d in order)
+            means = "; ".join(f"{DECODER_NAMES[d]} {_text_ci(g.values(d, key))}"
+                              for d in g.known)
+            diffs = "; ".join(_difference(p, a, b) for (a, b, k), p in g.paired.items()
+                              if k == key)
+            out.append(f"{head}: test {metric.upper()} {when.format(epochs=g.epochs)} (mean ± "
+                       f"95% t-interval) {means}. Paired differences [95% CI]: "
+                       f"{diffs or 'none (one decoder)'}.")
+    selected = "; ".join(f"{DECODER_NAMES[d]} {_median(g.values(d, 'selected_epoch')):.0f}"
+                         for d in g.known)
+    losses = "; ".join(f"{DECODER_NAMES[d]} {fmt(np.mean(g.values(d, 'train_loss')))}"
+                       for d in g.known)
     out.append(f"{head}: epoch of the best validation AUC (median over seeds) {selected}; "
-               f"training loss after {epochs} epochs {losses}.")
-    block = one_per_seed(recs_g, "block_score_auc")
+               f"training loss after {g.epochs} epochs {losses}.")
+    block = _once_per_seed(g.recs, "block_score_auc")
     if block:
         out.append(f"{head}: block-probability score (true p_in / p_out of the pair's blocks) "
-                   f"test AUC {_ci(block)}, AP {_ci(one_per_seed(recs_g, 'block_score_ap'))} "
-                   "- a reference, not a bound (realised degrees also predict held-out edges).")
+                   f"test AUC {_text_ci(block)}, AP "
+                   f"{_text_ci(_once_per_seed(g.recs, 'block_score_ap'))} - a reference, not a "
+                   "bound (realised degrees also predict held-out edges).")
     return out
 
 
-COLUMNS = ("train_loss", "val_auc", "test_auc", "test_ap", "selected_test_auc",
-           "selected_test_ap", "node_probe_accuracy")
+def _relation(p: stats.Paired, b: str) -> str:
+    """'higher than the MLP decoder's' / 'not measurably different from ...' (of a vs b)."""
+    if p.n < 2 or p.verdict == "no measurable difference":
+        return f"not measurably different from {WORDS[b]}'s"
+    return f"{p.verdict} than {WORDS[b]}'s"
 
 
-def summarize(records: list[dict]) -> Summary:
-    rows, findings = [], []
-    for (name,), recs_g in group_by(records, "name").items():
-        for (dec,), recs in group_by(recs_g, "decoder").items():
-            seeds = by_seed(recs)
-            first = next(iter(seeds.values()))
-            rows.append([name, DECODER_NAMES.get(dec, dec), first["params"], len(seeds),
-                         *(_ci(_values(recs, key)) if key in first else "-"
-                           for key in COLUMNS)])
-        block_auc = one_per_seed(recs_g, "block_score_auc")
-        if block_auc:
-            rows.append([name, "block-probability score", "-", len(block_auc), "-", "-",
-                         _ci(block_auc), _ci(one_per_seed(recs_g, "block_score_ap")), "-", "-",
-                         "-"])
-        findings += findings_for(name, recs_g)
-    return Summary(
-        title="graph: GAE link prediction, inner-product vs MLP vs mirrored GCN decoder "
-              "(mean ± 95% t-interval over seeds)",
-        columns=["graph", "decoder", "params", "seeds", "train loss", "val AUC", "test AUC",
-                 "test AP", "test AUC (val-selected)", "test AP (val-selected)",
-                 "node probe acc"],
-        rows=rows, findings=findings,
-    )
+def _comparison(g: _Graph, key: str) -> str:
+    """The inner-product decoder's `key` against the two others, in words and numbers."""
+    parts = []
+    for other in ("mlp", "mirrored_gcn"):
+        if ("inner_product", other, key) in g.paired:
+            p = g.paired["inner_product", other, key]
+            d = F.decimals((p.hi - p.lo) / 2)
+            parts.append(rf"{_relation(p, other)} (paired difference "
+                         rf"\ensuremath{{{p.mean:+.{d}f}}}, 95\% interval "
+                         rf"\ensuremath{{[{p.lo:+.{d}f}, {p.hi:+.{d}f}]}})")
+    return " and ".join(parts)
 
+
+def _find_tex(g: _Graph) -> str:
+    means = "; ".join(rf"{WORDS[d]} {F.ci_tex(g.values(d, 'test_auc'))} / "
+                      rf"{F.ci_tex(g.values(d, 'test_ap'))}" for d in g.known)
+    text = (rf"After {g.epochs} epochs, test AUC / AP (mean $\pm$ 95\% interval over seeds): "
+            rf"{means}.")
+    if "inner_product" not in g.decs or len(g.decs) < 2:
+        return text
+    return (text + r" The inner-product decoder's test AUC is "
+            rf"{_comparison(g, 'test_auc')}; its test AP is {_comparison(g, 'test_ap')}.")
+
+
+def _selection(g: _Graph) -> str:
+    def short(d):
+        return WORDS[d].removeprefix("the ")
+
+    epochs = ", ".join(rf"{F.num(_median(g.values(d, 'selected_epoch')))} for {short(d)}"
+                       for d in g.known)
+    text = (rf"With early stopping on the validation AUC (checked every "
+            rf"{g.recs[0]['config'].get('eval_every')} epochs; median selected epoch {epochs}),"
+            rf" test AUC / AP become "
+            + "; ".join(rf"{F.ci_tex(g.values(d, 'selected_test_auc'))} / "
+                        rf"{F.ci_tex(g.values(d, 'selected_test_ap'))} for {short(d)}"
+                        for d in g.known))
+    if "inner_product" in g.decs and len(g.decs) > 1:
+        text += (r", and the inner-product decoder's test AUC is "
+                 + _comparison(g, "selected_test_auc"))
+    return text + "."
+
+
+def _sanity(graphs) -> str:
+    sentences = []
+    for g in graphs:
+        block = _once_per_seed(g.recs, "block_score_auc")
+        if not block:
+            continue
+        ip = "inner_product" in g.decs
+        auc = F.ci_tex(g.values("inner_product", "test_auc")) if ip else F.NA
+        ap = F.ci_tex(g.values("inner_product", "test_ap")) if ip else F.NA
+        sentences.append(
+            rf"On the {g.shown.tex} graphs, the block-probability score reaches test AUC "
+            rf"{F.ci_tex(block)} and AP {F.ci_tex(_once_per_seed(g.recs, 'block_score_ap'))}, "
+            rf"the inner-product decoder {auc} and {ap}.")
+    return " ".join(sentences) if sentences else "No block-model graph was run."
+
+
+def _answer(graphs) -> str:
+    if not graphs:
+        return "For graphs, no results."
+    g = graphs[0]
+    if "inner_product" not in g.decs or len(g.decs) < 2:
+        return ("For graphs, the inner-product decoder was not run beside another decoder, so "
+                "they were not compared.")
+    shown = g.shown.tex
+    verdicts = [g.paired["inner_product", other, key].verdict for other in ("mlp", "mirrored_gcn")
+                if other in g.decs for key in ("test_auc", "selected_test_auc")]
+    if all(v == "higher" for v in verdicts):
+        summary = (rf"For graphs, on {shown} the parameter-free inner-product decoder "
+                   r"predicted held-out links measurably better than the decoders with "
+                   r"parameters of their own, with a fixed budget and with early stopping.")
+    elif all(v == "lower" for v in verdicts):
+        summary = (rf"For graphs, on {shown} the decoders with parameters of their own "
+                   r"predicted held-out links measurably better than the inner-product "
+                   r"decoder, with a fixed budget and with early stopping.")
+    elif all(v == "no measurable difference" for v in verdicts):
+        summary = (rf"For graphs, on {shown} the decoders' link prediction showed no "
+                   r"measurable difference.")
+    else:
+        summary = (rf"For graphs, on {shown} the answer is mixed: the inner-product decoder's "
+                   r"advantage depends on the decoder it is compared with and on the protocol "
+                   r"(Table~\ref{tab:graph-paired}).")
+    losses = ", ".join(rf"{F.ci_tex(g.values(d, 'train_loss'))} for "
+                       rf"{WORDS[d].removeprefix('the ')}" for d in g.known)
+    return summary + rf" Training losses after {g.epochs} epochs: {losses}."
+
+
+def _numbers(graphs) -> dict[str, str]:
+    keys = ("RGraphName", "RGraphNodes", "RGraphEdges", "RGraphSeeds", "RGraphEpochs",
+            "RFindGraph", "RGraphSelection")
+    numbers = dict.fromkeys(keys, F.NA)
+    if graphs:
+        g = graphs[0]
+        f0 = g.recs[0]["final"]
+        numbers.update(RGraphName=g.shown.tex, RGraphNodes=F.num(f0.get("nodes")),
+                       RGraphEdges=F.num(f0.get("edges")), RGraphSeeds=F.num(g.seeds),
+                       RGraphEpochs=F.tex_escape(g.epochs), RFindGraph=_find_tex(g),
+                       RGraphSelection=_selection(g))
+    return {**numbers, "RGraphSanity": _sanity(graphs), "RAnswerGraph": _answer(graphs)}
+
+
+def _curves(graphs):
+    """Training loss and validation AUC against the epoch, one row per graph: the median over
+    seeds and the min-max band, per decoder."""
+    from tiedae.report.plots import band, new_figure
+
+    fig, axes = new_figure(2, max(len(graphs), 1), width=6.4, height=2.0)
+    for row, g in zip(axes, graphs, strict=False):
+        for dec, recs in g.decs.items():
+            for ax, key in zip(row, ("loss", "val_auc"), strict=True):
+                curves = [query.trajectory(r, key, x="epoch") for r in recs
+                          if key in (r.get("trajectory") or {})]  # older records: loss only
+                if not curves:
+                    continue
+                x = curves[0][0]
+                same = [c[1] for c in curves if c[0].shape == x.shape]
+                band(ax, x, same, COLORS.get(dec, "#7f7f7f"), LABELS.get(dec, dec))
+        row[0].set(xlabel="epoch", ylabel="training loss", yscale="log", title=str(g.name))
+        row[1].set(xlabel="epoch", ylabel="validation AUC", title=str(g.name))
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    if handles:
+        axes[0, 0].legend(handles, labels, frameon=False, loc="upper right")
+    return fig
+
+
+def analyze(records: list[dict]) -> Analysis:
+    """Tables `graph` (per graph and decoder: mean ± 95% t-interval over seeds of the training
+    loss and of validation / test AUC and AP, after the full training and at the checkpoint
+    with the best validation AUC; on SBM graphs the block-probability score, counted once per
+    seed) and `graph_paired` (paired differences between decoders over seeds), a terminal
+    table of the node probe (SBM graphs), the findings, the paper's numbers (``\\RGraphName``,
+    ``\\RGraphNodes``, ``\\RGraphEdges``, ``\\RGraphSeeds``, ``\\RGraphEpochs``: the largest
+    graph run; ``\\RFindGraph``, ``\\RGraphSelection``, ``\\RGraphSanity``, ``\\RAnswerGraph``)
+    and the figure `graph_curves`."""
+    graphs = _graphs(records)
+    probe = _probe_table(graphs)
+    tables = [_main_table(graphs), _paired_table(graphs), *([probe] if probe else [])]
+    figure = Figure("graph_curves", "Training loss and validation AUC against the epoch per "
+                    "graph and decoder (median over seeds, min-max band).",
+                    lambda: _curves(graphs))
+    return Analysis(tables=tables, findings=[f for g in graphs for f in _findings(g)],
+                    numbers=_numbers(graphs), figures=[figure])
 
 SUITE = Suite(
     name="graph",
     description="graph autoencoder (GCN encoder) on Cora (--data) or SBM graphs: inner-product "
                 "sigma(ZZ^T) vs MLP vs mirrored GCN decoder, link-prediction AUC/AP (post 002)",
-    configs=configs, run=run, summarize=summarize,
+    configs=configs, run=run, analyze=analyze,
 )
