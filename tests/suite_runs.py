@@ -15,6 +15,6 @@ def run_once(name: str, config: dict) -> dict:
     result = BY_NAME[name].run(config)
     record = make_record(name, config, result, 0.0)
     json.dumps(record, allow_nan=False)
-    analysis = BY_NAME[name].analysis([record])
+    analysis = BY_NAME[name].analyze([record])
     assert isinstance(analysis, Analysis) and any(table.rows for table in analysis.tables)
     return record

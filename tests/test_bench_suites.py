@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from suite_runs import BY_NAME, run_once
 
-from tiedae.bench.suite import Options, fmt, loglog_slope, mean_std
+from tiedae.bench.suite import Options, loglog_slope
 from tiedae.bench.suites import SUITES
+from tiedae.report.format import fmt, mean_std
 
 MINE = ("decoders", "conservation", "regularized", "exact-pcs", "optimal-decoder",
         "step-cost", "peers")
@@ -22,7 +23,7 @@ def _config(name, quick=True, **where):
 
 def _run(name, config):
     record = run_once(name, config)
-    return record["final"], BY_NAME[name].analysis([record])
+    return record["final"], BY_NAME[name].analyze([record])
 
 
 def test_registry_and_configs_are_well_formed():
@@ -177,7 +178,7 @@ def test_regularized_finding_reports_the_range_of_the_wrong_constant():
                 "final": {"max_sv_error": 1e-15, "max_sv_error_if_constant_were_n_e": wrong,
                           "V_minus_W_T": 1e-15, "n_alive": 4}}
 
-    summary = regularized.SUITE.analysis([rec(0.1, 0.087), rec(0.9, 1.0)])
+    summary = regularized.SUITE.analyze([rec(0.1, 0.087), rec(0.9, 1.0)])
     assert "0.087 to 1 across lam" in summary.findings[0]
 
 
@@ -314,7 +315,7 @@ def test_decoders_analysis_pairs_each_decoder_with_the_transpose_decoder():
                 "final": final, "extra": {"d": 64}}
 
     records = [rec(dec, seed) for seed in range(4) for dec in decoders.DECODERS]
-    analysis = decoders.SUITE.analysis(records)
+    analysis = decoders.SUITE.analyze(records)
     time = next(t for t in analysis.tables if t.name == "decoders_time")
     assert time.rows[0][0].text == "spiked, d=64, k=4, gd, 4 seeds"  # a spanning heading
     rows = {row[0].text: row for row in time.rows[1:]}
@@ -340,7 +341,7 @@ def test_linear_suites_write_their_paper_tables_and_plain_text(tmp_path, name, t
     from tiedae.report import query
 
     write_tiny_results(tmp_path, [name])
-    analysis = BY_NAME[name].analysis(query.load(tmp_path)[name])
+    analysis = BY_NAME[name].analyze(query.load(tmp_path)[name])
     assert {t.name for t in analysis.tables} - {None} == tables
     texts = [c.text for t in analysis.tables for row in t.rows for c in (*t.columns, *row)]
     assert texts and not [x for x in texts if "\\" in x or "$" in x]

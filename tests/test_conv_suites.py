@@ -96,7 +96,7 @@ def test_capacity_shrunken_runs_and_paired_summary():
         assert f["params"] == f["encoder_params"] + f["decoder_params"]
         assert np.isfinite(f["test_error"]) and f["seconds_per_step"] > 0
         recs.append(rec)
-    analysis = BY_NAME["conv-capacity"].analysis(recs)
+    analysis = BY_NAME["conv-capacity"].analyze(recs)
     table, paired = analysis.tables
     assert [row[0].text for row in table.rows] == ["baseline", "dec_x2"]
     assert table.rows[1][2].text == f"{recs[1]['final']['decoder_params']:,}"
@@ -136,7 +136,7 @@ def test_conv_decoders_shrunken_runs():
     # ... while the outputs' shares are the decoders' own (tied reads the encoder kernels)
     assert tied["checker_out_init_p2"] != transposed["checker_out_init_p2"]
     second = {**recs[0], "config": {**recs[0]["config"], "seed": 1, "run_id": "again"}}
-    analysis = BY_NAME["conv-decoders"].analysis(
+    analysis = BY_NAME["conv-decoders"].analyze(
         [*recs, make_record("conv-decoders", second["config"],
                             {k: second[k] for k in ("final", "trajectory", "extra")}, 0.0)])
     table, paired = analysis.tables

@@ -75,7 +75,7 @@ def test_report_of_real_suites_has_their_sections_findings_tables_and_no_web_add
     text = index.read_text(encoding="utf-8")
     for suite in suites:
         records = ResultStore(results, suite.name).load()
-        analysis = suite.analysis(records)
+        analysis = suite.analyze(records)
         assert f'<section id="{suite.name}">' in text and f'href="#{suite.name}"' in text
         assert html.escape(suite.description) in text
         assert f"<dd>{len(records)} (quick {len(records)})</dd>" in text

@@ -44,7 +44,7 @@ def test_symmetry_shrunken_runs():
     assert len(recs[0]["trajectory"]["test_loss"]) == len(recs[0]["trajectory"]["step"])
     for f in (tied, linear):
         assert f["code_r2_pca"] <= 1.0 and 0.1 < f["knn_accuracy"] <= 1.0
-    analysis = BY_NAME["symmetry"].analysis(recs)
+    analysis = BY_NAME["symmetry"].analyze(recs)
     assert any("tied" in f for f in analysis.findings)
     (main, paired) = analysis.tables
     assert [row[0].text for row in main.rows] == ["tied (W^T)", "linear",
@@ -145,7 +145,7 @@ def test_features_answer_and_tables_follow_the_paired_differences():
                 recs.append({"config": {"code_dim": k, "decoder": dec, "seed": seed},
                              "final": {"probe_accuracy": score, "knn_accuracy": score,
                                        "test_error": 1.0, "code_rank": k}})
-    analysis = BY_NAME["features"].analysis(recs)
+    analysis = BY_NAME["features"].analyze(recs)
     assert analysis.findings[-1].endswith("at k = 2, 16: worse.")
     assert "gave worse features" in analysis.numbers["RAnswerFeatures"]
     main, paired = analysis.tables
@@ -222,7 +222,7 @@ def test_graph_shrunken_runs_and_summary():
     for r in recs:
         by_seed.setdefault(r["config"]["seed"], set()).add(r["final"]["block_score_auc"])
     assert all(len(v) == 1 for v in by_seed.values())
-    analysis = BY_NAME["graph"].analysis(recs)
+    analysis = BY_NAME["graph"].analyze(recs)
     main, paired, probe = analysis.tables
     (heading,) = [row for row in main.rows if row[0].text.startswith("SBM")]
     assert {c.text for c in heading[1:]} == {""}
@@ -253,7 +253,7 @@ def test_graph_findings_name_a_winner_only_outside_the_noise():
         recs += [_fake("g", "inner_product", seed, base + 0.04 + 0.002 * rng.standard_normal()),
                  _fake("g", "mlp", seed, base),
                  _fake("g", "mirrored_gcn", seed, base + 0.01 * rng.standard_normal())]
-    (auc,) = [f for f in BY_NAME["graph"].analysis(recs).findings
+    (auc,) = [f for f in BY_NAME["graph"].analyze(recs).findings
               if "test AUC after 200 epochs" in f]
     assert "inner product - MLP +0.04" in auc
     assert auc.split("inner product - MLP")[1].split(";")[0].endswith("inner product higher")

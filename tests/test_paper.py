@@ -377,11 +377,11 @@ def test_missing_suite_is_an_error_naming_it(tmp_path):
 
 
 def test_corrupt_record_line_is_reported_with_its_place(tmp_path):
-    from tiedae.paper import results
+    from tiedae.report import query
 
     (tmp_path / "decoders.jsonl").write_text('{"suite": "decoders"\n', encoding="utf-8")
     with pytest.raises(ValueError, match=r"decoders.jsonl:1"):
-        results.load(tmp_path)
+        query.load(tmp_path)
 
 
 @pytest.mark.parametrize("name", ["tiedae.report.format", "tiedae.report.query",
@@ -395,7 +395,7 @@ def test_docstring_examples(name):
 
 
 def test_numbers_are_formatted_for_latex():
-    from tiedae.paper import results
+    from tiedae.report import format as results
 
     assert results.num(3.2e-6) == r"\ensuremath{3.2\times10^{-6}}"
     assert results.num(None) == results.num(float("nan")) == r"\textit{n/a}"

@@ -120,7 +120,7 @@ def _summaries(console, plans: Sequence[runs.SuitePlan], outcome: runs.Outcome, 
         try:
             records = [r for r in p.store.load() if r["run_id"] in p.run_ids]
             if records:
-                print_analysis(console, p.suite.name, p.suite.analysis(records))
+                print_analysis(console, p.suite.name, p.suite.analyze(records))
         except Exception as err:  # a summary bug must not hide the saved results
             outcome.failures.append((p.suite.name, "summary", f"{type(err).__name__}: {err}"))
             console.print(f"[red]summary of {p.suite.name} failed:[/red] "

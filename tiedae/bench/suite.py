@@ -11,25 +11,20 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 import optax
 
-from tiedae.report.analysis import Analysis, Table
-from tiedae.report.format import fmt, mean_std
+from tiedae.report.analysis import Analysis
 
 __all__ = [
     "Options",
     "Suite",
-    "Summary",
     "adam",
     "first_step_at_or_below",
-    "fmt",
-    "group_by",
     "loglog_slope",
     "mean_of",
-    "mean_std",
     "seeds",
     "train_minibatches",
 ]
@@ -71,16 +66,6 @@ class Options:
 
 
 @dataclasses.dataclass(frozen=True)
-class Summary:  # transitional: suites not yet written as one `analyze`
-    """A suite's terminal table and its findings (one plain sentence each, numbers from records)."""
-
-    title: str
-    columns: list[str]
-    rows: list[list]
-    findings: list[str]
-
-
-@dataclasses.dataclass(frozen=True)
 class Suite:
     """One experiment family.
 
@@ -97,17 +82,8 @@ class Suite:
     description: str
     configs: Callable[[Options], list[dict]]
     run: Callable[[dict], dict]
-    analyze: Callable[[list[dict]], Analysis] | None = None
+    analyze: Callable[[list[dict]], Analysis]
     in_quick: bool = True
-    summarize: Callable[[list[dict]], Summary] | None = None  # transitional
-
-    def analysis(self, records: list[dict]) -> Analysis:
-        """The suite's analysis of `records`."""
-        if self.analyze is not None:
-            return self.analyze(records)
-        summary = self.summarize(records)  # transitional: tables and findings only
-        return Analysis(tables=[Table(summary.title, summary.columns, summary.rows)],
-                        findings=summary.findings)
 
 
 def seeds(options: Options, quick: int = 3, full: int = 3) -> list[int]:
@@ -119,14 +95,6 @@ def mean_of(values: Iterable) -> float:
     """Mean ignoring None (a non-finite value stored as null); nan when nothing is left."""
     vals = [float(v) for v in values if v is not None]
     return float(np.mean(vals)) if vals else float("nan")
-
-
-def group_by(records: Sequence[dict], *keys: str) -> dict[tuple, list[dict]]:
-    """Groups records by config values, keeping first-seen order."""
-    groups: dict[tuple, list[dict]] = {}
-    for rec in records:
-        groups.setdefault(tuple(rec["config"].get(k) for k in keys), []).append(rec)
-    return groups
 
 
 def loglog_slope(x, y) -> float:

@@ -9,8 +9,8 @@ matplotlib (Agg; no training happens here), writes LaTeX tables and a `numbers.t
 """
 
 from tiedae._submodules import lazy_submodules as _lazy_submodules
-from tiedae.paper.build import MAKERS, generate, manuscript_refs
+from tiedae.paper.build import generate, manuscript_refs
 
-__all__ = ["MAKERS", "generate", "manuscript_refs"]
+__all__ = ["generate", "manuscript_refs"]
 
 __getattr__ = _lazy_submodules(__name__)  # e.g. `tiedae.paper.build` on first use

@@ -35,16 +35,12 @@ from tiedae.bench.tempfiles import remove_orphans
 from tiedae.report import latex, plots, query
 from tiedae.report.format import NA, tex_escape
 
-__all__ = ["MAKERS", "MANUSCRIPT", "Manuscript", "default_paper_dir", "generate",
+__all__ = ["MANUSCRIPT", "Manuscript", "default_paper_dir", "generate",
            "manuscript_refs"]
 
 MANUSCRIPT = "tiedae.tex"  # the main file of a manuscript folder
 _STAGE_PREFIX = ".tiedae-paper-"
 _STAGE = re.compile(re.escape(_STAGE_PREFIX) + r"(?P<pid>\d+)-.+")
-
-# Transitional, for suites without an `analyze` yet: suite -> functions of (records, out_dir).
-# A figure maker writes PDFs; a table maker returns (macros: {name: tex}, tables: {name: tex}).
-MAKERS: dict[str, tuple[list[Callable], list[Callable]]] = {}  # every suite has one now
 
 _GRAPHICS = re.compile(r"\\includegraphics(?:\[[^\]]*\])?\{([^}]+)\}")
 _INPUT = re.compile(r"\\input\{([^}]+)\}")
@@ -120,19 +116,10 @@ def _publish(stage: Path, out: Path) -> None:
 
 def _suite_outputs(suite, records: list[dict], out: Path):
     """(figure paths, macros, {table name: tex}) of one suite, its figures written into out."""
-    if suite.analyze is not None:
-        analysis = suite.analyze(records)
-        figures = [plots.save(f.draw(), out / f"{f.name}.pdf") for f in analysis.figures]
-        tables = {t.name: latex.table_tex(t) for t in analysis.tables if t.name is not None}
-        return figures, dict(analysis.numbers), tables
-    fig_makers, table_makers = MAKERS[suite.name]  # transitional
-    figures = [maker(records, out) for maker in fig_makers]
-    macros, tables = {}, {}
-    for maker in table_makers:
-        new_macros, new_tables = maker(records)
-        macros.update(new_macros)
-        tables.update(new_tables)
-    return figures, macros, tables
+    analysis = suite.analyze(records)
+    figures = [plots.save(f.draw(), out / f"{f.name}.pdf") for f in analysis.figures]
+    tables = {t.name: latex.table_tex(t) for t in analysis.tables if t.name is not None}
+    return figures, dict(analysis.numbers), tables
 
 
 def generate(results_dir, out_dir, *, paper_dir=None, allow_missing: bool = False,

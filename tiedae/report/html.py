@@ -99,7 +99,7 @@ def _load(results_dir: Path, suites: Sequence) -> list[tuple]:
         if not records:
             continue
         try:
-            analysis = suite.analysis(records)
+            analysis = suite.analyze(records)
         except Exception as err:  # records of another version, edited by hand, ...
             raise ValueError(f"cannot summarize the records in {store.jsonl} "
                              f"({type(err).__name__}: {err})") from err

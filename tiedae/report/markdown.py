@@ -51,7 +51,7 @@ def markdown_report(results_dir, suites: Sequence, *, tables: bool = True) -> st
         if not records:
             continue
         try:
-            analysis = suite.analysis(records)
+            analysis = suite.analyze(records)
         except Exception as err:  # records of another version, edited by hand, ...
             raise ValueError(f"cannot summarize the records in {store.jsonl} "
                              f"({type(err).__name__}: {err})") from err
