@@ -32,6 +32,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from tiedae.report import query
 from tiedae.report.analysis import Analysis, Table
 
 __all__ = ["MARKER", "escape", "write_html"]
@@ -87,32 +88,6 @@ def _previous_report(out: Path) -> bool:
                          "changed)")
     return True
 
-
-def _load(results_dir: Path, suites: Sequence) -> list[tuple]:
-    """(suite, records, analysis) of every suite with records; raises before writing."""
-    from tiedae.bench.records import ResultStore
-
-    loaded = []
-    for suite in suites:
-        store = ResultStore(results_dir, suite.name)
-        records = store.load()  # DamagedRecordsError (a ValueError) names the file and line
-        if not records:
-            continue
-        try:
-            analysis = suite.analyze(records)
-        except Exception as err:  # records of another version, edited by hand, ...
-            raise ValueError(f"cannot summarize the records in {store.jsonl} "
-                             f"({type(err).__name__}: {err})") from err
-        if not isinstance(analysis, Analysis):
-            raise ValueError(f"suite {suite.name}: its analysis is a {type(analysis).__name__}, "
-                             "not a tiedae.report.Analysis")
-        loaded.append((suite, records, analysis))
-    if not loaded:
-        raise FileNotFoundError(f"no saved results of these suites in {results_dir}")
-    return loaded
-
-
-# ----------------------------------------------------------------- content ------------------
 
 def _duration(seconds: float) -> str:
     if seconds < 120:
@@ -339,7 +314,7 @@ def write_html(results_dir, out_dir, suites: Sequence) -> Path:
     results_dir, out = Path(results_dir), Path(out_dir)
     _check_results(results_dir)
     replace = _previous_report(out)
-    loaded = _load(results_dir, suites)
+    loaded = query.analyses(results_dir, suites)
     tmp = _temp_folder(out, "report")
     try:
         (tmp / "figures").mkdir()

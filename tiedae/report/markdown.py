@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from tiedae.report import query
 from tiedae.report.analysis import Table
 
 __all__ = ["BEGIN", "END", "markdown_report", "replace_section", "table_markdown"]
@@ -42,19 +43,8 @@ def markdown_report(results_dir, suites: Sequence, *, tables: bool = True) -> st
       ValueError: a result file is damaged (`DamagedRecordsError`: file, line, recovery), or a
         suite cannot analyse its saved records.
     """
-    from tiedae.bench.records import ResultStore
-
     parts, total, machines = [], 0.0, set()
-    for suite in suites:
-        store = ResultStore(results_dir, suite.name)
-        records = store.load()
-        if not records:
-            continue
-        try:
-            analysis = suite.analyze(records)
-        except Exception as err:  # records of another version, edited by hand, ...
-            raise ValueError(f"cannot summarize the records in {store.jsonl} "
-                             f"({type(err).__name__}: {err})") from err
+    for suite, records, analysis in query.analyses(results_dir, suites):
         modes = sorted({r["run_id"].split("-", 1)[0] for r in records})
         seconds = sum(r["wall_time_s"] for r in records)
         total += seconds
@@ -67,8 +57,6 @@ def markdown_report(results_dir, suites: Sequence, *, tables: bool = True) -> st
             parts.append("")
         parts.extend(f"- {line}" for line in analysis.findings)
         parts.append("")
-    if not parts:
-        raise FileNotFoundError(f"no saved results of these suites in {results_dir}")
     head = (f"Run time of these results: {total / 60:.1f} min in all (the records' wall_time_s, "
             f"on {'; '.join(sorted(machines))}).\n")
     return "\n".join([head, *parts])

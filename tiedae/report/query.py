@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["by_seed", "final", "group", "load", "select", "trajectory"]
+__all__ = ["analyses", "by_seed", "final", "group", "load", "select", "trajectory"]
 
 
 def load(results_dir) -> dict[str, list[dict]]:
@@ -106,3 +106,38 @@ def trajectory(record: dict, metric: str, x: str = "step") -> tuple[np.ndarray, 
     as_float = [np.nan if v is None else float(v) for v in traj[metric]]
     steps = [np.nan if v is None else float(v) for v in traj[x]]
     return np.asarray(steps, dtype=float), np.asarray(as_float, dtype=float)
+
+
+def analyses(results_dir, suites) -> list[tuple]:
+    """(suite, records, analysis) of every suite with saved records in `results_dir`, in the
+    order of `suites` (the renderers' one reader).
+
+    Raises:
+      FileNotFoundError: none of the suites has saved records there.
+      ValueError: a result file is damaged (`DamagedRecordsError`: file, line, recovery), or a
+        suite cannot analyse its records (records of another version, edited by hand, ...).
+    """
+    from tiedae.bench.records import ResultStore
+    from tiedae.report.analysis import Analysis
+
+    loaded = []
+    for suite in suites:
+        store = ResultStore(results_dir, suite.name)
+        records = store.load()  # DamagedRecordsError (a ValueError) names the file and line
+        if not records:
+            continue
+        try:
+            analysis = suite.analyze(records)
+        except Exception as err:  # records of another version, edited by hand, ...
+            raise ValueError(f"cannot summarize the records in {store.jsonl} "
+                             f"({type(err).__name__}: {err})") from err
+        if not isinstance(analysis, Analysis):
+            raise ValueError(f"suite {suite.name}: its analysis is a {type(analysis).__name__}, "
+                             "not a tiedae.report.Analysis")
+        loaded.append((suite, records, analysis))
+    if not loaded:
+        raise FileNotFoundError(f"no saved results of these suites in {results_dir}")
+    return loaded
+
+
+# ----------------------------------------------------------------- content ------------------

@@ -557,11 +557,7 @@ def _fig_conv_images(models, records):
     return fig
 
 
-SUITE = Suite(
-    name="conv-decoders",
-    description="post 003's Keras vs MATLAB CAE and ConvAE decoders (transposed, upsample+conv, "
-                "tied; kernels 2/3/4): reconstruction and checkerboard energy vs white noise",
-    configs=configs, run=run, analyze=analyze,
-    # Compiling its models takes most of a quick run; `--suite conv-decoders` runs it.
-    in_quick=False,
-)
+# Compiling its models takes most of a quick run: not in the default; `--suite conv-decoders`.
+SUITE = Suite("conv-decoders", "post 003's Keras vs MATLAB CAE and ConvAE decoders (transposed, "
+              "upsample+conv, tied; kernels 2/3/4): reconstruction and checkerboard energy vs "
+              "white noise", configs, run, analyze, in_quick=False)
