@@ -22,7 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["analyses", "by_seed", "final", "group", "load", "select", "trajectory"]
+from tiedae.report import stats
+
+__all__ = ["analyses", "by_seed", "final", "group", "load", "paired_values", "select",
+           "trajectory", "versus"]
 
 
 def load(results_dir) -> dict[str, list[dict]]:
@@ -83,6 +86,20 @@ def _hashable(value):
 def by_seed(records: Iterable[dict]) -> list[dict]:
     """The records ordered by their config's seed (two such lists pair run by run)."""
     return sorted(records, key=lambda r: r["config"]["seed"])
+
+
+def paired_values(a_records, b_records, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """final[key] of two configurations' records on their common seeds, in seed order (a
+    missing or never-reached value is nan)."""
+    a = {r["config"]["seed"]: r for r in a_records}
+    b = {r["config"]["seed"]: r for r in b_records}
+    common = sorted(set(a) & set(b))
+    return (final([a[s] for s in common], key), final([b[s] for s in common], key))
+
+
+def versus(a_records, b_records, key: str) -> stats.Paired:
+    """Paired a - b of final[key] over the common seeds."""
+    return stats.paired(*paired_values(a_records, b_records, key))
 
 
 def final(records: Iterable[dict], metric: str) -> np.ndarray:

@@ -37,13 +37,11 @@ from tiedae.bench.suites.symmetry import (
     LABELS,
     difference_text,
     paired_cells,
-    stat_cell,
-    versus,
 )
 from tiedae.features import knn_accuracy, linear_probe_accuracy
 from tiedae.report import format as F
 from tiedae.report import plots, query, stats
-from tiedae.report.analysis import Analysis, Cell, Figure, Table
+from tiedae.report.analysis import Analysis, Cell, Figure, Table, ci_cell
 
 CODE_SIZES = (2, 16)
 DECODERS = ("mirror", "tied", "linear")
@@ -122,7 +120,7 @@ def _rank(recs) -> float | None:
 def _versus_mirror(groups) -> dict[tuple, dict[str, stats.Paired]]:
     """{(k, decoder): {measure: paired decoder - mirror}} for the tied and linear decoders."""
     keys = (*(key for key, _ in SCORES), "test_error")
-    return {(k, d): {key: versus(groups[(k, d)], groups[(k, "mirror")], key) for key in keys}
+    return {(k, d): {key: query.versus(groups[(k, d)], groups[(k, "mirror")], key) for key in keys}
             for k in _sizes(groups) if (k, "mirror") in groups
             for d in DECODERS[1:] if (k, d) in groups}
 
@@ -135,13 +133,14 @@ def _tables(groups, vs) -> list[Table]:
                 continue
             recs = groups[(k, d)]
             rank = _rank(recs)
-            rows.append([k, LABELS[d], stat_cell(recs, "test_error"),
-                         stat_cell(recs, "probe_accuracy"), stat_cell(recs, "knn_accuracy"),
-                         DASH if rank is None else rank, len(recs)])
+            test, probe, knn = (ci_cell(query.final(recs, key)) for key in
+                                ("test_error", "probe_accuracy", "knn_accuracy"))
+            rows.append([k, LABELS[d], test, probe, knn, DASH if rank is None else rank,
+                         len(recs)])
     for (_k, d), recs in groups.items():
         if d == "pixels":
-            rows.append([DASH, LABELS[d], DASH, stat_cell(recs, "probe_accuracy"),
-                         stat_cell(recs, "knn_accuracy"), DASH, len(recs)])
+            rows.append([DASH, LABELS[d], DASH, ci_cell(query.final(recs, "probe_accuracy")),
+                         ci_cell(query.final(recs, "knn_accuracy")), DASH, len(recs)])
     main = Table("features: frozen-code quality per decoder (mean ± 95% CI half-width over "
                  "seeds; code rank: median numerical rank)",
                  [Cell("k", "$k$"), "code", "test error", "linear probe acc.", "5-NN acc.",

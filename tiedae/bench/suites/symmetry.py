@@ -54,7 +54,7 @@ from tiedae.bench.suite import seeds as seed_list
 from tiedae.bench.suites import mlp_training as mlp
 from tiedae.report import format as F
 from tiedae.report import plots, query, stats
-from tiedae.report.analysis import Analysis, Cell, Figure, Table, cell
+from tiedae.report.analysis import Analysis, Cell, Figure, Table, cell, ci_cell
 
 K = 2  # post 000's code size
 SEEDS = {"quick": 3, "full": 6}
@@ -114,20 +114,6 @@ def run(config: dict) -> dict:
 
 
 # ---- paired comparisons over seeds (the `features` suite uses these too) -----------------------
-
-
-def paired_values(a_records, b_records, key: str) -> tuple[np.ndarray, np.ndarray]:
-    """final[key] of two configurations' records on their common seeds, in seed order (a
-    missing or never-reached value is nan)."""
-    a = {r["config"]["seed"]: r for r in a_records}
-    b = {r["config"]["seed"]: r for r in b_records}
-    common = sorted(set(a) & set(b))
-    return (query.final([a[s] for s in common], key), query.final([b[s] for s in common], key))
-
-
-def versus(a_records, b_records, key: str) -> stats.Paired:
-    """Paired a - b of final[key] over the common seeds."""
-    return stats.paired(*paired_values(a_records, b_records, key))
 
 
 def difference_text(p: stats.Paired, digits: int = 3) -> str:
@@ -200,12 +186,6 @@ def reach_cell(values, digits: int = 3) -> Cell:
                 F.med_iqr(values, digits))
 
 
-def stat_cell(records, key: str) -> Cell:
-    """Mean ± half-width of the 95% t interval of final[key] over the records."""
-    values = query.final(records, key)
-    return Cell(F.ci(values), F.pm_ci(values))
-
-
 # ---- analysis ----------------------------------------------------------------------------------
 
 
@@ -243,11 +223,13 @@ def _tables(groups, vs) -> list[Table]:
                        rf"{F.num(f['params_encoder'])} / {F.num(f['params_decoder'])}")
                   if "params_encoder" in f else DASH)
         trained = "steps_to_pca_k" in f
-        rows.append([_label(v, recs), params, stat_cell(recs, "test_error"),
-                     stat_cell(recs, "train_error"),
-                     stat_cell(recs, "code_r2_pca") if "code_r2_pca" in f else DASH,
-                     stat_cell(recs, "code_r2_pixels") if "code_r2_pixels" in f else DASH,
-                     stat_cell(recs, "probe_accuracy"), stat_cell(recs, "knn_accuracy"),
+        rows.append([_label(v, recs), params, ci_cell(query.final(recs, "test_error")),
+                     ci_cell(query.final(recs, "train_error")),
+                     ci_cell(query.final(recs, "code_r2_pca")) if "code_r2_pca" in f else DASH,
+                     ci_cell(query.final(recs, "code_r2_pixels")) if "code_r2_pixels" in f
+                     else DASH,
+                     ci_cell(query.final(recs, "probe_accuracy")),
+                     ci_cell(query.final(recs, "knn_accuracy")),
                      reach_cell(reached(recs, "steps_to_pca_k")) if trained else DASH,
                      reach_cell(reached(recs, "seconds_to_pca_k"), 2) if trained else DASH])
     main = Table(
@@ -278,7 +260,7 @@ def _versus_mirror(groups) -> dict[str, dict[str, stats.Paired]]:
     if "mirror" not in groups:
         return {}
     keys = ("test_error", "code_r2_pca", "knn_accuracy", "steps_to_pca_k", "seconds_to_pca_k")
-    return {v: {key: versus(groups[v], groups["mirror"], key) for key in keys}
+    return {v: {key: query.versus(groups[v], groups["mirror"], key) for key in keys}
             for v in groups if v not in ("mirror", "pca")}
 
 
@@ -352,7 +334,7 @@ def _reaching(groups) -> dict[str, dict]:
     seconds to PCA's error, and how many runs of the two never reached it."""
     if "mirror" not in groups:
         return {}
-    return {v: {**{key: reach_verdict(*paired_values(groups[v], groups["mirror"], key))
+    return {v: {**{key: reach_verdict(*query.paired_values(groups[v], groups["mirror"], key))
                    for key in ("steps_to_pca_k", "seconds_to_pca_k")},
                 "never": sum(math.isinf(x) for name in (v, "mirror")
                              for x in reached(groups[name], "steps_to_pca_k"))}
