@@ -71,7 +71,7 @@ def _symmetry_records(train_errors, pca_error=2.0, r2=None):
 
 
 def test_symmetry_linear_vs_pca_finding_follows_the_numbers():
-    analyze = BY_NAME["symmetry"].analysis
+    analyze = BY_NAME["symmetry"].analyze
     above = analyze(_symmetry_records([2.1, 2.3]))
     (text,) = [f for f in above.findings if "linear decoder's error" in f]
     assert "training set" in text and "at or above it in all 2 seeds" in text
@@ -83,7 +83,7 @@ def test_symmetry_linear_vs_pca_finding_follows_the_numbers():
 
 
 def test_symmetry_simplicity_verdict_follows_the_paired_differences():
-    analyze = BY_NAME["symmetry"].analysis
+    analyze = BY_NAME["symmetry"].analyze
     seeds = [2.1, 2.2, 2.3, 2.4, 2.5]
     higher = analyze(_symmetry_records(seeds, r2={"linear": 0.9, "mirror": 0.5}))
     assert any("Simpler decoder, simpler code? yes" in f for f in higher.findings)
@@ -225,7 +225,7 @@ def test_graph_shrunken_runs_and_summary():
     analysis = BY_NAME["graph"].analyze(recs)
     main, paired, probe = analysis.tables
     (heading,) = [row for row in main.rows if row[0].text.startswith("SBM")]
-    assert {c.text for c in heading[1:]} == {""}
+    assert len(heading) == 1  # a heading spanning the table
     assert heading[0].text.endswith(f"30 nodes, {recs[0]['final']['edges']} edges, 2 seeds")
     (block,) = [row for row in main.rows if row[0].text == "block-probability score"]
     # one value per seed, not one per record (2 seeds x 3 decoders)

@@ -10,7 +10,7 @@ line, exit status 2, nothing half-written.
 Example:
   >>> from pathlib import Path
   >>> from tiedae.bench.suite import Suite
-  >>> suite = Suite("tiny", "a test suite", lambda o: [], lambda c: {})
+  >>> suite = Suite("tiny", "a test suite", lambda o: [], lambda c: {}, lambda r: None)
   >>> measured_time(suite, [Path("no-such-folder")])
   '-'
 """
