@@ -281,6 +281,20 @@ def checkpoint_cost(res: dict) -> list[str]:
     return out
 
 
+def command_times(res: dict) -> list[str]:
+    names = {"bench_first_s": "`python -m tiedae.bench`, empty compilation cache",
+             "bench_second_s": "`python -m tiedae.bench` again (cache of the first run)",
+             "pytest_s": "`python -m pytest -q`"}
+    rows = [[name, f"{res[key]:.0f}", f"{res['goals_s'][key]:.0f}",
+             "met" if res[key] <= res["goals_s"][key] else "not met"]
+            for key, name in names.items() if key in res]
+    out = _table(["command", "wall time (s)", "goal (s)", "goal"], rows)
+    out += ["", f"Each command in a fresh process on {res['cpu_count']} CPU cores, load average "
+            f"{res['load_average'][0]:.2f} at the end; the first bench run starts from an empty "
+            "`$XDG_CACHE_HOME`."]
+    return out
+
+
 RENDERERS = {
     "per_step_overhead": ("One compiled step per call vs `fit`'s fused steps",
                           "python benchmarks/per_step_overhead.py --out "
@@ -311,6 +325,9 @@ RENDERERS = {
     "checkpoint_cost": ("Cost of one checkpoint write against a training step",
                         "python benchmarks/checkpoint_cost.py --out "
                         "benchmarks/results/checkpoint_cost.json", checkpoint_cost),
+    "command_times": ("What a new user waits for: the quick bench twice and the tests",
+                      "python benchmarks/command_times.py --pytest --out "
+                      "benchmarks/results/command_times.json", command_times),
     "roofline": ("Training step against the device's matmul rate (closed form, autodiff, "
                  "PyTorch)",
                  "python benchmarks/roofline.py --out benchmarks/results/roofline.json",

@@ -109,3 +109,12 @@ def test_large_d_runs_every_method_on_a_tiny_file_and_renders(benchmarks, tmp_pa
     assert len(curves) == 4 and all(len(c) == 3 and c[0] is None for c in curves.values())
     text = _render(benchmarks["report"], "large_d", res, tmp_path)
     assert "| IncrementalPCA |" in text and "tied AE, Adam lr=0.01" in text
+
+
+def test_command_times_render_each_goal_met_or_not(benchmarks, tmp_path):
+    res = {"bench_first_s": 80.0, "bench_second_s": 50.0, "device": "cpu", "cpu_count": 2,
+           "load_average": [1.0, 1.0, 1.0], "bench_args": [],
+           "goals_s": {"bench_first_s": 90.0, "bench_second_s": 45.0, "pytest_s": 480.0}}
+    text = _render(benchmarks["report"], "command_times", res, tmp_path)
+    assert "| 80 | 90 | met |" in text and "| 50 | 45 | not met |" in text
+    assert "pytest" not in text  # not timed in this run
