@@ -117,4 +117,4 @@ def test_command_times_render_each_goal_met_or_not(benchmarks, tmp_path):
            "goals_s": {"bench_first_s": 90.0, "bench_second_s": 45.0, "pytest_s": 480.0}}
     text = _render(benchmarks["report"], "command_times", res, tmp_path)
     assert "| 80 | 90 | met |" in text and "| 50 | 45 | not met |" in text
-    assert "pytest" not in text  # not timed in this run
+    assert "python -m pytest -q" not in text  # not timed in this run
