@@ -6,8 +6,9 @@ LinearAE, PCA, metrics, algorithms) and `nonlinear` (MLP, conv and graph autoenc
 experiment suite: one module per suite, each turning its records into one `report.Analysis`),
 `report` (that analysis and its renderers: terminal, Markdown, LaTeX, HTML) and `paper`
 (figures, tables and numbers from the same analyses). `LinearAutoencoder` (tiedae.estimator),
-the scikit-learn estimator, is imported on first use, so `import tiedae` works without scikit-learn; so are `bench`,
-`report`, `paper` and `launch`, which `import tiedae` leaves out (`tiedae.bench` imports it).
+the scikit-learn estimator, is imported on first use, so `import tiedae` works without
+scikit-learn; so are `bench`, `report`, `paper` and `launch`, which `import tiedae` leaves out
+(`tiedae.bench` imports it).
 
 `tiedae.decoders`, `tiedae.metrics` and `tiedae.pca` are `tiedae.linear`'s modules under short
 names, importable both ways (`import tiedae.metrics`, `from tiedae.metrics import ...`).
