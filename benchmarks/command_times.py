@@ -45,7 +45,7 @@ def measure(bench_args: list[str], pytest: bool) -> dict:
         env = {**os.environ, "XDG_CACHE_HOME": str(Path(tmp) / "cache"),
                "PYTHONPATH": str(REPO)}
         env.pop("JAX_COMPILATION_CACHE_DIR", None)
-        bench = [sys.executable, "-m", "tiedae.bench", *bench_args]
+        bench = [sys.executable, "-m", "tiedae.bench", "run", *bench_args]
         res = {"bench_first_s": timed([*bench, "--out", str(Path(tmp) / "first")], env, REPO),
                "bench_second_s": timed([*bench, "--out", str(Path(tmp) / "second")], env,
                                        REPO)}

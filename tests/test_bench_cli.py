@@ -34,12 +34,12 @@ def _tiny_suite(calls=None, fail_on=None):
         return {"final": {"square": float(config["i"] ** 2)},
                 "trajectory": {"step": [0, 1], "value": [0.0, config["i"]]}, "extra": {}}
 
-    def summarize(recs):
+    def analyze(recs):
         total = sum(r["final"]["square"] for r in recs)
         rows = [[r["run_id"], r["final"]["square"]] for r in recs]
         return Analysis([Table("tiny", ["run", "square"], rows)], [f"sum of squares {total:g}"])
 
-    return Suite("tiny", "a test suite", configs, run, summarize)
+    return Suite("tiny", "a test suite", configs, run, analyze)
 
 
 def _lines(path):

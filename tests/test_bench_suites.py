@@ -271,6 +271,28 @@ def test_exact_pcs_summary_compares_each_optimizer_with_both_line_styles():
     assert "RFindExactPcs" in analysis.numbers and analysis.figures[0].name == "exact_pcs"
 
 
+def test_exact_pcs_pairs_methods_by_seed_when_a_run_is_missing():
+    """A failed run (absent record) leaves its seed out of the pairing; before, the lists were
+    paired by position (a ValueError on unequal lengths, or the wrong starts paired)."""
+    from tiedae.bench.suites import exact_pcs
+
+    def rec(method, seed, it):
+        return {"config": {"d": 200, "k": 2, "method": method, "optimizer": "adam",
+                           "seed": seed, "steps": 3000, "target": 0.3},
+                "final": {"iterations_to_axis_0.3": it, "axis_distance": 0.2,
+                          "subspace_distance": 1e-9}}
+
+    rag = [rec("rag", s, 100 + s) for s in range(5) if s != 1]  # seed 1's run failed
+    l2 = [rec("nonuniform_l2", s, 1000 - 300 * (s == 1)) for s in range(5)]
+    plain = [rec("plain", s, None) for s in range(5)]
+    settings = exact_pcs.settings(rag + l2 + plain)
+    a, b = exact_pcs.on_common_seeds(settings[200, 2, "adam", "rag"],
+                                     settings[200, 2, "adam", "nonuniform_l2"])
+    assert a == [100.0, 102.0, 103.0, 104.0] and b == [1000.0] * 4
+    text = " ".join(exact_pcs.SUITE.analyze(rag + l2 + plain).findings)
+    assert "RAG vs non-uniform L2 - fewer iterations" in text
+
+
 def test_median_iqr_counts_never_reached_runs_as_infinite():
     from tiedae.report import stats
 

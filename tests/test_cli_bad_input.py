@@ -41,11 +41,11 @@ def _suite(calls=None, n=3, interrupt_at=None, extra=None, name="tiny"):
         rows = len(datasets.load("user", path=config["data"])) if config["data"] else 0
         return {"final": {"seed": float(config["seed"]), "rows": rows}}
 
-    def summarize(recs):
+    def analyze(recs):
         rows = [[r["run_id"]] for r in recs]
         return Analysis([Table(name, ["run"], rows)], [f"{len(recs)} runs"])
 
-    return Suite(name, "a fake suite", configs, run, summarize)
+    return Suite(name, "a fake suite", configs, run, analyze)
 
 
 def _cli(capsys, args, suites=None):

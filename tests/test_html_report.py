@@ -174,7 +174,7 @@ BAD = {
     "empty results": (FileNotFoundError, "no saved results of these suites"),
     "damaged": (DamagedRecordsError, "fig-suite.jsonl:4"),
     "foreign": (DamagedRecordsError, "fig-suite.jsonl:1"),
-    "analysis fails": (ValueError, "cannot summarize the records in"),
+    "analysis fails": (ValueError, "cannot analyse the records in"),
     "figure fails": (ValueError, "cannot draw figure 'curve' (RuntimeError: no ink)"),
     "target is a file": (ValueError, "is a file; choose a folder name"),
     "target holds user files": (ValueError, "is a non-empty folder that is not a tiedae report"),

@@ -395,14 +395,14 @@ def test_docstring_examples(name):
 
 
 def test_numbers_are_formatted_for_latex():
-    from tiedae.report import format as results
+    from tiedae.report import format as F
 
-    assert results.num(3.2e-6) == r"\ensuremath{3.2\times10^{-6}}"
-    assert results.num(None) == results.num(float("nan")) == r"\textit{n/a}"
-    assert results.pm([350, 240, 460]) == r"\ensuremath{350\pm110}"
-    assert results.pm([3.5e-7, 1e-7, 6e-7]) == r"\ensuremath{(3.5\pm2.5)\times10^{-7}}"
-    assert results.pm([1e-16, -2e-16], zero_below=1e-12) == r"\ensuremath{\approx0}"
-    assert results.tex_escape("a_b & 50%") == r"a\_b \& 50\%"
+    assert F.num(3.2e-6) == r"\ensuremath{3.2\times10^{-6}}"
+    assert F.num(None) == F.num(float("nan")) == r"\textit{n/a}"
+    assert F.pm([350, 240, 460]) == r"\ensuremath{350\pm110}"
+    assert F.pm([3.5e-7, 1e-7, 6e-7]) == r"\ensuremath{(3.5\pm2.5)\times10^{-7}}"
+    assert F.pm([1e-16, -2e-16], zero_below=1e-12) == r"\ensuremath{\approx0}"
+    assert F.tex_escape("a_b & 50%") == r"a\_b \& 50\%"
 
 
 def _build_pdf(figures_dir: Path, build_dir: Path) -> subprocess.CompletedProcess:

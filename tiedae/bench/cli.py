@@ -116,15 +116,18 @@ def _stopped(plans: Sequence[runs.SuitePlan], outcome: runs.Outcome, why: str) -
 
 
 def _summaries(console, plans: Sequence[runs.SuitePlan], outcome: runs.Outcome, out) -> int:
+    from rich.markup import escape
+
+    unanalysed = []
     for p in plans:
         try:
             records = [r for r in p.store.load() if r["run_id"] in p.run_ids]
             if records:
                 print_analysis(console, p.suite.name, p.suite.analyze(records))
-        except Exception as err:  # a summary bug must not hide the saved results
-            outcome.failures.append((p.suite.name, "summary", f"{type(err).__name__}: {err}"))
-            console.print(f"[red]summary of {p.suite.name} failed:[/red] "
-                          f"{type(err).__name__}: {err}", highlight=False)
+        except Exception as err:  # an analysis bug must not hide the saved results
+            unanalysed.append(p.suite.name)
+            console.print(f"[red]analysis of {p.suite.name} failed:[/red] "
+                          f"{escape(f'{type(err).__name__}: {err}')}", highlight=False)
     console.print("\nresult files:", highlight=False)
     for p in plans:
         if p.store.path.exists():
@@ -134,6 +137,10 @@ def _summaries(console, plans: Sequence[runs.SuitePlan], outcome: runs.Outcome, 
     if outcome.failures:
         _error(f"{len(outcome.failures)} run(s) failed (tracebacks in {out / 'errors.log'}); "
                f"the others are saved. Fix the cause and rerun with --resume.{_kept(plans)}")
+        return EXIT_FAILED
+    if unanalysed:
+        _error(f"the analysis of {', '.join(unanalysed)} failed; every run is saved, and "
+               f"`python -m tiedae.bench report --results {out}` repeats the analysis")
         return EXIT_FAILED
     return 0
 

@@ -6,7 +6,7 @@ command runs or repairs the results there; a second command on the same folder g
 holder writes into the lock file). The kernel releases a flock when its process ends, however it
 ends, so a killed command never leaves a stale lock: the next command takes over the file. The
 holder removes the file when it is done; a command that locked a file that was removed meanwhile
-(the holder let go between our open and our lock) opens it again. `--report` and `--list` only
+(the holder let go between our open and our lock) opens it again. `report` and `list` only
 read, and take no lock. Without `fcntl` (not POSIX), or on a file system that refuses flock
 (some network ones), there is no locking.
 

@@ -83,7 +83,7 @@ def list_suites(console, folders: Sequence[str], registry: Sequence[Suite]) -> i
 def report(args, registry: Sequence[Suite]) -> int:
     """Prints the Markdown report of the results in `args.out`; with `args.html` also writes
     the HTML report, with `args.readme` rewrites the README's findings section."""
-    from tiedae.report.markdown import markdown_report, replace_section
+    from tiedae.report.markdown import check_section, markdown_report, replace_section
 
     where = f"{args.out_flag} {args.out}"
     selected = resolve(args.suite or ["all"], registry)
@@ -93,6 +93,11 @@ def report(args, registry: Sequence[Suite]) -> int:
         text = markdown_report(args.out, selected)
     except (OSError, ValueError) as err:
         raise UsageError(f"report: {err}") from None
+    if args.readme:  # checked before the HTML report is written: a bad README changes nothing
+        try:
+            check_section(args.readme)
+        except (OSError, ValueError) as err:
+            raise UsageError(f"--readme {args.readme}: {err}") from None
     if args.html:
         from tiedae.report.html import write_html
 

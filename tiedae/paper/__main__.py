@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--results", default="paper/results", metavar="DIR",
                         help="folder of bench results, the <suite>.jsonl files written by "
-                             "`python -m tiedae.bench --out DIR` (default: paper/results)")
+                             "`python -m tiedae.bench run --out DIR` (default: paper/results)")
     parser.add_argument("--out", default="paper/figures", metavar="OUT",
                         help="output folder for the PDFs, tables/ and numbers.tex; created "
                              "(with its parents) if missing (default: paper/figures)")
@@ -62,7 +62,7 @@ def _check_results(text: str) -> Path:
     path = _path("--results", text)
     if not path.exists():
         raise UsageError(f"--results {text}: no such folder; give the folder of bench results "
-                         "(`python -m tiedae.bench --out DIR` writes one)")
+                         "(`python -m tiedae.bench run --out DIR` writes one)")
     if not path.is_dir():
         raise UsageError(f"--results {text} is a file, not a folder of bench results")
     try:
@@ -71,7 +71,7 @@ def _check_results(text: str) -> Path:
         raise UsageError(f"--results {text}: cannot read it ({err.strerror or err})") from None
     if not found:
         raise UsageError(f"--results {text} holds no bench records (<suite>.jsonl files); "
-                         f"`python -m tiedae.bench --suite all --full --out {text}` makes them")
+                         f"`python -m tiedae.bench run --suite all --full --out {text}` makes them")
     return path
 
 

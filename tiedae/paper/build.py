@@ -1,7 +1,7 @@
 r"""Regenerates every figure, table and number of the paper from saved bench records.
 
-`generate(results_dir, out_dir)` reads `<suite>.jsonl` files, calls each suite's figure and
-table makers, and writes into `out_dir`:
+`generate(results_dir, out_dir)` reads `<suite>.jsonl` files, calls each suite's `analyze`
+(`tiedae.report.Analysis`) and writes its figures, named tables and numbers into `out_dir`:
 
 * `<figure>.pdf` for every ``\includegraphics`` of the manuscript;
 * `tables/<name>.tex` for every ``\input{figures/tables/<name>}``;
@@ -116,8 +116,15 @@ def _publish(stage: Path, out: Path) -> None:
 
 def _suite_outputs(suite, records: list[dict], out: Path):
     """(figure paths, macros, {table name: tex}) of one suite, its figures written into out."""
-    analysis = suite.analyze(records)
-    figures = [plots.save(f.draw(), out / f"{f.name}.pdf") for f in analysis.figures]
+    analysis = query.analyze(suite, records, f"{suite.name}.jsonl")
+    figures = []
+    for figure in analysis.figures:
+        try:
+            drawn = figure.draw()
+        except Exception as err:  # records of another version, edited by hand, ...
+            raise ValueError(f"{suite.name}: cannot draw figure {figure.name} "
+                             f"({type(err).__name__}: {err})") from err
+        figures.append(plots.save(drawn, out / f"{figure.name}.pdf"))
     tables = {t.name: latex.table_tex(t) for t in analysis.tables if t.name is not None}
     return figures, dict(analysis.numbers), tables
 
@@ -148,7 +155,7 @@ def generate(results_dir, out_dir, *, paper_dir=None, allow_missing: bool = Fals
     if missing and not allow_missing:
         raise ValueError(
             f"results in {results_dir} lack the suites {missing}: run "
-            f"`python -m tiedae.bench --suite {' '.join(missing)} --out {results_dir}` "
+            f"`python -m tiedae.bench run --suite {' '.join(missing)} --out {results_dir}` "
             "(or pass --allow-missing for a draft with placeholders)"
         )
     for suite in missing:
@@ -175,8 +182,9 @@ def _generate(records: dict, out: Path, paper: Manuscript | None, allow_missing:
         recs = records[suite.name]
         log(f"{suite.name}: {len(recs)} records")
         figures, new_macros, new_tables = _suite_outputs(suite, recs, out)
+        clash = ((set(new_macros) & set(macros)) | (set(new_tables) & set(table_tex))
+                 | ({p.name for p in figures} & {p.name for p in made_figures}))
         made_figures += figures
-        clash = (set(new_macros) & set(macros)) | (set(new_tables) & set(table_tex))
         if clash:
             raise ValueError(f"{suite.name}: generated names defined twice: {sorted(clash)}")
         macros.update(new_macros)

@@ -1,4 +1,4 @@
-r"""The LaTeX renderer: a suite's analysis as the paper's tables, macros and PDF figures.
+r"""The LaTeX renderer: a suite's analysis as the paper's tables and macros.
 
 `table_tex(table)` writes a named table of an analysis as the paper's fragment (a booktabs
 ``tabular`` of its cells' LaTeX); `numbers_tex` writes the analyses' numbers as ``\newcommand``
@@ -17,7 +17,8 @@ __all__ = ["configs_table", "global_macros", "numbers_tex", "table_tex", "tabula
 
 
 def tabular(columns: list[str], rows: list[list[str]], align: str | None = None) -> str:
-    """A booktabs tabular; cells are LaTeX already (use R.tex_escape for plain text)."""
+    """A booktabs tabular; cells are LaTeX already (use `tiedae.report.format.tex_escape` for plain
+    text)."""
     align = align or "l" + "r" * (len(columns) - 1)
     lines = [f"\\begin{{tabular}}{{{align}}}", "\\toprule", " & ".join(columns) + r" \\",
              "\\midrule"]

@@ -2,8 +2,9 @@
 
 A record is one run's dict (`config`, `final`, `trajectory`, `extra`, `env`, ...) as the bench
 saves it. `select` keeps records by config values, `group` groups them (first-seen order),
-`by_seed` orders a group by seed so that two groups pair run by run, `final` and `trajectory`
-read a run's numbers (null -> nan), `load` reads a results folder.
+`by_seed` orders a group by seed, `paired_values` / `versus` pair two settings' runs by seed,
+`final` and `trajectory` read a run's numbers (null -> nan), `load` reads a results folder and
+`analyses` / `analyze` turn each suite's saved records into its analysis.
 
 Example:
   >>> from tiedae.report import query
@@ -19,12 +20,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tiedae.report import stats
 
-__all__ = ["analyses", "by_seed", "final", "group", "load", "paired_values", "select",
+if TYPE_CHECKING:
+    from tiedae.report.analysis import Analysis
+
+__all__ = ["analyses", "analyze", "by_seed", "final", "group", "load", "paired_values", "select",
            "trajectory", "versus"]
 
 
@@ -125,6 +130,22 @@ def trajectory(record: dict, metric: str, x: str = "step") -> tuple[np.ndarray, 
     return np.asarray(steps, dtype=float), np.asarray(as_float, dtype=float)
 
 
+def analyze(suite, records: list[dict], where) -> Analysis:
+    """`suite.analyze(records)`, any failure raised as a ValueError naming `where` (the
+    records' file or folder): records of another version or edited by hand."""
+    from tiedae.report.analysis import Analysis
+
+    try:
+        analysis = suite.analyze(records)
+    except Exception as err:
+        raise ValueError(f"cannot analyse the records in {where} "
+                         f"({type(err).__name__}: {err})") from err
+    if not isinstance(analysis, Analysis):
+        raise ValueError(f"suite {suite.name}: its analysis is a {type(analysis).__name__}, "
+                         "not a tiedae.report.Analysis")
+    return analysis
+
+
 def analyses(results_dir, suites) -> list[tuple]:
     """(suite, records, analysis) of every suite with saved records in `results_dir`, in the
     order of `suites` (the renderers' one reader).
@@ -135,26 +156,13 @@ def analyses(results_dir, suites) -> list[tuple]:
         suite cannot analyse its records (records of another version, edited by hand, ...).
     """
     from tiedae.bench.records import ResultStore
-    from tiedae.report.analysis import Analysis
 
     loaded = []
     for suite in suites:
         store = ResultStore(results_dir, suite.name)
         records = store.load()  # DamagedRecordsError (a ValueError) names the file and line
-        if not records:
-            continue
-        try:
-            analysis = suite.analyze(records)
-        except Exception as err:  # records of another version, edited by hand, ...
-            raise ValueError(f"cannot summarize the records in {store.jsonl} "
-                             f"({type(err).__name__}: {err})") from err
-        if not isinstance(analysis, Analysis):
-            raise ValueError(f"suite {suite.name}: its analysis is a {type(analysis).__name__}, "
-                             "not a tiedae.report.Analysis")
-        loaded.append((suite, records, analysis))
+        if records:
+            loaded.append((suite, records, analyze(suite, records, store.jsonl)))
     if not loaded:
         raise FileNotFoundError(f"no saved results of these suites in {results_dir}")
     return loaded
-
-
-# ----------------------------------------------------------------- content ------------------

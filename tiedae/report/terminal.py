@@ -14,11 +14,11 @@ def print_analysis(console, suite: str, analysis: Analysis) -> None:
     from rich.table import Table as RichTable
 
     for table in analysis.tables:
-        out = RichTable(title=table.title, title_justify="left")
+        out = RichTable(title=escape(table.title), title_justify="left")
         for col in table.columns:
-            out.add_column(col.text)
-        for row in table.padded():
-            out.add_row(*[c.text for c in row])
+            out.add_column(escape(col.text))
+        for row in table.padded():  # escaped: "never [never, never]" is not a style tag
+            out.add_row(*[escape(c.text) for c in row])
         console.print(out)
     for line in analysis.findings:
         console.print(f"  [bold]finding[/bold] ({suite}): {escape(line)}", highlight=False)

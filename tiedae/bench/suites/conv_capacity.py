@@ -200,10 +200,7 @@ def _variants(records) -> dict[str, dict[int, dict]]:
 
 def _vs_baseline(variants, v: str, key: str) -> stats.Paired:
     """`key` of variant v minus the baseline's, paired over the seeds both ran."""
-    base = variants["baseline"]
-    seeds = sorted(set(variants[v]) & set(base))
-    return stats.paired(query.final([variants[v][s] for s in seeds], key),
-                        query.final([base[s] for s in seeds], key))
+    return query.versus(variants[v].values(), variants["baseline"].values(), key)
 
 
 def _label(v: str) -> Cell:

@@ -202,9 +202,7 @@ def by_model(records) -> dict[str, dict[int, dict]]:
 
 def compare(by: dict, a: str, b: str, key: str) -> stats.Paired:
     """Paired comparison of `key` between models a and b over their common seeds."""
-    seeds = sorted(set(by[a]) & set(by[b]))
-    return stats.paired(query.final([by[a][s] for s in seeds], key),
-                        query.final([by[b][s] for s in seeds], key))
+    return query.versus(by[a].values(), by[b].values(), key)
 
 
 def collapsed(errors) -> bool:

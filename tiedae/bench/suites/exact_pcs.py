@@ -222,6 +222,15 @@ def settings(records: list[dict], target=TARGET) -> dict[tuple, Setting]:
     return out
 
 
+def on_common_seeds(a: Setting, b: Setting) -> tuple[list[float], list[float]]:
+    """Two settings' iterations on the seeds (random starts) both ran, in seed order: a run
+    that failed or is missing leaves its seed out of the pairing instead of shifting it."""
+    x, y = ({r["config"]["seed"]: it for r, it in zip(s.records, s.iterations, strict=True)}
+            for s in (a, b))
+    seeds = sorted(x.keys() & y.keys())
+    return [x[seed] for seed in seeds], [y[seed] for seed in seeds]
+
+
 def iterations_cell(setting: Setting) -> Cell:
     """'median [q25, q75]' of a setting's iterations ('never' for not reached)."""
     def text(x):
@@ -359,7 +368,7 @@ def _findings(groups: dict[tuple, Setting], target, fit: list) -> list[str]:
             f"{len(by['rag'].records)} starts, {budgets}) - " + "; ".join(parts) + ".")
         findings.append(
             f"d={d}, k={k}, {opt}: RAG vs non-uniform L2 - "
-            + paired_iterations(by["rag"].iterations, by["nonuniform_l2"].iterations)
+            + paired_iterations(*on_common_seeds(by["rag"], by["nonuniform_l2"]))
             + f"; plain training: {_plain_verdict(by['plain'])}.")
     by_opt: dict[tuple, dict[str, Setting]] = {}
     for (d, k, opt, method), s in groups.items():
@@ -368,7 +377,7 @@ def _findings(groups: dict[tuple, Setting], target, fit: list) -> list[str]:
         if len(by) == 2 and method != "plain":
             findings.append(
                 f"d={d}, k={k}, {method}: Adam vs SGD with Nesterov momentum (their step sizes) "
-                "- " + paired_iterations(by["adam"].iterations, by["sgd_nesterov"].iterations)
+                "- " + paired_iterations(*on_common_seeds(by["adam"], by["sgd_nesterov"]))
                 + ".")
     if fit:
         (best, (err, n)), (other, (err2, _)) = fit
@@ -397,7 +406,7 @@ def _numbers(groups: dict[tuple, Setting], target, fit: list) -> dict[str, str]:
         budget = max(r["config"]["steps"] for s in by.values() for r in s.records)
         sentence = rf"$k={k}$, {_opt_cell(opt).tex} (budget {F.num(budget)}): " + ", ".join(parts)
         if "rag" in by and "nonuniform_l2" in by:
-            answer = paired_iterations(by["rag"].iterations, by["nonuniform_l2"].iterations)
+            answer = paired_iterations(*on_common_seeds(by["rag"], by["nonuniform_l2"]))
             sentence += rf"; RAG against non-uniform $L_2$: {F.tex_escape(answer)}"
         sentences.append(sentence)
     style = ""

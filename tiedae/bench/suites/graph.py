@@ -245,10 +245,7 @@ class _Graph:
                        if a in self.decs and b in self.decs for key in KEYS}
 
     def _paired(self, a, b, key) -> stats.Paired:
-        x, y = ({r["config"]["seed"]: r for r in self.decs[d]} for d in (a, b))
-        seeds = sorted(set(x) & set(y))
-        return stats.paired(query.final([x[s] for s in seeds], key),
-                            query.final([y[s] for s in seeds], key))
+        return query.versus(self.decs[a], self.decs[b], key)
 
     def values(self, dec, key) -> np.ndarray:
         """final[key] of a decoder's runs, by seed (nan where absent)."""
