@@ -74,7 +74,8 @@ class Suite:
       description: one line for `--list`.
       configs: Options -> list of config dicts, each with "run_id" (unique, stable) and "seed".
       run: config -> {"final": {...}, "trajectory": {...}, "extra": {...}}.
-      analyze: list of records -> `tiedae.report.Analysis`.
+      analyze: list of records (never empty: the renderers skip a suite without records) ->
+        `tiedae.report.Analysis`.
       in_quick: whether the default command (no --suite) includes this suite.
     """
 
