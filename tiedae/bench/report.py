@@ -83,14 +83,16 @@ def list_suites(console, folders: Sequence[str], registry: Sequence[Suite]) -> i
 def report(args, registry: Sequence[Suite]) -> int:
     """Prints the Markdown report of the results in `args.out`; with `args.html` also writes
     the HTML report, with `args.readme` rewrites the README's findings section."""
+    from tiedae.report import query
     from tiedae.report.markdown import check_section, markdown_report, replace_section
 
     where = f"{args.out_flag} {args.out}"
     selected = resolve(args.suite or ["all"], registry)
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise UsageError(f"report: {where} is a file, not a folder of results")
-    try:
-        text = markdown_report(args.out, selected)
+    try:  # every suite analysed once, for the Markdown, HTML and README outputs
+        loaded = query.analyses(args.out, selected)
+        text = markdown_report(args.out, selected, loaded=loaded)
     except (OSError, ValueError) as err:
         raise UsageError(f"report: {err}") from None
     if args.readme:  # checked before the HTML report is written: a bad README changes nothing
@@ -102,13 +104,14 @@ def report(args, registry: Sequence[Suite]) -> int:
         from tiedae.report.html import write_html
 
         try:
-            index = write_html(args.out, args.html, selected)
+            index = write_html(args.out, args.html, selected, loaded=loaded)
         except (OSError, ValueError) as err:
             raise UsageError(f"--html {args.html}: {err}") from None
         print(f"HTML report: {index}", file=sys.stderr, flush=True)
     if args.readme:
         try:
-            replace_section(args.readme, markdown_report(args.out, selected, tables=False))
+            replace_section(args.readme,
+                            markdown_report(args.out, selected, tables=False, loaded=loaded))
         except (OSError, ValueError) as err:
             raise UsageError(f"--readme {args.readme}: {err}") from None
     print(text)

@@ -291,13 +291,14 @@ def _temp_folder(out: Path, kind: str) -> Path:
                          f"({err.strerror or err}); choose a writable folder") from None
 
 
-def write_html(results_dir, out_dir, suites: Sequence) -> Path:
+def write_html(results_dir, out_dir, suites: Sequence, *, loaded: list | None = None) -> Path:
     """Writes the HTML report of the suites' records in `results_dir` to `out_dir`.
 
     Args:
       results_dir: a folder of `<suite>.jsonl` records (`python -m tiedae.bench run --out DIR`).
       out_dir: the report folder: new, empty, or an earlier report (replaced).
       suites: `tiedae.bench.Suite`s; those without records in `results_dir` are left out.
+      loaded: `query.analyses(results_dir, suites)` when the caller has it already.
 
     Returns:
       The path of `out_dir/index.html`.
@@ -314,7 +315,7 @@ def write_html(results_dir, out_dir, suites: Sequence) -> Path:
     results_dir, out = Path(results_dir), Path(out_dir)
     _check_results(results_dir)
     replace = _previous_report(out)
-    loaded = query.analyses(results_dir, suites)
+    loaded = query.analyses(results_dir, suites) if loaded is None else loaded
     tmp = _temp_folder(out, "report")
     try:
         (tmp / "figures").mkdir()

@@ -36,8 +36,10 @@ def table_markdown(table: Table, *, title: bool = True) -> list[str]:
     return lines
 
 
-def markdown_report(results_dir, suites: Sequence, *, tables: bool = True) -> str:
-    """Markdown with one section per suite that has saved records in `results_dir`.
+def markdown_report(results_dir, suites: Sequence, *, tables: bool = True,
+                    loaded: list | None = None) -> str:
+    """Markdown with one section per suite that has saved records in `results_dir`
+    (`loaded`: `query.analyses(results_dir, suites)` when the caller has it already).
 
     Raises:
       FileNotFoundError: none of the suites has saved records in `results_dir`.
@@ -45,7 +47,8 @@ def markdown_report(results_dir, suites: Sequence, *, tables: bool = True) -> st
         suite cannot analyse its saved records.
     """
     parts, total, machines = [], 0.0, set()
-    for suite, records, analysis in query.analyses(results_dir, suites):
+    loaded = query.analyses(results_dir, suites) if loaded is None else loaded
+    for suite, records, analysis in loaded:
         modes = sorted({r["run_id"].split("-", 1)[0] for r in records})
         seconds = sum(r["wall_time_s"] for r in records)
         total += seconds
