@@ -39,7 +39,7 @@ Example:
   >>> from tiedae.bench.suites import decoder_speed
   >>> configs = decoder_speed.configs(Options(quick=False))
   >>> len(configs), sorted({c["optimizer"] for c in configs})
-  (1680, ['adam', 'gd', 'momentum'])
+  (1760, ['adam', 'gd', 'momentum'])
   >>> decoder_speed.choose_step({0.1: [40.0, 50.0, 45.0], 0.3: [20.0, None, 25.0]})
   0.3
   >>> decoder_speed.choose_step({0.1: [40.0, 50.0, 45.0], 0.3: [20.0, None, None]})
@@ -69,7 +69,7 @@ INIT_SCALES = (0.5, 2.0)
 # Wide enough that no tie's choice sits at a grid end on the full runs' settings (the pinv
 # tie's best c grows like the start's scale squared, since its gradient scales like 1 / ||W||).
 GRIDS = {"gd": (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0),
-         "momentum": (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0),
+         "momentum": (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0),
          "adam": (3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)}
 MOMENTUM = 0.9
 # One optimizer object per kind with the step size injected per run: one compiled program
