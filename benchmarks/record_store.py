@@ -193,10 +193,12 @@ def main() -> None:
     sizes = [len(json.dumps(r, allow_nan=False)) for r in saved]
     median = int(np.argsort(sizes)[len(sizes) // 2])
     record = saved[median]
+    load_start = os.getloadavg()[0]
     res = {"device": f"disk of {'--dir' if args.dir else 'the temporary folder'} "
                      f"({_file_system(root)}), {os.cpu_count()} CPUs",
-           "source": f"paper/results/symmetry.jsonl, line {median + 1} (median size)",
-           **measure(record, sorted(args.n), args.repeats, root)}
+           "source": f"paper/results/symmetry.jsonl line {median + 1}, the median size",
+           **measure(record, sorted(args.n), args.repeats, root),
+           "load_average": [load_start, os.getloadavg()[0]]}
     print(f"record: {res['record_bytes']} bytes; best of {args.repeats} rounds; {res['device']}")
     print(f"{'N':>6} {'rewrite s':>10} {'append s':>9} {'csv s':>7} {'per-run s':>10} "
           f"{'rewrite/append':>15} {'per-run/append':>15} {'read jsonl s':>13} "
