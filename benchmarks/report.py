@@ -295,6 +295,34 @@ def command_times(res: dict) -> list[str]:
     return out
 
 
+def record_store(res: dict) -> list[str]:
+    def modelled(r, text):
+        return text if r["rewrite_measured"] else f"~{text}"
+
+    out = _table(["records", "rewrite the file at each save (s)", "append a line (s)",
+                  "CSV once (s)", "a file per run (s)", "rewrite / (append + CSV)",
+                  "file per run / append", "read: one JSONL (s)", "read: a file per run (s)"],
+                 [[r["n"], modelled(r, _g(r["rewrite_s"] if r["rewrite_measured"]
+                                          else r["rewrite_model_s"])),
+                   _g(r["append_s"]), _g(r["csv_s"]), _g(r["file_per_run_s"]),
+                   modelled(r, f"{_g(r['rewrite_over_append'])}×"),
+                   f"{_g(r['file_per_run_over_append'])}×", _g(r["read_jsonl_s"]),
+                   _g(r["read_file_per_run_s"])] for r in res["rows"]])
+    model, measured = res["rewrite_model"], [r for r in res["rows"] if r["rewrite_measured"]]
+    check = "".join(f"; at {r['n']} records the model gives {_g(r['rewrite_model_s'])} s against "
+                    f"{_g(r['rewrite_s'])} s measured" for r in measured)
+    load = (f", load average {res['load_average'][0]:.1f} at the start and "
+            f"{res['load_average'][1]:.1f} at the end" if "load_average" in res else "")
+    out.append("")
+    out.append(f"Saving {', '.join(str(r['n']) for r in res['rows'])} records of "
+               f"{res['record_bytes'] / 1e3:.0f} kB ({res['source']}) one by one, each save "
+               f"fsynced, best of {res['repeats']} interleaved rounds{load}. ~: the rewrite's "
+               f"total from one save's time measured with "
+               f"{', '.join(map(str, model['levels']))} records saved, a + b·i with "
+               f"b = {_g(model['b_s_per_record'] * 1e3)} ms per saved record, summed{check}.")
+    return out
+
+
 RENDERERS = {
     "per_step_overhead": ("One compiled step per call vs `fit`'s fused steps",
                           "python benchmarks/per_step_overhead.py --out "
@@ -328,6 +356,9 @@ RENDERERS = {
     "command_times": ("What a new user waits for: the quick bench twice and the tests",
                       "python benchmarks/command_times.py --pytest --out "
                       "benchmarks/results/command_times.json", command_times),
+    "record_store": ("Saving bench records: append a line vs rewrite the file vs a file per run",
+                     "python benchmarks/record_store.py --out "
+                     "benchmarks/results/record_store.json", record_store),
     "roofline": ("Training step against the device's matmul rate (closed form, autodiff, "
                  "PyTorch)",
                  "python benchmarks/roofline.py --out benchmarks/results/roofline.json",

@@ -1,4 +1,4 @@
-"""Result files of the bench: strict JSON lines, atomic rewrites, resume bookkeeping, CSV."""
+"""Result files of the bench: strict JSON lines, appends, resume bookkeeping, CSV."""
 
 import csv
 import json
@@ -47,23 +47,122 @@ def test_make_record_rejects_bad_results():
         make_record("toy", {"run_id": "a"}, {"trajectory": {}}, 0.0)
 
 
-def test_store_append_load_replace_and_csv(tmp_path):
+def test_store_appends_refuses_a_saved_run_and_writes_csv(tmp_path):
     store = ResultStore(tmp_path, "toy")
     assert store.load() == [] and store.done_ids() == set()
-    store.append(_record("a", 1.0))
     store.append(_record("b", 2.0))
-    store.append(_record("a", 3.0))  # same run_id replaces, never duplicates
+    store.append(_record("a", 3.0))
+    before = store.jsonl.read_bytes()
+    with pytest.raises(ValueError, match="run 'a' is saved already"):
+        store.append(_record("a", 4.0))
+    with pytest.raises(ValueError, match="run 'b' is saved already"):  # also a new store
+        ResultStore(tmp_path, "toy").append(_record("b", 4.0))
+    assert store.jsonl.read_bytes() == before
     recs = store.load()
-    assert [r["run_id"] for r in recs] == ["b", "a"]
-    assert recs[1]["final"]["x"] == 3.0
+    assert [(r["run_id"], r["final"]["x"]) for r in recs] == [("b", 2.0), ("a", 3.0)]
     assert store.done_ids() == {"a", "b"}
     lines = store.jsonl.read_text().splitlines()
-    assert len(lines) == 2 and all(json.loads(line) for line in lines)
+    assert len(lines) == 2 and [json.loads(line) for line in lines] == recs
+    assert not store.csv.exists()  # derived from the JSONL when a suite's runs end
+    store.write_csv()
     rows = list(csv.DictReader(store.csv.open()))
     assert [r["run_id"] for r in rows] == ["b", "a"]
     assert rows[1]["final.x"] == "3.0" and rows[0]["config.nested.a"] == "1"
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-    assert store.jsonl.stat().st_mode & 0o777 == records.FILE_MODE  # not mkstemp's 0o600
+    assert store.jsonl.stat().st_mode & 0o777 == records.FILE_MODE
+
+
+def test_append_reads_the_file_once_and_rewrites_no_line(tmp_path, monkeypatch):
+    store = ResultStore(tmp_path, "toy")
+    store.append(_record("a"))
+    first = store.jsonl.read_bytes()
+    reads = []
+    real = records.read_records
+    monkeypatch.setattr(records, "read_records", lambda *a: reads.append(a) or real(*a))
+    store = ResultStore(tmp_path, "toy")
+    for rid in "bcd":
+        store.append(_record(rid))
+    assert len(reads) == 1  # the run_ids, at the first append; not once per append
+    assert store.jsonl.read_bytes().startswith(first)
+    assert [r["run_id"] for r in store.load()] == list("abcd")
+
+
+def test_a_last_line_cut_short_is_ignored_then_set_aside_by_the_next_append(tmp_path):
+    """A process killed while it appended: the reader ignores the cut line, and the next
+    append moves it to <file>.damaged, truncates it and writes whole lines only."""
+    store = ResultStore(tmp_path, "toy")
+    for rid in "ab":
+        store.append(_record(rid))
+    whole = store.jsonl.read_bytes()
+    line_c = json.dumps(_record("c")).encode()
+    for cut in (1, 37, len(line_c) - 1):  # inside a key, a value, before the final brace
+        store.jsonl.write_bytes(whole + line_c[:cut])
+        assert [r["run_id"] for r in records.read_records(store.jsonl, "toy")] == ["a", "b"]
+        assert records.scan_records(store.jsonl, "toy")[1] == []
+    cut = line_c[:len(line_c) // 2]
+    store.jsonl.write_bytes(whole + cut)
+    ResultStore(tmp_path, "toy").append(_record("c"))
+    assert store.jsonl.read_bytes() == whole + line_c + b"\n"
+    assert (tmp_path / "toy.jsonl.damaged").read_bytes() == cut + b"\n"
+
+
+def test_a_line_cut_short_in_the_middle_is_damaged(tmp_path):
+    store = ResultStore(tmp_path, "toy")
+    store.append(_record("a"))
+    line_b = json.dumps(_record("b")).encode()
+    store.jsonl.write_bytes(store.jsonl.read_bytes() + line_b[:40] + b"\n" + line_b + b"\n")
+    with pytest.raises(records.DamagedRecordsError, match=r"toy.jsonl:2 is not valid JSON"):
+        store.load()
+    with pytest.raises(records.DamagedRecordsError):
+        ResultStore(tmp_path, "toy").append(_record("c"))
+
+
+def test_a_whole_last_record_without_its_newline_is_kept(tmp_path):
+    """A file edited by hand whose last line lost its newline: that record counts, and the
+    next one goes on a line of its own."""
+    store = ResultStore(tmp_path, "toy")
+    store.append(_record("a"))
+    store.jsonl.write_bytes(store.jsonl.read_bytes().rstrip(b"\n"))
+    assert store.done_ids() == {"a"}
+    ResultStore(tmp_path, "toy").append(_record("b"))
+    assert [r["run_id"] for r in store.load()] == ["a", "b"]
+    assert store.jsonl.read_bytes().count(b"\n") == 2
+    assert not (tmp_path / "toy.jsonl.damaged").exists()
+
+
+@pytest.mark.parametrize("failure", ["disk full mid-line", "ctrl-c at fsync"])
+def test_a_failed_append_leaves_the_file_as_it_was(tmp_path, monkeypatch, failure):
+    from tiedae.bench import files
+
+    store = ResultStore(tmp_path, "toy")
+    store.append(_record("a"))
+    store.jsonl.write_bytes(store.jsonl.read_bytes() + b'{"cut')  # and a line cut short
+    before = store.jsonl.read_bytes()
+    if failure == "disk full mid-line":
+        def write_half(fd, data):
+            os.write(fd, data[:len(data) // 2])
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(files, "_write_all", write_half)
+        error = OSError
+    else:
+        fsyncs, real_fsync = [], os.fsync
+
+        def interrupted(fd):  # the first fsync is <file>.damaged's, the second the append's
+            fsyncs.append(fd)
+            if len(fsyncs) == 2:
+                raise KeyboardInterrupt
+            real_fsync(fd)
+
+        monkeypatch.setattr(files.os, "fsync", interrupted)
+        error = KeyboardInterrupt
+    with pytest.raises(error):
+        store.append(_record("b"))
+    assert store.jsonl.read_bytes() == before[:-len(b'{"cut')]  # only the cut line went,
+    assert (tmp_path / "toy.jsonl.damaged").read_bytes() == b'{"cut\n'  # to .damaged
+    monkeypatch.undo()
+    store.append(_record("b"))
+    assert [r["run_id"] for r in store.load()] == ["a", "b"]
 
 
 def test_corrupt_line_names_file_and_line(tmp_path):
@@ -115,8 +214,8 @@ def test_repair_moves_damaged_lines_aside_and_keeps_records(tmp_path):
                                         b"{trunc"]))
     with pytest.raises(records.DamagedRecordsError) as info:
         store.load()
-    assert [d.line for d in info.value.damaged] == [2, 4, 6]
-    assert "and 2 more damaged line(s)" in str(info.value) and "--repair" in str(info.value)
+    assert [d.line for d in info.value.damaged] == [2, 4]  # line 6 was cut short: ignored
+    assert "and 1 more damaged line(s)" in str(info.value) and "--repair" in str(info.value)
     assert [d.line for d in records.repair_records(store.jsonl, "toy")] == [2, 4, 6]
     assert [r["run_id"] for r in store.load()] == ["a", "b", "c"]
     assert (tmp_path / "toy.jsonl.damaged").read_bytes() == b'garbage\n{"x": 1}\n{trunc\n'

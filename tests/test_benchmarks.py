@@ -16,8 +16,8 @@ def benchmarks():
     sys.path.insert(0, str(REPO / "benchmarks"))
     try:
         yield {name: importlib.import_module(name)
-               for name in ("checkpoint_cost", "fused_convolutions", "large_d", "report",
-                            "roofline", "step_throughput")}
+               for name in ("checkpoint_cost", "fused_convolutions", "large_d", "record_store",
+                            "report", "roofline", "step_throughput")}
     finally:
         sys.path.remove(str(REPO / "benchmarks"))
 
@@ -118,3 +118,20 @@ def test_command_times_render_each_goal_met_or_not(benchmarks, tmp_path):
     text = _render(benchmarks["report"], "command_times", res, tmp_path)
     assert "| 80 | 90 | met |" in text and "| 50 | 45 | not met |" in text
     assert "python -m pytest -q" not in text  # not timed in this run
+
+
+def test_record_store_times_the_three_ways_and_renders(benchmarks, tmp_path):
+    record_store = benchmarks["record_store"]
+    record = {"suite": "symmetry", "run_id": "x", "config": {"seed": 0}, "final": {"e": 1.0},
+              "trajectory": {"loss": [1.0, 0.5]}, "wall_time_s": 1.0}
+    (tmp_path / "work").mkdir()
+    res = record_store.measure(record, [2, 4], 1, tmp_path / "work")
+    assert not list((tmp_path / "work").iterdir())  # every scratch folder removed
+    small, large = res["rows"]
+    assert small["rewrite_measured"] and not large["rewrite_measured"]
+    assert large["rewrite_model_s"] == pytest.approx(
+        4 * res["rewrite_model"]["a_s"] + 6 * res["rewrite_model"]["b_s_per_record"])
+    assert all(r["append_s"] > 0 and r["file_per_run_s"] > 0 for r in res["rows"])
+    text = _render(benchmarks["report"], "record_store",
+                   {**res, "device": "disk", "source": "a toy record"}, tmp_path)
+    assert "| 4 | ~" in text and "a file per run" in text

@@ -131,19 +131,41 @@ def test_overwrite_refuses_a_damaged_file_so_its_lines_are_not_lost(tmp_path, ca
 
 def test_failing_write_stops_with_a_message_and_keeps_what_was_saved(tmp_path, capsys,
                                                                       monkeypatch):
-    real, writes = records.atomic_write_text, []
+    from tiedae.bench import files
 
-    def disk_full(path, text):
-        writes.append(path)
-        if len(writes) == 3:  # the JSONL of the second record
+    real, writes = files._write_all, []
+
+    def disk_full(fd, data):
+        writes.append(data)
+        if len(writes) == 2:  # half of the second record's line, then the disk is full
+            os.write(fd, data[:len(data) // 2])
             raise OSError(28, "No space left on device")
-        real(path, text)
+        real(fd, data)
 
-    monkeypatch.setattr(records, "atomic_write_text", disk_full)
+    monkeypatch.setattr(files, "_write_all", disk_full)
     code, out, err = _cli(capsys, ["--suite", "tiny", "--out", tmp_path])
     assert code == 1 and "Traceback" not in out + err
     assert "No space left on device" in err and "1 run(s) saved" in err and "--resume" in err
-    assert _ids(tmp_path / "tiny.jsonl") == ["r0"]
+    assert (tmp_path / "tiny.jsonl").read_bytes() == writes[0]  # the half line taken back
+    assert (tmp_path / "tiny.csv").read_text().count("\n") == 2  # header and r0
+
+
+def test_killed_while_saving_then_resume_reruns_that_run_exactly_once(tmp_path, capsys):
+    """A SIGKILL in the middle of an append leaves the last line cut short (no newline):
+    readers ignore it, --resume reruns exactly that run, the file ends with each run once."""
+    path = tmp_path / "tiny.jsonl"
+    lines = _saved(tmp_path, capsys).splitlines(keepends=True)
+    cut = lines[2][:len(lines[2]) // 3]
+    path.write_bytes(lines[0] + lines[1] + cut)  # killed while saving r2
+    code, out, _ = _cli(capsys, ["list", "--results", tmp_path])
+    assert code == 0 and "damaged" not in out
+    calls = []
+    assert _cli(capsys, ["--suite", "tiny", "--out", tmp_path, "--resume"],
+                [_suite(calls)])[0] == 0
+    assert calls == ["r2"] and _ids(path) == ["r0", "r1", "r2"]
+    assert path.read_bytes().startswith(lines[0] + lines[1]) and path.read_bytes()[-1:] == b"\n"
+    assert (tmp_path / "tiny.jsonl.damaged").read_bytes() == cut + b"\n"  # set aside, not lost
+    assert (tmp_path / "tiny.csv").read_text().count("\n") == 4
 
 
 @pytest.mark.parametrize("where", ["configs", "r0", "r2", "write"])
@@ -158,7 +180,7 @@ def test_ctrl_c_prints_a_message_and_keeps_the_saved_records(tmp_path, capsys, m
 
         def fsync(fd):
             fsyncs.append(fd)
-            if len(fsyncs) == 3:
+            if len(fsyncs) == 2:  # the second record's append: taken back
                 raise KeyboardInterrupt
             real(fd)
 
@@ -741,10 +763,19 @@ CHILD = textwrap.dedent('''
                 os.kill(os.getpid(), sig)
 
     real_fsync = os.fsync
-    def fsync(fd):
+    def fsync(fd):  # a whole line written, not yet fsynced
         maybe_kill("write")
         real_fsync(fd)
     os.fsync = fsync
+
+    from tiedae.bench import files
+    real_write = files._write_all
+    def write_all(fd, data):  # half a line written
+        if where == "cut" and count[0] + 1 == index:
+            os.write(fd, data[:len(data) // 2])
+        maybe_kill("cut")
+        real_write(fd, data)
+    files._write_all = write_all
 
     def run(config):
         maybe_kill("run")
@@ -769,7 +800,7 @@ def _child(tmp_path, kill_at, *args):
 
 def _state(tmp_path):
     path = tmp_path / "out" / "kill.jsonl"
-    recs = [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+    recs = records.read_records(path) if path.exists() else []  # a line cut short: ignored
     ids = [r["run_id"] for r in recs]
     assert len(ids) == len(set(ids))
     return {r["run_id"]: r["env"]["timestamp"] for r in recs}
@@ -781,18 +812,23 @@ def test_sigint_and_sigkill_at_every_point_then_resume_gives_every_record_once(t
     steps = [  # (signal, where, n-th occurrence in that process, records saved afterwards)
         ("SIGKILL", "run", 1, 0),      # before the first record
         ("SIGINT", "run", 1, 0),
-        ("SIGKILL", "write", 3, 1),    # during the second record's write
-        ("SIGINT", "write", 1, 1),     # during the next write
-        ("SIGKILL", "run", 3, 3),      # between records
+        ("SIGKILL", "cut", 2, 1),      # half of the second record's line written
+        ("SIGINT", "cut", 1, 1),       # half of the next line: taken back
+        ("SIGKILL", "write", 1, 2),    # a whole line written, not yet fsynced: it is saved
+        ("SIGKILL", "run", 2, 3),      # between records
         ("SIGINT", "run", 2, 4),
     ]
-    saved = {}
+    saved, cut = {}, 0
     for i, (sig, where, n, count) in enumerate(steps):
         proc = _child(tmp_path, f"{sig}:{where}:{n}", *(["--resume"] if i else []))
         assert proc.returncode == (130 if sig == "SIGINT" else -signal.SIGKILL), proc.stderr
         state = _state(tmp_path)
         assert len(state) == count and all(state[k] == v for k, v in saved.items())
         saved = state
+        path = tmp_path / "out" / "kill.jsonl"
+        ends_cut = path.exists() and not path.read_bytes().endswith(b"\n")
+        assert ends_cut == (sig == "SIGKILL" and where == "cut")
+        cut += ends_cut
         if sig == "SIGINT":
             assert "Traceback" not in proc.stdout + proc.stderr
             assert "--resume" in proc.stderr and "run(s) saved by this command" in proc.stderr
@@ -805,6 +841,10 @@ def test_sigint_and_sigkill_at_every_point_then_resume_gives_every_record_once(t
     state = _state(tmp_path)
     assert sorted(state) == [f"r{i}" for i in range(6)]
     assert all(state[k] == v for k, v in saved.items())  # nothing redone
+    assert _ids(tmp_path / "out" / "kill.jsonl") == sorted(state)  # whole lines only
+    assert (tmp_path / "out" / "kill.csv").read_text().count("\n") == 7
+    damaged = (tmp_path / "out" / "kill.jsonl.damaged").read_bytes().splitlines()
+    assert len(damaged) == cut == 1 and damaged[0].startswith(b'{"suite": "kill"')
     assert xla() == [] and not list((tmp_path / "out").glob(".*.tmp"))
 
 

@@ -52,7 +52,7 @@ def _fake(name="fig-suite", figures=True, fail=None):
 
 def _records(folder, name="fig-suite", n=3, wall=0.5):
     store = ResultStore(folder, name)
-    for i in range(n):
+    for i in range(len(store.load()), n):  # runs are appended once: add the missing ones
         store.append(make_record(name, {"run_id": f"quick-r{i}", "seed": i},
                                  {"final": {"x": float(i)}}, wall))
     return store

@@ -2,8 +2,8 @@
 
 `Suite` and `Options` define a suite (its records become one `tiedae.report.Analysis`);
 `tiedae.bench.suites.SUITES` is the registry; `tiedae.bench.records` writes and reads the
-result files (atomic writes, one reader); `tiedae.bench.runs` plans and makes the runs without
-losing saved results.
+result files (one line appended per record, one reader; `tiedae.bench.files` writes safely);
+`tiedae.bench.runs` plans and makes the runs without losing saved results.
 """
 
 from tiedae._submodules import lazy_submodules as _lazy_submodules

@@ -9,8 +9,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from tiedae.bench.files import remove_stale_temp_files
 from tiedae.bench.lock import FolderBusy, folder_lock
-from tiedae.bench.records import remove_stale_temp_files
 
 __all__ = ["UsageError", "check_data", "check_out", "locked", "prepare_out"]
 

@@ -1,12 +1,14 @@
-"""Result files of `python -m tiedae.bench`: one JSON line per run, rewritten atomically.
+"""Result files of `python -m tiedae.bench`: one JSON line per run, appended as it ends.
 
-`DIR/<suite>.jsonl` holds one record per finished run. Each append rewrites the whole file to a
-temporary file in the same folder (named `.<file>.<pid>.<random>.tmp`), flushes it to disk and
-renames it over the old one (`os.replace`, atomic on POSIX), so a process killed at any moment
-leaves either the old file or the new one, never a half-written line: at most the run in flight
-is lost, and `--resume` skips the runs already saved. A temporary file left by a killed process
-is removed by the next run (`remove_stale_temp_files`). `DIR/<suite>.csv` (config, final
-figures, wall time; one row per record) is rewritten the same way.
+`DIR/<suite>.jsonl` holds one record per finished run, one line each. Saving a record appends
+its line and fsyncs the file (`tiedae.bench.files.append_line`): earlier lines are never
+rewritten, so a process killed at any moment loses at most the run in flight, and `--resume`
+skips the runs already saved. A process killed while it writes can leave a last line cut short
+(no newline, not valid JSON): readers ignore it, and the next append moves it to
+`<file>.damaged` before it writes. `DIR/<suite>.csv` (config, final figures, wall time; one row
+per record) is derived from the JSONL: rewritten atomically when a suite's runs end, when a
+command stops (Ctrl-C, a failed write), after `promote` and `repair`; after a SIGKILL it lags
+until the next command on the suite.
 
 A store can be *staged* (`--overwrite`): its records go to `DIR/<suite>.jsonl.partial`, and
 `promote` renames that over `DIR/<suite>.jsonl` once every run is saved, so the old results stay
@@ -14,8 +16,9 @@ intact until the new ones are complete.
 
 `read_records` is the one reader (the bench, its reports and the paper use it). A line that is
 not strict JSON, not a record, a record of another suite or a repeated run_id raises
-`DamagedRecordsError` naming the file and line; `repair_records` moves such lines to
-`<file>.damaged` (appended verbatim) and keeps the rest.
+`DamagedRecordsError` naming the file and line (also a line cut short that is not the last);
+`repair_records` moves such lines, and a last line cut short, to `<file>.damaged` (appended
+verbatim) and keeps the rest.
 
 Every record carries a `fingerprint`: the sha256 of its suite, run_id, config and the sha256 of
 the user's data it used (`data_sha256`, None when it used none). `--resume` counts a saved run
@@ -39,18 +42,25 @@ import json
 import math
 import os
 import platform
-import re
 import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from tiedae.bench.tempfiles import remove_orphans
+from tiedae.bench.files import (
+    FILE_MODE,
+    append_line,
+    atomic_write_text,
+    cut_short,
+    remove_stale_temp_files,
+    set_aside,
+    strict_json,
+)
 
 __all__ = [
     "DamagedLine",
     "DamagedRecordsError",
+    "FILE_MODE",
     "ResultStore",
     "atomic_write_text",
     "command_options",
@@ -87,42 +97,6 @@ def to_jsonable(obj):
     if hasattr(obj, "__array__"):  # jax arrays
         return to_jsonable(np.asarray(obj))
     raise TypeError(f"cannot store a {type(obj).__name__} in a result record")
-
-
-def _read_umask() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return umask
-
-
-FILE_MODE = 0o666 & ~_read_umask()  # read once, at import, before any threads write files
-_TEMP_FILE = re.compile(r"\..+\.(?P<pid>\d+)\.[A-Za-z0-9_]+\.tmp")
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Writes `text` to `path` through a temporary file in the same folder and os.replace.
-
-    The file gets the usual permissions (0o666 minus the umask), not mkstemp's private 0o600.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.",
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def remove_stale_temp_files(folder) -> int:
-    """Removes the temporary files of `atomic_write_text` in `folder` whose process is dead."""
-    return remove_orphans(folder, _TEMP_FILE)
 
 
 def _git_commit() -> str | None:
@@ -260,10 +234,6 @@ class DamagedRecordsError(ValueError):
         )
 
 
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not strict JSON")
-
-
 def _problem(obj, suite: str | None) -> str | None:
     """Why a parsed line is not a record of `suite` (None when it is one)."""
     if not isinstance(obj, dict):
@@ -281,21 +251,21 @@ def _problem(obj, suite: str | None) -> str | None:
     return None
 
 
-def scan_records(path, suite: str | None = None) -> tuple[list[dict], list[DamagedLine]]:
-    """(records, damaged lines) of a result file; blank lines are skipped.
-
-    A line is damaged when it is not UTF-8, not strict JSON (NaN and Infinity included), not a
-    record (an object with suite, run_id, config, final, wall_time_s of the right types), a
-    record of another suite than `suite` (when given), or repeats an earlier line's run_id.
-    Raises OSError (FileNotFoundError included) when the file cannot be read."""
+def _scan(path, suite: str | None):
+    """(records, damaged lines, the last line when it was cut short or None)."""
+    lines = Path(path).read_bytes().split(b"\n")
+    unfinished = None
+    if lines[-1].strip() and cut_short(lines[-1]):  # a process killed while appending
+        unfinished = DamagedLine(len(lines), "was cut short (a run killed while it was saved)",
+                                 lines.pop())
     records: list[dict] = []
     damaged: list[DamagedLine] = []
     first_line: dict[str, int] = {}
-    for i, raw in enumerate(Path(path).read_bytes().split(b"\n"), 1):
+    for i, raw in enumerate(lines, 1):
         if not raw.strip():
             continue
         try:
-            obj = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+            obj = strict_json(raw)
         except UnicodeDecodeError:
             reason = "is not UTF-8 text"
         except (ValueError, RecursionError) as err:
@@ -309,6 +279,19 @@ def scan_records(path, suite: str | None = None) -> tuple[list[dict], list[Damag
             records.append(obj)
         else:
             damaged.append(DamagedLine(i, reason, raw))
+    return records, damaged, unfinished
+
+
+def scan_records(path, suite: str | None = None) -> tuple[list[dict], list[DamagedLine]]:
+    """(records, damaged lines) of a result file; blank lines are skipped, and so is a last
+    line cut short (no newline and not valid JSON: what a process killed while it appended
+    leaves; see `tiedae.bench.files`).
+
+    A line is damaged when it is not UTF-8, not strict JSON (NaN and Infinity included), not a
+    record (an object with suite, run_id, config, final, wall_time_s of the right types), a
+    record of another suite than `suite` (when given), or repeats an earlier line's run_id.
+    Raises OSError (FileNotFoundError included) when the file cannot be read."""
+    records, damaged, _ = _scan(path, suite)
     return records, damaged
 
 
@@ -330,18 +313,16 @@ def _jsonl_text(records: list[dict]) -> str:
 
 
 def repair_records(path, suite: str | None = None) -> list[DamagedLine]:
-    """Moves the damaged lines of a result file to `<file>.damaged` (appended verbatim, one per
-    line, written before the file is rewritten) and rewrites the file with the records only.
-    Returns the damaged lines (empty: the file was not touched)."""
+    """Moves the damaged lines of a result file, and a last line cut short, to `<file>.damaged`
+    (appended verbatim, one per line, written before the file is rewritten) and rewrites the
+    file with the records only. Returns the lines moved (empty: the file was not touched)."""
     path = Path(path)
-    records, damaged = scan_records(path, suite)
-    if damaged:
-        with open(path.with_name(path.name + ".damaged"), "ab") as fh:
-            fh.write(b"".join(d.raw + b"\n" for d in damaged))
-            fh.flush()
-            os.fsync(fh.fileno())
+    records, damaged, unfinished = _scan(path, suite)
+    moved = damaged + ([unfinished] if unfinished else [])
+    if moved:
+        set_aside(path, [d.raw for d in moved])
         atomic_write_text(path, _jsonl_text(records))
-    return damaged
+    return moved
 
 
 class ResultStore:
@@ -351,8 +332,8 @@ class ResultStore:
       out_dir: the output folder.
       suite: the suite's name (records of other suites in its file count as damaged).
       staged: write to `<suite>.jsonl.partial` until `promote` (the old results stay intact).
-      restart: ignore what the file holds (`load` gives []) until `begin` or the first append
-        replaces it.
+      restart: ignore what the file holds (`load` gives []) until `begin` (a staged store's
+        first append calls it) or the first append.
     """
 
     def __init__(self, out_dir, suite: str, *, staged: bool = False, restart: bool = False):
@@ -363,6 +344,7 @@ class ResultStore:
         self.partial = self.dir / f"{suite}.jsonl.partial"
         self.staged = staged
         self._restart = restart
+        self._saved: set[str] | None = None  # run_ids in the file, read at the first append
 
     @property
     def path(self) -> Path:
@@ -385,19 +367,31 @@ class ResultStore:
         """Replaces the file with an empty one (a staged store: marks an --overwrite begun)."""
         self.dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.path, "")
-        self._restart = False
+        self._restart, self._saved = False, set()
 
     def append(self, record: dict) -> None:
-        """Adds one record, replacing an older one with the same run_id; rewrites atomically."""
+        """Saves one record: appends its line to the file (`files.append_line`: one write, then
+        fsync; the file is read once, at the first append, for its run_ids).
+
+        Raises:
+          ValueError: the file already holds a record with this run_id (a run is saved once;
+            `--overwrite` stages its runs in a new file).
+          DamagedRecordsError: the file holds damaged lines (at the first append).
+          OSError: the file cannot be written (it is left as it was).
+        """
+        if self._restart and self.staged:
+            self.begin()
+        if self._saved is None:
+            self._saved = {r["run_id"] for r in self.load()}
+        if record["run_id"] in self._saved:
+            raise ValueError(f"{self.path}: run {record['run_id']!r} is saved already")
         self.dir.mkdir(parents=True, exist_ok=True)
-        records = [r for r in self.load() if r["run_id"] != record["run_id"]] + [record]
-        atomic_write_text(self.path, _jsonl_text(records))
+        append_line(self.path, json.dumps(record, allow_nan=False).encode("utf-8"))
+        self._saved.add(record["run_id"])
         self._restart = False
-        if not self.staged:
-            atomic_write_text(self.csv, _csv_text(records))
 
     def write_csv(self) -> None:
-        """Rewrites `<suite>.csv` from `<suite>.jsonl`."""
+        """Rewrites `<suite>.csv` from `<suite>.jsonl` (atomically)."""
         if self.jsonl.exists():
             atomic_write_text(self.csv, _csv_text(read_records(self.jsonl, self.suite)))
 
@@ -406,7 +400,7 @@ class ResultStore:
         if not self.staged or self._restart:
             raise RuntimeError(f"{self.suite}: nothing staged to promote")
         os.replace(self.partial, self.jsonl)
-        self.staged = False
+        self.staged, self._saved = False, None
         self.write_csv()
 
 

@@ -1,7 +1,8 @@
 """Which runs `python -m tiedae.bench` makes, and making them without losing saved results.
 
 `plan` decides, per suite, what to run and where its records go; `execute` runs them, saving
-each record as soon as its run ends (`ResultStore.append`, atomic). The rules:
+each record as soon as its run ends (`ResultStore.append`: one line appended, fsynced) and each
+suite's CSV summary when its runs end. The rules:
 
 * A suite whose `DIR/<suite>.jsonl` (or `.jsonl.partial`) already holds records is refused
   unless the command says what to do with them: `--resume` or `--overwrite`.
@@ -256,10 +257,22 @@ def _save(store: ResultStore, action, *args) -> None:
 
 
 def _finish_suite(p: SuitePlan, outcome: Outcome) -> None:
-    """Promotes a staged suite whose planned runs are all saved and none failed."""
+    """Promotes a staged suite whose planned runs are all saved and none failed (which writes
+    its CSV); an unstaged suite's CSV is written from its records."""
     failed = any(name == p.suite.name for name, *_ in outcome.failures)
     if p.store.staged and not failed and p.run_ids <= p.store.done_ids():
         _save(p.store, p.store.promote)
+    elif not p.store.staged:
+        _save(p.store, p.store.write_csv)
+
+
+def _csv_when_stopped(p: SuitePlan | None) -> None:
+    """The CSV of the suite a Ctrl-C or a failed write stopped, if it can be written."""
+    if p is not None and not p.store.staged:
+        try:
+            p.store.write_csv()
+        except (OSError, ValueError):
+            pass
 
 
 def _run_one(p: SuitePlan, config: dict, outcome: Outcome, console, error_log: Path) -> None:
@@ -313,12 +326,9 @@ def execute(plans: Sequence[SuitePlan], console, *, error_log: Path) -> Outcome:
                 _finish_suite(current, outcome)
     except KeyboardInterrupt:
         outcome.interrupted = True
-        if current is not None and not current.store.staged:
-            try:  # the CSV may lag the JSONL if Ctrl-C came between their writes
-                current.store.write_csv()
-            except (OSError, ValueError):
-                pass
+        _csv_when_stopped(current)
     except _SaveError as err:
         outcome.write_error = str(err)
+        _csv_when_stopped(current)
     outcome.elapsed = time.perf_counter() - start
     return outcome
