@@ -574,6 +574,39 @@ def test_records_carry_the_data_fingerprint(tmp_path, capsys, two_data_sets):
     assert all(r["fingerprint"] == records.record_fingerprint(r) for r in recs)
 
 
+def test_records_name_the_data_not_its_path(tmp_path, capsys, two_data_sets):
+    ok, _ = two_data_sets
+    assert _cli(capsys, ["--suite", "tiny", "--out", tmp_path / "o", "--data", ok])[0] == 0
+    text = (tmp_path / "o" / "tiny.jsonl").read_text()
+    assert str(tmp_path) not in text and str(tmp_path) not in (tmp_path / "o" / "tiny.csv"
+                                                               ).read_text()
+    assert {json.loads(x)["config"]["data"] for x in text.splitlines()} == {"ok.npz"}
+
+
+def test_resume_finds_the_data_moved_and_records_that_kept_its_path(tmp_path, capsys,
+                                                                    two_data_sets):
+    """The records name the data set and its digest, so a resume from another folder with the
+    same file goes on; records saved before (with the path itself) count as the same runs."""
+    ok, _ = two_data_sets
+    out = tmp_path / "o"
+    assert _cli(capsys, ["--suite", "tiny", "--out", out, "--data", ok],
+                [_suite(interrupt_at="r2")])[0] == 130
+    moved = tmp_path / "elsewhere" / "ok.npz"
+    moved.parent.mkdir()
+    moved.write_bytes(ok.read_bytes())
+    calls = []
+    assert _cli(capsys, ["--suite", "tiny", "--out", out, "--resume", "--data", moved],
+                [_suite(calls)])[0] == 0
+    assert calls == ["r2"]  # r0 and r1 were saved from the other folder: same name and digest
+    saved = [json.loads(x) for x in (out / "tiny.jsonl").read_text().splitlines()]
+    old = [{**r, "config": {**r["config"], "data": str(ok)}} for r in saved]  # the old layout
+    (out / "tiny.jsonl").write_text("".join(json.dumps(r) + "\n" for r in old))
+    calls = []
+    assert _cli(capsys, ["--suite", "tiny", "--out", out, "--resume", "--data", ok],
+                [_suite(calls)])[0] == 0
+    assert calls == []
+
+
 def _resume_refuses(tmp_path, capsys, first, second, message, suites=(None, None)):
     out = tmp_path / "o"
     code, _, err = _cli(capsys, ["--suite", "tiny", "--out", out, *first],

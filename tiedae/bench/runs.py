@@ -21,6 +21,9 @@ suite's CSV summary when its runs end. The rules:
   with the old file). Until then the old file is untouched: an interrupted or failed
   `--overwrite` leaves it as it was, `--resume` finishes the new runs and replaces it, another
   `--overwrite` starts them again.
+* A record keeps its config with each `--data` path replaced by the path's last part (e.g.
+  "mnist"; `portable_config`) and the data's sha256 (`data_sha256`): records never hold a
+  machine's folders, and a `--resume` with the same data in another folder goes on.
 * A run that raises is reported in one line (its traceback goes to `DIR/errors.log`) and the
   others go on; Ctrl-C stops after saving what is finished; a failing write (disk full)
   stops the command. Each case says what was saved and that `--resume` finishes the rest.
@@ -49,7 +52,8 @@ from tiedae.bench.records import (
 )
 from tiedae.bench.suite import Options, Suite
 
-__all__ = ["Outcome", "PlanError", "SuitePlan", "config_difference", "execute", "plan"]
+__all__ = ["Outcome", "PlanError", "SuitePlan", "config_difference", "execute", "plan",
+           "portable_config"]
 
 MODES = ("new", "resume", "overwrite")
 
@@ -70,6 +74,7 @@ class SuitePlan:
     replaces: int = 0  # records of <suite>.jsonl that `promote` will replace (staged only)
     restart: bool = False  # an --overwrite that starts <suite>.jsonl.partial afresh
     options: dict | None = None  # the command-line options its records keep
+    saved_as: dict[str, dict] = dataclasses.field(default_factory=dict)  # run_id -> config
 
     @property
     def run_ids(self) -> set[str]:
@@ -106,13 +111,27 @@ def run_data_sha256(config: dict, data_sha256: dict[str, str]) -> str | None:
     return hashlib.sha256(";".join(used).encode()).hexdigest()
 
 
+def portable_config(config: dict, data_sha256: dict[str, str]) -> dict:
+    """The config as its record keeps it: each `--data` path among its values replaced by the
+    path's last part (the data set's file or folder name, e.g. "mnist"), so that records name
+    the data and its digest (`data_sha256`) but never a machine's folders.
+
+    Example:
+      >>> portable_config({"data": "/home/me/data/mnist", "k": 2}, {"/home/me/data/mnist": "ab"})
+      {'data': 'mnist', 'k': 2}
+    """
+    return {key: Path(value).name if isinstance(value, str) and value in data_sha256 else value
+            for key, value in config.items()}
+
+
 def _configs(suite: Suite, options: Options, data_sha256: dict[str, str]):
     configs = suite.configs(options)
     ids = [c["run_id"] for c in configs]
     if len(set(ids)) != len(ids):
         raise PlanError(f"suite {suite.name!r} has duplicate run_ids (a bug in the suite)")
     uses = {c["run_id"]: run_data_sha256(c, data_sha256) for c in configs}
-    return configs, uses
+    saved_as = {c["run_id"]: portable_config(c, data_sha256) for c in configs}
+    return configs, uses, saved_as
 
 
 def config_difference(record: dict, config: dict, data_sha256: str | None = None) -> str:
@@ -131,15 +150,18 @@ def config_difference(record: dict, config: dict, data_sha256: str | None = None
 
 
 def _check_resume(store: ResultStore, configs: list[dict], uses: dict, options: dict | None,
-                  platform: str | None) -> set[str]:
+                  platform: str | None, data_sha256: dict[str, str]) -> set[str]:
     """The planned run_ids saved with the planned fingerprint; PlanError on records of another
-    command (see the module docstring)."""
+    command (see the module docstring). Records saved with the `--data` path itself in their
+    config (before `portable_config`) count as saved with its name."""
     try:
-        saved = {r["run_id"]: r for r in store.load()}
+        saved = {r["run_id"]: {**r, "config": portable_config(r["config"], data_sha256)}
+                 for r in store.load()}
     except DamagedRecordsError as err:
         raise PlanError(str(err)) from None
     except OSError as err:
         raise PlanError(f"cannot read {store.path}: {err.strerror or err}") from None
+    configs = [portable_config(c, data_sha256) for c in configs]
     other = [(c, saved[c["run_id"]]) for c in configs if c["run_id"] in saved
              and record_fingerprint(saved[c["run_id"]])
              != fingerprint(store.suite, c, uses[c["run_id"]])]
@@ -205,7 +227,7 @@ def plan(suites: Sequence[Suite], options: Options, out: Path, *, mode: str = "n
     plans, in_the_way = [], []
     keep = command_options(options.seed, options.quick)
     for suite in suites:
-        configs, uses = _configs(suite, options, data_sha256 or {})
+        configs, uses, saved_as = _configs(suite, options, data_sha256 or {})
         probe = ResultStore(out, suite.name)
         saved, partial = _count(probe.jsonl, suite.name), probe.partial.exists()
         if mode == "new":
@@ -213,19 +235,21 @@ def plan(suites: Sequence[Suite], options: Options, out: Path, *, mode: str = "n
                 in_the_way.append(f"{probe.jsonl} ({saved} records)")
             if partial:
                 in_the_way.append(f"{probe.partial} (an interrupted --overwrite)")
-            plans.append(SuitePlan(suite, probe, configs, list(configs), uses, options=keep))
+            plans.append(SuitePlan(suite, probe, configs, list(configs), uses, options=keep,
+                                   saved_as=saved_as))
         elif mode == "resume":
             store = ResultStore(out, suite.name, staged=partial)
-            done = _check_resume(store, configs, uses, keep, platform)
+            done = _check_resume(store, configs, uses, keep, platform, data_sha256 or {})
             todo = [c for c in configs if c["run_id"] not in done]
             plans.append(SuitePlan(suite, store, configs, todo, uses,
-                                   replaces=saved if partial else 0, options=keep))
+                                   replaces=saved if partial else 0, options=keep,
+                                   saved_as=saved_as))
         else:
             staged = bool(saved) or partial
             store = ResultStore(out, suite.name, staged=staged, restart=True)
             plans.append(SuitePlan(suite, store, configs, list(configs), uses,
                                    replaces=saved if staged else 0, restart=staged,
-                                   options=keep))
+                                   options=keep, saved_as=saved_as))
     if in_the_way:
         raise PlanError(
             f"{out} already holds results of the suites asked for: {', '.join(in_the_way)}. "
@@ -280,7 +304,8 @@ def _run_one(p: SuitePlan, config: dict, outcome: Outcome, console, error_log: P
     run_id, t0 = config["run_id"], time.perf_counter()
     try:
         result = p.suite.run(dict(config))
-        record = make_record(p.suite.name, config, result, time.perf_counter() - t0,
+        record = make_record(p.suite.name, p.saved_as.get(run_id, config), result,
+                             time.perf_counter() - t0,
                              data_sha256=p.data_sha256[run_id], options=p.options)
     except Exception as err:  # one failed run must not lose the others
         _log_failure(error_log, p.suite.name, run_id)
