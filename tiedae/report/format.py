@@ -25,8 +25,8 @@ import numpy as np
 from tiedae.report import stats
 
 __all__ = ["NA", "camel", "ci", "ci_tex", "decimals", "fmt", "fmt_ci", "med_iqr", "mean_std",
-           "num", "p_equals", "p_value", "paired_tex", "paired_text", "pm", "pm_ci", "tex_escape",
-           "verdict"]
+           "num", "p_equals", "p_value", "paired_short", "paired_tex", "paired_text", "pm", "pm_ci",
+           "tex_escape", "verdict"]
 
 NA = r"\textit{n/a}"
 
@@ -212,6 +212,17 @@ def paired_tex(r: stats.Paired, digits: int = 2, lower: str = "lower",
         return NA
     return (rf"{_word(r, lower, higher)} (difference {num(r.mean, digits)}, 95\,\% CI "
             rf"[{num(r.lo, digits)}, {num(r.hi, digits)}])")
+
+
+def paired_short(r: stats.Paired, digits: int = 2, lower: str = "lower",
+                 higher: str = "higher") -> tuple[str, str]:
+    """(text, LaTeX) '<verdict> <difference> [lo, hi]' of a paired comparison, for narrow table
+    columns whose header says what the numbers are; ('n/a', NA) for fewer than 2 pairs."""
+    if r.n < 2:
+        return "n/a", NA
+    word = _word(r, lower, higher)
+    return (f"{word} {fmt(r.mean, digits)} [{fmt(r.lo, digits)}, {fmt(r.hi, digits)}]",
+            rf"{word} {num(r.mean, digits)} [{num(r.lo, digits)}, {num(r.hi, digits)}]")
 
 
 def paired_text(r: stats.Paired, digits: int = 3, lower: str = "lower",
