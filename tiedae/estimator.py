@@ -205,7 +205,8 @@ class LinearAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
 
     Attributes:
       components_: (k, d) orthonormal principal axes of the learned subspace.
-      explained_variance_, explained_variance_ratio_, noise_variance_: as PCA's.
+      explained_variance_: as PCA's. explained_variance_ratio_: as PCA's.
+      noise_variance_: as PCA's.
       mean_: (d,) the mean of the rows seen. n_samples_: their number.
       n_components_: k. n_features_in_, feature_names_in_: as every scikit-learn estimator.
       encoder_: the trained W (k, d). decoder_: its decoder V (d, k), e.g. W^T.
