@@ -222,7 +222,7 @@ def condition_number(W: jax.Array) -> jax.Array:
 
 
 def axis_alignment(W: jax.Array, components: jax.Array) -> jax.Array:
-    r"""Mean over i of |<w_i, u_i>| / (||w_i|| ||u_i||): 1 when row i of W points along
+    r"""Mean over i of `|<w_i, u_i>| / (||w_i|| ||u_i||)`: 1 when row i of W points along
     component i.
 
     A subspace measure is blind to rotations inside the subspace; this one is not, so it tells
