@@ -1,12 +1,13 @@
 """Renders the committed benchmark results (`benchmarks/results/*.json`) as Markdown.
 
-Every figure in the README's benchmarks section comes from these files, written by the
-benchmarks' own `--out` option, never typed by hand:
+Every figure on the documentation site's benchmarks page (docs/benchmarks.md) comes from these
+files, written by the benchmarks' own `--out` option, never typed by hand:
 
-    python benchmarks/report.py                     # print the section
-    python benchmarks/report.py --readme README.md  # rewrite it between the markers
+    python benchmarks/report.py                                        # print the section
+    python benchmarks/report.py --markdown-section docs/benchmarks.md  # rewrite it there
 
-A test checks that the README's section matches the files. Each benchmark has one renderer
+(`--readme FILE` is the earlier name of `--markdown-section`.) A test checks that the page's
+section matches the files. Each benchmark has one renderer
 below, keyed by the file's stem; a result file without a renderer is an error.
 """
 
@@ -377,7 +378,7 @@ def markdown(results_dir: Path = RESULTS) -> str:
         if not path.exists():
             continue
         res = json.loads(path.read_text(encoding="utf-8"))
-        parts += [f"#### {title}", "", f"`{command}` (device: {res['device']})", "",
+        parts += [f"## {title}", "", f"`{command}` (device: {res['device']})", "",
                   *render(res), ""]
     if not parts:
         raise FileNotFoundError(f"no benchmark results in {results_dir}")
@@ -387,15 +388,21 @@ def markdown(results_dir: Path = RESULTS) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", default=str(RESULTS), help="folder of result JSON files")
-    parser.add_argument("--readme", help="rewrite this file's section between the markers")
+    parser.add_argument("--markdown-section", "--readme", dest="markdown_section", metavar="FILE",
+                        help="rewrite this file's section between the markers "
+                             "(docs/benchmarks.md)")
     args = parser.parse_args(argv)
     try:
         text = markdown(Path(args.results))
     except (ValueError, FileNotFoundError) as err:
         print(f"benchmarks/report.py: {err}", file=sys.stderr)
         return 1
-    if args.readme:
-        replace_section(Path(args.readme), text, begin=BEGIN, end=END)
+    if args.markdown_section:
+        try:
+            replace_section(Path(args.markdown_section), text, begin=BEGIN, end=END)
+        except (OSError, ValueError) as err:
+            print(f"benchmarks/report.py: {err}", file=sys.stderr)
+            return 1
     else:
         print(text, end="")
     return 0

@@ -175,6 +175,11 @@ def test_report_prints_saved_results_and_rewrites_the_readme_section(tmp_path, c
     assert "stale 123" not in text and text.startswith("# x\n\nbefore\n") and "after" in text
     assert "- sum of squares 5" in text and "| r2 | 4 |" not in text  # findings only
     assert "| r2 | 4 |" in capsys.readouterr().out  # the printed report has the tables
+    readme.write_text(f"# x\n{BEGIN}\nstale\n{END}\n")  # the command's name for the option
+    assert cli.main(["report", "--results", str(tmp_path), "--markdown-section", str(readme)],
+                    suites=[suite]) == 0
+    assert "stale" not in readme.read_text() and "## `tiny`" in readme.read_text()
+    capsys.readouterr()
     readme.write_text("no markers here\n")
     assert cli.main(["--report", "--out", str(tmp_path), "--readme", str(readme)],
                     suites=[suite]) == 2
@@ -183,14 +188,17 @@ def test_report_prints_saved_results_and_rewrites_the_readme_section(tmp_path, c
     assert "no saved results" in capsys.readouterr().err
 
 
-def test_readme_findings_are_regenerated_from_the_committed_results():
-    """The README's numbers come from paper/results: regenerating its section changes nothing."""
+def test_site_findings_are_regenerated_from_the_committed_results():
+    """The findings page's numbers come from paper/results: regenerating its section (`report
+    --markdown-section docs/experiments/findings.md`) changes nothing."""
+    from tiedae.bench.report import SECTION_LEVEL
     from tiedae.bench.suites import SUITES
     from tiedae.report.markdown import BEGIN, END, markdown_report
 
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    section = readme.split(BEGIN, 1)[1].split(END, 1)[0].strip()
-    assert section == markdown_report(REPO / "paper" / "results", SUITES, tables=False).strip()
+    page = (REPO / "docs" / "experiments" / "findings.md").read_text(encoding="utf-8")
+    section = page.split(BEGIN, 1)[1].split(END, 1)[0].strip()
+    assert section == markdown_report(REPO / "paper" / "results", SUITES, tables=False,
+                                      level=SECTION_LEVEL).strip()
 
 
 def _tiny_mnist(path):

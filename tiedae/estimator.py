@@ -205,12 +205,19 @@ class LinearAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
 
     Attributes:
       components_: (k, d) orthonormal principal axes of the learned subspace.
-      explained_variance_, explained_variance_ratio_, noise_variance_: as PCA's.
-      mean_: (d,) the mean of the rows seen. n_samples_: their number.
-      n_components_: k. n_features_in_, feature_names_in_: as every scikit-learn estimator.
-      encoder_: the trained W (k, d). decoder_: its decoder V (d, k), e.g. W^T.
+      explained_variance_: as PCA's.
+      explained_variance_ratio_: as PCA's.
+      noise_variance_: as PCA's.
+      mean_: (d,) the mean of the rows seen.
+      n_samples_: their number.
+      n_components_: k.
+      n_features_in_: as every scikit-learn estimator.
+      feature_names_in_: as every scikit-learn estimator.
+      encoder_: the trained W (k, d).
+      decoder_: its decoder V (d, k), e.g. W^T.
       history_: `tiedae.fit`'s history of the last `fit` / `partial_fit` call.
-      n_iter_: training steps of that call. converged_: whether it met `tol`.
+      n_iter_: training steps of that call.
+      converged_: whether it met `tol`.
     """
 
     _parameter_constraints: dict = {
@@ -344,20 +351,20 @@ class LinearAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     # ---- transforming and scoring -------------------------------------------------------
 
     def transform(self, X):
-        """Coordinates (n, k) of X - mean_ on `components_` (PCA's transform)."""
+        """Coordinates (n, k) of `X - mean_` on `components_` (PCA's transform)."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         Z = (X - self.mean_) @ self.components_.T
         return Z.astype(X.dtype, copy=False)
 
     def inverse_transform(self, X):
-        """Reconstructions mean_ + Z components_ (n, d) of codes Z (n, k)."""
+        """Reconstructions `mean_ + Z components_` (n, d) of codes Z (n, k)."""
         check_is_fitted(self)
         Z = _check_codes(X, self.n_components_)
         return (Z @ self.components_ + self.mean_).astype(Z.dtype, copy=False)
 
     def get_covariance(self) -> np.ndarray:
-        """The probabilistic-PCA covariance components_^T diag(ev - s2) components_ + s2 I."""
+        """The probabilistic-PCA covariance `components_^T diag(ev - s2) components_ + s2 I`."""
         check_is_fitted(self)
         diff = np.clip(self.explained_variance_ - self.noise_variance_, 0.0, None)
         cov = (self.components_.T * diff) @ self.components_

@@ -28,10 +28,11 @@ REPO = Path(__file__).resolve().parents[1]
 WINDOW = "1280,2000"
 
 
-def screenshot(browser: str, url: str, png: Path, profile: Path, timeout: float = 120) -> None:
-    """One headless Chromium screenshot of `url` into `png`."""
+def screenshot(browser: str, url: str, png: Path, profile: Path, timeout: float = 120,
+               window: str = WINDOW) -> None:
+    """One headless Chromium screenshot of `url` into `png` (`window`: "width,height")."""
     cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-           f"--user-data-dir={profile}", f"--window-size={WINDOW}", f"--screenshot={png}", url]
+           f"--user-data-dir={profile}", f"--window-size={window}", f"--screenshot={png}", url]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0 or not png.is_file():
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]

@@ -5,7 +5,8 @@
                              [--resume | --overwrite] [--no-cache] [--device cpu|gpu]
                              [--data PATH ...]
   python -m tiedae.bench list [--results DIR ...]
-  python -m tiedae.bench report [--results DIR] [--suite NAME ...] [--readme FILE] [--html DIR]
+  python -m tiedae.bench report [--results DIR] [--suite NAME ...] [--markdown-section FILE]
+                                [--html DIR]
   python -m tiedae.bench repair [--results DIR] [--suite NAME ...]
 
 Without a command, the options of earlier versions still work as they did (`--suite ... --out`,
@@ -106,9 +107,10 @@ def _report_options(parser, hidden: bool = False) -> None:
     def h(text):
         return argparse.SUPPRESS if hidden else text
 
-    parser.add_argument("--readme", metavar="FILE",
+    parser.add_argument("--markdown-section", "--readme", dest="readme", metavar="FILE",
                         help=h("also rewrite FILE's section between the bench-report markers "
-                               "with the findings"))
+                               "with the findings (docs/experiments/findings.md; --readme is "
+                               "its earlier name)"))
     parser.add_argument("--html", metavar="DIR",
                         help=h("also write the HTML report to DIR (DIR/index.html; a new or "
                                "empty folder, or an earlier report, which is replaced)"))

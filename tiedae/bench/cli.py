@@ -7,7 +7,8 @@ Commands (`tiedae.bench.arguments` has the full command line):
   python -m tiedae.bench run --suite all --full --resume  # finish an interrupted full run
   python -m tiedae.bench run --suite decoders --overwrite # redo; old file kept until done
   python -m tiedae.bench repair --results results/        # set damaged record lines aside
-  python -m tiedae.bench report --results paper/results --readme README.md --html report/
+  python -m tiedae.bench report --results paper/results --html report/ \
+      --markdown-section docs/experiments/findings.md
 
 The flags of earlier versions (`--list`, `--report`, `--repair`, `--suite ... --out` without a
 command) still work as they did.

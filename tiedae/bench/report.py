@@ -3,7 +3,8 @@
 `list_suites` shows each suite with the run time of its records saved in the folders the user
 names (`--results`, default results/; never the repository's own folders). `report` prints the
 Markdown report of saved results (`tiedae.report.markdown`) and, with `--html`, writes the HTML
-report (`tiedae.report.html`); with `--readme` it rewrites the README's findings section.
+report (`tiedae.report.html`); with `--markdown-section FILE` (or its earlier name `--readme`)
+it rewrites FILE's findings section (the site's docs/experiments/findings.md).
 `repair` moves the damaged lines of result files aside. Every problem is a `UsageError`: one
 line, exit status 2, nothing half-written.
 
@@ -24,6 +25,8 @@ from pathlib import Path
 from tiedae.bench.checks import UsageError, locked
 from tiedae.bench.records import DamagedRecordsError, ResultStore, repair_records
 from tiedae.bench.suite import Options, Suite
+
+SECTION_LEVEL = 2  # the suites' headings in a --markdown-section page (## `decoders` ...)
 
 __all__ = ["list_suites", "measured_time", "repair", "report", "resolve"]
 
@@ -110,8 +113,8 @@ def report(args, registry: Sequence[Suite]) -> int:
         print(f"HTML report: {index}", file=sys.stderr, flush=True)
     if args.readme:
         try:
-            replace_section(args.readme,
-                            markdown_report(args.out, selected, tables=False, loaded=loaded))
+            replace_section(args.readme, markdown_report(args.out, selected, tables=False,
+                                                         loaded=loaded, level=SECTION_LEVEL))
         except (OSError, ValueError) as err:
             raise UsageError(f"--readme {args.readme}: {err}") from None
     print(text)

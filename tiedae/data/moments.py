@@ -16,10 +16,10 @@ Precision of the product. Float64 rows (and integer rows, converted exactly to f
 multiplied in float64. Float32 rows are shifted and multiplied in float32 (numpy's `Y.T @ Y`,
 the fastest BLAS call for it here: `python benchmarks/streaming.py` times it against scipy's
 `ssyrk` and a plain gemm), and only the block's d x d product is added in float64. The
-difference x - s of two float32 numbers is rounded to u |y| (u = 2^-24), and a float32 dot
+difference x - s of two float32 numbers is rounded to `u |y|` (u = 2^-24), and a float32 dot
 product of r terms is within gamma_r = r u / (1 - r u) of its exact value in units of
-sum |y_ti y_tj| (Higham, Thm 3.5), so with r <= BLOCK_ROWS and float64 accumulation across
-blocks
+`sum |y_ti y_tj|` (Higham, Thm 3.5), so with r <= BLOCK_ROWS and float64 accumulation across
+blocks::
 
     |C_ij - C64_ij| <= (gamma_r + 2u) |Y_i|^T |Y_j| / n + O(u^2)
                     <= (gamma_r + 2u) sqrt(M_ii M_jj),
@@ -27,7 +27,7 @@ blocks
 M = G / n the second moment around s (about C, since s is close to the mean); C64 is the same
 pass in float64 on the same float32 rows. That worst case is r u ~ 5e-4 for r = 8192; blocked
 BLAS sums in short runs, so the error seen is about sqrt(r) u (tests/test_streaming.py checks
-|C - C64| <= 1e-6 |C64| (spectral norm) and the top-k subspace to 1e-6 on data with a mean 1e4
+`|C - C64| <= 1e-6 |C64|` (spectral norm) and the top-k subspace to 1e-6 on data with a mean 1e4
 times the spread and eigenvalues over 6 decades). A block whose float32 product leaves
 float32's comfortable range (its largest diagonal entry above 1e30 or below 1e-20, e.g. data
 scaled by 1e30 or 1e-30) is redone in float64, so float32 rows of any finite scale are exact

@@ -77,7 +77,7 @@ def bao_axis_distance(V: jax.Array, components: jax.Array) -> jax.Array:
 
     u_i are the top-k eigenvectors (rows of `components`), v_j the decoder columns. 0 when
     every eigenvector has a decoder column along it, about 1 - 1/d for random directions.
-    Note `tiedae.metrics.axis_alignment` is a similarity instead (mean |cos| of matched pairs,
+    Note `tiedae.metrics.axis_alignment` is a similarity instead (mean `|cos|` of matched pairs,
     1 = aligned).
     """
     Vn = V / (jnp.linalg.norm(V, axis=0, keepdims=True) + 1e-8)

@@ -10,7 +10,8 @@ r"""Geometry of a linear encoder W (k, d): pure `jnp` functions, safe inside `ja
 Every function is defined on rank-deficient input (a row space of dimension below k has
 missing directions, which count as orthogonal; cond = inf) and returns NaN, not a plausible
 number, when its input holds NaN or inf. Shape and dtype errors raise at once (also under
-`jax.jit`, where shapes are static).
+`jax.jit`, where shapes are static). Also:
+
 * `axis_alignment(W, U)`: how far the individual rows match the individual (ordered)
   components, which a subspace measure cannot see.
 * `LinearAEMetrics`: what `tiedae.fit` logs for a linear autoencoder (the above, plus the loss
@@ -221,7 +222,7 @@ def condition_number(W: jax.Array) -> jax.Array:
 
 
 def axis_alignment(W: jax.Array, components: jax.Array) -> jax.Array:
-    r"""Mean over i of |<w_i, u_i>| / (||w_i|| ||u_i||): 1 when row i of W points along
+    r"""Mean over i of `|<w_i, u_i>| / (||w_i|| ||u_i||)`: 1 when row i of W points along
     component i.
 
     A subspace measure is blind to rotations inside the subspace; this one is not, so it tells

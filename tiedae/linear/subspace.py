@@ -28,6 +28,7 @@ lambda_1 >= lambda_2 >= ... of C:
   then ||sin Theta(span V, U_k)||_F <= ||R||_F / delta, U_k the top-k eigenvectors; the mean
   sin^2 (`tiedae.metrics.subspace_distance`) is then <= (||R||_F / delta)^2 / k. delta is not
   observable, so two values are reported:
+
   - `trace_gap` = theta_k - (tr C - sum_{i<=k} theta_i): a proven gap, since C is positive
     semi-definite and sum_{i<=k} lambda_i >= sum_{i<=k} theta_i (Ky Fan) give lambda_{k+1}
     <= tr C - sum_{i<=k} theta_i. Positive only when the variance outside the top k is below
@@ -37,6 +38,7 @@ lambda_1 >= lambda_2 >= ... of C:
     has not missed an eigenvalue above theta_{k+1} (its (k+1)-th Ritz pair approximates the
     (k+1)-th eigenpair, as once the top k + 1 Ritz pairs have converged; a Gaussian start
     misses an eigenvector with probability 0). Needs oversample >= 1.
+
   These hold for the operator the passes applied: in float32 (float32 rows) C is applied up to
   float32 rounding of the products (float32's epsilon, 1.2e-7, times a modest factor),
   which the certificate cannot see.
@@ -173,8 +175,8 @@ class SubspacePCA:
 
     @property
     def loss(self) -> float:
-        """tr C - sum theta_i: the mean squared reconstruction error of projecting onto the
-        components, >= the optimum sum_{i>k} lambda_i (Ky Fan)."""
+        """The mean squared reconstruction error of projecting onto the components, tr C -
+        sum theta_i, >= the optimum sum_{i>k} lambda_i (Ky Fan)."""
         return max(self.total_variance - float(np.sum(self.explained_variance)), 0.0)
 
 

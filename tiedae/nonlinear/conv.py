@@ -1,7 +1,7 @@
 r"""`ConvAE`: strided-convolution autoencoder with a transposed, upsample+conv or tied decoder.
 
-Encoder layer l is a strided convolution  h_l = phi(K_l *_s h_{l-1} + b_l)  (NHWC), defined as
-the stride-1 "SAME" convolution sampled every s pixels: (K *_s x)[i] = (K * x)[s i]. Every
+Encoder layer l is a strided convolution `h_l = phi(K_l *_s h_{l-1} + b_l)` (NHWC), defined as
+the stride-1 "SAME" convolution sampled every s pixels: `(K *_s x)[i] = (K * x)[s i]`. Every
 decoder layer is an upsampling by s followed by a stride-1 "SAME" convolution; the three
 decoders differ only in the upsampling and in whose kernel is used:
 
@@ -14,7 +14,7 @@ decoders differ only in the upsampling and in whose kernel is used:
   = zero insertion followed by an s x s box filter, so this is a transposed convolution whose
   kernel is the own kernel smoothed by the box: the two are not the same layer;
 * ``"tied"``: the same transposed convolution with the encoder's own kernel, K_l^T (one
-  parameter used twice), so <K *_s x, y> = <x, K^T y> holds to round-off; plus own biases.
+  parameter used twice), so `<K *_s x, y> = <x, K^T y>` holds to round-off; plus own biases.
 
 Transposed convolutions are computed with `jax.linear_transpose` of `conv2d`, so they are
 aligned with the encoder's sampling grid for every kernel size.
@@ -190,7 +190,7 @@ class ConvAE(nnx.Module):
         )
 
     def encode(self, x: jax.Array) -> jax.Array:
-        """Code of shape (batch, *code_shape) for images or flattened images."""
+        """Code of shape `(batch, *code_shape)` for images or flattened images."""
         h, _ = self._as_images(x)
         last = len(self.kernels) - 1
         for i, (K, b) in enumerate(zip(self.kernels, self.encoder_biases, strict=True)):
@@ -200,7 +200,7 @@ class ConvAE(nnx.Module):
         return h
 
     def decode(self, z: jax.Array) -> jax.Array:
-        """Images (batch, H, W, C) from codes (batch, *code_shape)."""
+        """Images (batch, H, W, C) from codes `(batch, *code_shape)`."""
         if z.ndim != 4 or tuple(z.shape[1:]) != self.code_shape:
             raise ValueError(f"z must have shape (batch, {self.code_shape}); got {z.shape}")
         h = z
@@ -230,7 +230,7 @@ def checkerboard_energy(images, period: int = 2) -> np.ndarray:
     r"""Share of each image's spectral energy on the period-`period` lattice (checkerboard).
 
     For an image x of size H x W (channels summed) let X = FFT2(x - mean(x)) and
-    E(u, v) = |X(u, v)|^2. A pattern that repeats every p pixels in both directions has its
+    `E(u, v) = |X(u, v)|^2`. A pattern that repeats every p pixels in both directions has its
     Fourier support on the lattice Lambda_p = {(u, v) : u = 0 mod H/p, v = 0 mod W/p}, so
 
         c_p(x) = sum_{(u,v) in Lambda_p \ {(0,0)}} E(u, v) / sum_{(u,v)} E(u, v)   in [0, 1].

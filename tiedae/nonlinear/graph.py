@@ -36,9 +36,9 @@ For the MLP and mirrored decoders L is not symmetric; a pair (i, j) is scored by
 
 Training (`tiedae.fit` with `loss_fn=adjacency_loss` on `training_batch(A_train)`) minimises
 the class-weighted binary cross-entropy of Kipf & Welling over all n^2 entries of A_train + I,
-with positive weight (n^2 - |E|)/|E| (|E| the number of ones of A_train + I). The propagation
+with positive weight `(n^2 - |E|)/|E|` (`|E|` the number of ones of A_train + I). The propagation
 matrices are `jax.experimental.sparse.BCOO` matrices in the batch, so a graph convolution costs
-O(|E| h) rather than O(n^2 h); the n^2 logits and the loss remain dense, as in GAE.
+`O(|E| h)` rather than O(n^2 h); the n^2 logits and the loss remain dense, as in GAE.
 `tiedae.nonlinear.link_prediction` scores held-out edges against sampled non-edges (ROC AUC and
 average precision); graphs and edge splits come from `tiedae.data.graphs`.
 
@@ -104,7 +104,7 @@ def normalized_adjacency(A) -> np.ndarray:
 
 def sharpened_adjacency(A) -> np.ndarray:
     """D^^{-1/2} (2I - A) D^^{-1/2} with D^ = D + 2I: Park et al. (2019)'s numerically stable
-    Laplacian sharpening (dense float32). Its eigenvalues lie in [-1, 1] (|A_sharp| is similar
+    Laplacian sharpening (dense float32). Its eigenvalues lie in [-1, 1] (`|A_sharp|` is similar
     to the row-stochastic D^^{-1} (2I + A)), where those of 2I - A_norm reach 3."""
     A = check_adjacency(A)
     d = 1.0 / np.sqrt(A.sum(1) + 2.0)
@@ -244,12 +244,12 @@ def training_batch(train_adj, *, pad_to: int | None = None) -> GraphBatch:
 
 def adjacency_loss(model: GraphAE, batch: GraphBatch) -> jax.Array:
     r"""Kipf & Welling's class-weighted binary cross-entropy of the adjacency logits L over all
-    n^2 entries of the target T = A_train + I:
+    n^2 entries of the target T = A_train + I::
 
         -norm * mean(w T log sigma(L) + (1 - T) log(1 - sigma(L)))
         = norm * mean(softplus(L) (1 + (w - 1) T) - w T L),
 
-    computed in the second form, with softplus(L) = max(L, 0) + log1p(exp(-|L|)) (one
+    computed in the second form, with `softplus(L) = max(L, 0) + log1p(exp(-|L|))` (one
     exponential per entry; on the CPU about twice as fast as `jax.nn.softplus`)."""
     logits = model(batch.a_norm, batch.a_sharp)
     t, w = batch.target, batch.pos_weight

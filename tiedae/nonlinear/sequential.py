@@ -285,14 +285,14 @@ class SequentialAE(nnx.Module):
                          f"got {x.shape}")
 
     def encode(self, x: jax.Array) -> jax.Array:
-        """Codes (batch, *code_shape) of images or flattened images."""
+        """Codes `(batch, *code_shape)` of images or flattened images."""
         h, _ = self._as_images(x)
         for spec, layer in zip(self.encoder_specs, self.encoder_layers, strict=True):
             h = _apply(spec, layer, h)
         return h
 
     def decode(self, z: jax.Array) -> jax.Array:
-        """Images (batch, H, W, C) from codes (batch, *code_shape)."""
+        """Images (batch, H, W, C) from codes `(batch, *code_shape)`."""
         if tuple(z.shape[1:]) != self.code_shape:
             raise ValueError(f"z must have shape (batch, *{self.code_shape}); got {z.shape}")
         h = z

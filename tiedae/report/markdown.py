@@ -1,11 +1,11 @@
-"""The Markdown renderer: the report `python -m tiedae.bench report` prints, and the README's
-generated findings section.
+"""The Markdown renderer: the report `python -m tiedae.bench report` prints, and the generated
+findings section of the documentation site (docs/experiments/findings.md).
 
 `markdown_report(results_dir, suites)` writes one section per suite that has records: its run
 count and time, its tables (unless `tables=False`) and its findings. `replace_section` puts
-text between the README's `BEGIN` and `END` markers, so the README's numbers are regenerated
-from saved results, never typed by hand. `table_markdown` is the one Markdown table writer
-(the benchmarks' README tables use it too).
+text between a page's `BEGIN` and `END` markers, so the findings page's numbers are
+regenerated from saved results, never typed by hand. `table_markdown` is the one Markdown table
+writer (the benchmarks page's tables use it too).
 """
 
 from __future__ import annotations
@@ -37,9 +37,10 @@ def table_markdown(table: Table, *, title: bool = True) -> list[str]:
 
 
 def markdown_report(results_dir, suites: Sequence, *, tables: bool = True,
-                    loaded: list | None = None) -> str:
+                    loaded: list | None = None, level: int = 4) -> str:
     """Markdown with one section per suite that has saved records in `results_dir`
-    (`loaded`: `query.analyses(results_dir, suites)` when the caller has it already).
+    (`loaded`: `query.analyses(results_dir, suites)` when the caller has it already), each
+    headed at heading `level` (4: `####`; the site's findings page uses 2).
 
     Raises:
       FileNotFoundError: none of the suites has saved records in `results_dir`.
@@ -54,7 +55,7 @@ def markdown_report(results_dir, suites: Sequence, *, tables: bool = True,
         total += seconds
         machines |= {f"{r.get('env', {}).get('device')}, "
                      f"{r.get('env', {}).get('cpu_count')} CPU cores" for r in records}
-        parts.append(f"#### `{suite.name}` ({', '.join(modes)} runs: {len(records)}, "
+        parts.append(f"{'#' * level} `{suite.name}` ({', '.join(modes)} runs: {len(records)}, "
                      f"{seconds:.0f} s)\n")
         for table in analysis.tables if tables else ():
             parts.extend(table_markdown(table))
