@@ -52,6 +52,7 @@ _RC = {
     "axes.titlesize": 8,
     "axes.labelsize": 8,
     "legend.fontsize": 7,
+    "legend.handlelength": 3.0,  # long enough to tell a dashed line from a solid one
     "xtick.labelsize": 7,
     "ytick.labelsize": 7,
     "lines.linewidth": 1.2,

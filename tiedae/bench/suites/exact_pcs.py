@@ -439,6 +439,8 @@ def _draw(groups: dict[tuple, Setting], target):
     optimizer), with Bao et al.'s Figure 4 values (their line styles). Then one panel per k:
     distance to axis alignment against iterations (median and IQR band; a run that reached the
     target is held there)."""
+    from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
+
     d = max(key[0] for key in groups)
     ks = sorted({key[1] for key in groups})
     fig, axes = plots.new_figure(1 + len(ks), 1, width=7.0, height=2.3)
@@ -469,10 +471,15 @@ def _draw(groups: dict[tuple, Setting], target):
                 label="Bao et al. Fig. 4 (their line styles)")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    shown_k = sorted({int(k) for k in ks} | ({int(k) for table in BAO_FIGURE4.values()
+                                              for k in table} if d == THEIR_D else set()))
+    ax.xaxis.set_major_locator(FixedLocator(shown_k))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("code size $k$")
     ax.set_ylabel(f"iterations to axis distance {target:g}")
     ax.set_title(f"$d={d}$; bars: IQR over starts", fontsize=7)
-    ax.legend(frameon=False, fontsize=4.5)
+    handles, labels = ax.get_legend_handles_labels()
     for col, k in enumerate(ks, start=1):
         ax = axes[0, col]
         for (d_, k_, opt, method), s in groups.items():
@@ -489,7 +496,8 @@ def _draw(groups: dict[tuple, Setting], target):
         ax.set_xlabel("iteration")
         ax.set_ylabel("distance to axis alignment")
         ax.set_title(f"$k={k}$ (solid: Adam, dashed: SGD)", fontsize=7)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.13, 1, 1))  # the legend below the panels, over no marker
+    fig.legend(handles, labels, loc="lower center", ncol=4, frameon=False, fontsize=5.5)
     return fig
 
 

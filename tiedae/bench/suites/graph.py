@@ -493,6 +493,8 @@ def _numbers(graphs) -> dict[str, str]:
 def _curves(graphs):
     """Training loss and validation AUC against the epoch, one row per graph: the median over
     seeds and the min-max band, per decoder."""
+    from matplotlib.ticker import NullFormatter
+
     from tiedae.report.plots import band, new_figure
 
     fig, axes = new_figure(2, max(len(graphs), 1), width=6.4, height=2.0)
@@ -508,9 +510,11 @@ def _curves(graphs):
                 band(ax, x, same, COLORS.get(dec, "#7f7f7f"), LABELS.get(dec, dec))
         row[0].set(xlabel="epoch", ylabel="training loss", yscale="log", title=str(g.name))
         row[1].set(xlabel="epoch", ylabel="validation AUC", title=str(g.name))
+        row[0].yaxis.set_minor_formatter(NullFormatter())
     handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.tight_layout(rect=(0, 0, 1, 0.93))  # titles and labels of the rows apart
     if handles:
-        axes[0, 0].legend(handles, labels, frameon=False, loc="upper right")
+        fig.legend(handles, labels, frameon=False, loc="upper center", ncol=len(handles))
     return fig
 
 

@@ -285,6 +285,8 @@ def _stability_part(stab: list[dict]) -> tuple[Table, list[str], dict[str, str]]
 def _draw(records: list[dict]):
     """Left: trained singular values against sqrt(1 - lam/e_i). Right: ||V - W^T||_F (solid) and
     max_i |s_i - sqrt(1 - lam/e_i)| (dashed) against steps, median over seeds, per lam."""
+    from matplotlib.ticker import MaxNLocator
+
     fig, axes = plots.new_figure(2, 1, width=6.6, height=2.1)
     groups = query.group(query.select(records, kind="l2"), "lambda_over_lambda1")
     cmap = plots.colormap(len(groups))
@@ -303,17 +305,27 @@ def _draw(records: list[dict]):
     ax.set_title("trained singular values vs closed form", fontsize=7)
     ax.legend(frameon=False, fontsize=6)
     ax = axes[0, 1]
-    drawn = False
+    drawn, settled, last = False, 0.0, 0.0
     for i, ((lam_rel,), recs) in enumerate(groups.items()):
         if "V_minus_W_T" not in (recs[0].get("trajectory") or {}):
             continue
         for metric, style in (("V_minus_W_T", "-"), ("sv_error", "--")):
             steps, _ = query.trajectory(recs[0], metric)
             stack = np.vstack([query.trajectory(r, metric)[1] for r in recs])
-            ax.semilogy(steps, plots.positive(np.median(stack, axis=0)), color=cmap[i],
-                        linestyle=style,
+            median = plots.positive(np.median(stack, axis=0))
+            ax.semilogy(steps, median, color=cmap[i], linestyle=style,
                         label=rf"$\lambda={lam_rel:g}\,e_1$" if style == "-" else None)
+            # the first step within 10x of the final level: what follows is flat
+            finite = np.isfinite(median)
+            if finite.any():
+                near = np.flatnonzero(finite & (median <= 10 * median[finite][-1]))
+                settled = max(settled, float(steps[near[0]]) if near.size else 0.0)
+            last = max(last, float(steps[-1]))
             drawn = True
+    if drawn and 0 < settled < last / 3:  # show the descent, not a flat tail
+        ax.set_xlim(0, 1.5 * settled)
+        ax.set_xlabel(f"step (flat from here to step {last:.0f}, not shown)", fontsize=6)
+    ax.xaxis.set_major_locator(MaxNLocator(5))
     if drawn:
         ax.plot([], [], color="0.4", linestyle="-", label=r"$\|V-W^\top\|_F$")
         ax.plot([], [], color="0.4", linestyle="--", label=r"$\max_i|s_i-\sqrt{1-\lambda/e_i}|$")
@@ -321,7 +333,8 @@ def _draw(records: list[dict]):
     else:
         ax.text(0.5, 0.5, "trajectories not recorded", ha="center", va="center",
                 transform=ax.transAxes)
-    ax.set_xlabel("step")
+    if not ax.get_xlabel():
+        ax.set_xlabel("step")
     ax.set_title("distance to the closed form during training", fontsize=7)
     fig.tight_layout()
     return fig
