@@ -1,0 +1,104 @@
+"""Multiple comparisons, rank tests and equivalence in `tiedae.report.stats`."""
+
+import math
+
+import numpy as np
+import pytest
+import scipy.stats
+
+from tiedae.report import stats
+
+
+def _paired(p, mean=-1.0):
+    return stats.Paired(mean, mean - 1, mean + 0.5, p, 6, "lower" if p < 0.05 else
+                        stats.NO_DIFFERENCE)
+
+
+def test_holm_adjusts_step_down_and_keeps_the_shape():
+    ps = [0.01, 0.04, 0.03, 0.005]
+    out = stats.holm([_paired(p) for p in ps])
+    # sorted: 0.005*4 = 0.02, 0.01*3 = 0.03, 0.03*2 = 0.06, 0.04*1 = 0.04 -> monotone 0.06
+    np.testing.assert_allclose([c.p_adjusted for c in out], [0.03, 0.06, 0.06, 0.02])
+    assert [c.verdict for c in out] == ["lower", stats.NO_DIFFERENCE, stats.NO_DIFFERENCE,
+                                        "lower"]
+    assert {c.family for c in out} == {4}
+    mapping = stats.holm({"a": _paired(0.01, mean=2.0), "b": _paired(math.nan)})
+    assert list(mapping) == ["a", "b"]
+    assert mapping["a"].verdict == "higher" and mapping["a"].family == 1  # nan not counted
+    assert mapping["b"].verdict == stats.NO_DIFFERENCE and math.isnan(mapping["b"].p_adjusted)
+    assert mapping["a"].lo == _paired(0.01, mean=2.0).lo  # intervals untouched
+
+
+def test_holm_rejects_what_is_not_a_comparison():
+    with pytest.raises(TypeError, match="Paired or SignedRank"):
+        stats.holm([0.01, 0.02])
+
+
+def test_holm_keeps_familywise_error_under_five_percent():
+    rng = np.random.default_rng(0)
+    false = 0
+    for _ in range(400):
+        family = [stats.paired(rng.normal(size=8), rng.normal(size=8)) for _ in range(6)]
+        false += any(c.verdict != stats.NO_DIFFERENCE for c in stats.holm(family))
+    assert false / 400 < 0.08  # 0.05 plus Monte-Carlo slack (sd 0.011)
+
+
+def test_signed_rank_matches_scipy_and_the_walsh_median():
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_t(2, size=9) + 0.5, rng.normal(size=9)
+    r = stats.signed_rank(a, b)
+    d = a - b
+    walsh = [(d[i] + d[j]) / 2 for i in range(9) for j in range(i, 9)]
+    assert r.median == pytest.approx(np.median(walsh), abs=1e-12)
+    assert r.p_value == pytest.approx(scipy.stats.wilcoxon(a, b).pvalue, rel=1e-12)
+    assert r.lo <= r.median <= r.hi and r.n == 9
+
+
+@pytest.mark.parametrize("n", [6, 7, 10, 15])
+def test_signed_rank_interval_has_its_coverage(n):
+    # exact coverage of [W_(c), W_(M+1-c)] is 1 - 2 P(W+ <= c - 1) under the null
+    null = stats._signed_rank_null(n)
+    assert null.sum() == pytest.approx(1.0) and len(null) == n * (n + 1) // 2 + 1
+    cdf = np.cumsum(null)
+    c = int(np.sum(cdf <= 0.025))
+    assert c >= 1 and 1 - 2 * cdf[c - 1] >= 0.95 and 1 - 2 * cdf[c] < 0.95
+    d = np.arange(1.0, n + 1)
+    r = stats.signed_rank(d, np.zeros(n))
+    walsh = np.sort([(d[i] + d[j]) / 2 for i in range(n) for j in range(i, n)])
+    assert (r.lo, r.hi) == (walsh[c - 1], walsh[-c])
+
+
+def test_signed_rank_needs_six_pairs_at_five_percent():
+    five = stats.signed_rank([2.0, 3.0, 4.0, 5.0, 6.0], [0.0] * 5)
+    assert five.p_value == pytest.approx(0.0625) and five.verdict == stats.NO_DIFFERENCE
+    assert (five.lo, five.hi) == (-math.inf, math.inf)
+    six = stats.signed_rank([2.0, 3.0, 4.0, 5.0, 6.0, 7.0], [0.0] * 6)
+    assert six.p_value == pytest.approx(2 / 64) and six.verdict == "higher"
+    assert stats.signed_rank([], []).n == 0
+
+
+def test_equivalence_is_two_one_sided_t_tests():
+    a = np.array([1.0, 1.1, 0.9, 1.0, 1.05, 0.97])
+    b = np.ones(6)
+    r = stats.equivalence(a, b, 0.1)
+    d = a - b
+    se = d.std(ddof=1) / math.sqrt(6)
+    t_low, t_high = (d.mean() + 0.1) / se, (d.mean() - 0.1) / se
+    expected = max(scipy.stats.t.sf(t_low, 5), scipy.stats.t.cdf(t_high, 5))
+    assert r.p_value == pytest.approx(expected, rel=1e-10)
+    half = scipy.stats.t.ppf(0.95, 5) * se
+    assert (r.lo, r.hi) == pytest.approx((d.mean() - half, d.mean() + half))
+    assert r.verdict == ("equivalent" if -0.1 < r.lo and r.hi < 0.1 else "not shown equivalent")
+    assert stats.equivalence(a, b, 0.01).verdict == "not shown equivalent"
+
+
+@pytest.mark.parametrize("margin", [0, -1.0, math.inf, "0.1", math.nan])
+def test_equivalence_refuses_a_bad_margin(margin):
+    with pytest.raises(ValueError, match="margin"):
+        stats.equivalence([1.0, 2.0], [1.0, 2.0], margin)
+
+
+def test_paired_comparisons_refuse_unequal_lengths():
+    for compare in (stats.paired, stats.signed_rank):
+        with pytest.raises(ValueError, match="as many values"):
+            compare([1.0, 2.0], [1.0])
