@@ -30,12 +30,14 @@ import numpy as np
 
 from tiedae.bench.suite import Options, Suite
 from tiedae.bench.suite import seeds as seed_list
+from tiedae.bench.suites import mlp_checks
 from tiedae.bench.suites import mlp_training as mlp
 from tiedae.bench.suites.symmetry import (
     COLORS,
     DASH,
     LABELS,
     difference_text,
+    holm_family,
     paired_cells,
 )
 from tiedae.features import knn_accuracy, linear_probe_accuracy
@@ -118,15 +120,18 @@ def _rank(recs) -> float | None:
 
 
 def _versus_mirror(groups) -> dict[tuple, dict[str, stats.Paired]]:
-    """{(k, decoder): {measure: paired decoder - mirror}} for the tied and linear decoders."""
+    """{(k, decoder): {measure: paired decoder - mirror}} for the tied and linear decoders,
+    Holm-adjusted together (the family of the paired table)."""
     keys = (*(key for key, _ in SCORES), "test_error")
-    return {(k, d): {key: query.versus(groups[(k, d)], groups[(k, "mirror")], key) for key in keys}
-            for k in _sizes(groups) if (k, "mirror") in groups
-            for d in DECODERS[1:] if (k, d) in groups}
+    return holm_family({
+        (k, d): {key: query.versus(groups[(k, d)], groups[(k, "mirror")], key) for key in keys}
+        for k in _sizes(groups) if (k, "mirror") in groups
+        for d in DECODERS[1:] if (k, d) in groups})
 
 
-def _tables(groups, vs) -> list[Table]:
+def _tables(groups, vs, failed=()) -> list[Table]:
     rows = []
+    n_failed = {key: len(recs) for key, recs in query.group(failed, "code_dim", "decoder").items()}
     for k in sorted({k for k, d in groups if k}):  # PCA's sizes too (a PCA run alone)
         for d in (*DECODERS, "pca"):
             if (k, d) not in groups:
@@ -136,23 +141,25 @@ def _tables(groups, vs) -> list[Table]:
             test, probe, knn = (ci_cell(query.final(recs, key)) for key in
                                 ("test_error", "probe_accuracy", "knn_accuracy"))
             rows.append([k, LABELS[d], test, probe, knn, DASH if rank is None else rank,
-                         len(recs)])
+                         len(recs), n_failed.get((k, d), 0)])
     for (_k, d), recs in groups.items():
         if d == "pixels":
             rows.append([DASH, LABELS[d], DASH, ci_cell(query.final(recs, "probe_accuracy")),
-                         ci_cell(query.final(recs, "knn_accuracy")), DASH, len(recs)])
-    main = Table("features: frozen-code quality per decoder (mean ± 95% CI half-width over "
-                 "seeds; code rank: median numerical rank)",
+                         ci_cell(query.final(recs, "knn_accuracy")), DASH, len(recs), 0])
+    main = Table("features: frozen-code quality per decoder, runs that passed their training "
+                 "checks (mean ± 95% CI half-width over seeds; code rank: median numerical "
+                 "rank; failed: runs left out)",
                  [Cell("k", "$k$"), "code", "test error", "linear probe acc.", "5-NN acc.",
-                  "code rank", "runs"], rows, name="features", align="rlrrrrr")
+                  "code rank", "runs", "failed"], rows, name="features", align="rlrrrrrr")
     rows = [[k, Cell(f"{LABELS[d].text} - mirror", rf"{LABELS[d].tex} $-$ mirror"), name,
              *paired_cells(vs[(k, d)][key])]
             for (k, d) in vs
             for key, name in (*SCORES, ("test_error", Cell("test error", "test error")))]
-    paired = Table("features: decoder - mirror over seeds (mean, 95% t interval, verdict)",
+    paired = Table("features: decoder - mirror over the seeds where both passed their checks "
+                   "(mean, 95% t interval, Holm-adjusted p-value over the table, verdict)",
                    [Cell("k", "$k$"), "difference", "measure", "mean",
-                    Cell("95% interval", r"95\,\% interval"), "verdict"], rows,
-                   name="features_paired", align="rllrrl")
+                    Cell("95% interval", r"95\,\% interval"), "Holm p", "verdict"], rows,
+                   name="features_paired", align="rllrrrl")
     return [main, paired]
 
 
@@ -226,6 +233,8 @@ ANSWERS = {
 def analyze(records: list[dict]) -> Analysis:
     """Tables, findings, paper numbers and the figure of the suite's records (module
     docstring)."""
+    everything = records
+    records, failed = mlp_checks.split(records)
     groups = _groups(records)
     sizes = _sizes(groups)
     vs = _versus_mirror(groups)
@@ -247,8 +256,15 @@ def analyze(records: list[dict]) -> Analysis:
     figure = Figure("features", "Probe and 5-NN accuracy of the frozen codes per decoder and "
                     "code size (mean and 95% t interval over seeds); PCA's code as squares, "
                     "the pixels dashed.", lambda: draw_features(groups, sizes))
-    return Analysis(tables=_tables(groups, vs), findings=_findings(groups, vs, sizes, word),
-                    numbers=numbers, figures=[figure])
+    return Analysis(tables=_tables(groups, vs, failed),
+                    findings=_check_findings(everything, failed)
+                    + _findings(groups, vs, sizes, word), numbers=numbers, figures=[figure])
+
+
+def _check_findings(records, failed) -> list[str]:
+    """How many trained runs passed their checks, and which failed (named, with why)."""
+    return mlp_checks.check_findings(
+        [r for r in records if r["config"].get("decoder") in DECODERS], failed)
 
 
 def draw_features(groups, sizes):

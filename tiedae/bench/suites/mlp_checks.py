@@ -35,6 +35,12 @@ Example:
   (True, False, None)
   >>> mlp_checks.failures({"converged": True, "code_rank": 1, "code_dim": 2})
   ['code rank 1 < 2']
+  >>> ok, failed = mlp_checks.split([
+  ...     {"run_id": "a", "config": {"code_dim": 2}, "final": {"converged": True, "code_rank": 2}},
+  ...     {"run_id": "b", "config": {"code_dim": 2}, "final": {"converged": False}},
+  ...     {"run_id": "pca", "config": {"code_dim": 2}, "final": {"test_error": 1.0}}])
+  >>> [r["run_id"] for r in ok], [r["run_id"] for r in failed]
+  (['a', 'pca'], ['b'])
 """
 
 from __future__ import annotations
@@ -117,3 +123,36 @@ def passed(record: dict) -> bool:
     if "converged" not in final:  # a record written before the checks existed
         final.pop("code_dim")
     return not failures(final)
+
+
+def split(records) -> tuple[list[dict], list[dict]]:
+    """(records that passed, trained runs that failed their checks): the analyses compare the
+    first and count and name the second."""
+    ok, failed = [], []
+    for rec in records:
+        (ok if passed(rec) else failed).append(rec)
+    return ok, failed
+
+
+def failure_text(failed, label=lambda rec: rec.get("run_id", "?")) -> str:
+    """One sentence naming the runs that failed their checks and why ('' when none)."""
+    if not failed:
+        return ""
+    parts = []
+    for rec in failed:
+        final = {**rec.get("final", {}), "code_dim": rec.get("config", {}).get("code_dim")}
+        parts.append(f"{label(rec)} ({', '.join(failures(final))})")
+    return (f"{len(failed)} trained run(s) failed the training checks (converged, full-rank "
+            f"code, a linear decoder within 2 % of PCA's training error) and are left out of "
+            f"every comparison: " + "; ".join(parts) + ".")
+
+
+def check_findings(trained, failed) -> list[str]:
+    """Findings: how many of the trained runs passed their checks, and `failure_text` of the
+    failed ones; none for records written before the checks existed."""
+    if not any("converged" in r.get("final", {}) for r in trained):
+        return []
+    text = (f"training checks: {len(trained) - len(failed)} of {len(trained)} trained runs "
+            f"passed (converged, full-rank code, linear decoder within 2 % of PCA's "
+            f"training error).")
+    return [text] + ([failure_text(failed)] if failed else [])

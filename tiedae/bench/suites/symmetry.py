@@ -14,21 +14,43 @@ layers converges faster. With the encoder d -> 100 -> 25 -> 2 fixed, the decoder
   the training set cannot beat PCA's with 2 components (Eckart-Young) and the best code it can
   use is an affine function of x.
 
+**Theorem (a linear decoder at its optimum has PCA's code, up to an affine map).** Let the
+decoder be linear, x_hat = z F + c (F in R^{k x d}), on training rows x_i with mean x_bar,
+PCA components V_k (k x d, orthonormal rows, lambda_k > lambda_{k+1}) and PCA code
+p_i = (x_i - x_bar) V_k^T, and let the model reach the Eckart-Young optimum on them, i.e.
+x_hat_i = x_bar + p_i V_k for every i (the optimum is unique when lambda_k > lambda_{k+1}).
+Then z_i F = p_i V_k + (x_bar - c). Differences give (z_i - z_j) F = (p_i - p_j) V_k; the
+p_i - p_j span R^k, so the row space of V_k lies in that of F, both have dimension k, F has
+full row rank (F F^+ = I_k) and
+
+    z_i = p_i (V_k F^+) + (x_bar - c) F^+,    V_k F^+ invertible (k x k):
+
+the code is an affine image of PCA's code, with affine R^2 = 1 from PCA's code on the
+training rows (on held-out rows as far as the encoder generalises). So a linear decoder cannot
+make the code "simpler" than PCA's at its optimum, only equal to it up to an affine map; a
+trained linear-decoder code with R^2 < 1 has not reached the optimum (tested in float64 in
+tests/test_mlp_checks.py; the analysis reports the trained runs' median R^2).
+
 How simple each code is: the affine R^2 (`tiedae.features.affine_r2`) from the pixels and from
-PCA's 2-D code to the learnt code, and the linear-probe and 5-NN accuracy of the 2-D codes.
+PCA's 2-D code to the learnt code (fitted on the training images, scored on the test images;
+reported as medians, compared by Wilcoxon's signed-rank test: R^2 is heavy-tailed), and the
+linear-probe and 5-NN accuracy of the 2-D codes.
 The wide-encoder claim keeps the mirror decoder and compares the encoder 100-25 with one hidden
 layer of 200 ("half as many, twice as wide") and one hidden layer with as many parameters as
-100-25 (103 units for d = 784): steps and seconds until the monitored training error first
-reaches PCA's error with k components (a run that never reaches it counts as slower), and the
-test error. Training, monitoring and measurements: `tiedae.bench.suites.mlp_training` (whose
-trained runs the `features` suite shares). The PCA run is the 2-D reference (codes and
+100-25 (103 units for d = 784), each at its own step size (`mlp_training`): steps and seconds
+until the monitored training error first reaches PCA's error with k components (a run that
+never reaches it counts as slower), and the test error. Training, monitoring, the training
+checks and measurements: `tiedae.bench.suites.mlp_training` (whose trained runs the `features`
+suite shares); only runs that passed their checks (`mlp_checks`) are compared, the others are
+counted and named in the findings. The PCA run is the 2-D reference (codes and
 reconstructions). Comparisons are paired over seeds (same seed: same data split and minibatch
 order; for the decoders also the same initial encoder); every comparative word comes from
-`tiedae.report.stats.paired`.
+`tiedae.report.stats` (paired t, or signed-rank for R^2), with Holm's correction over the
+paired table.
 
 `analyze(records)` gives the tables `symmetry` (per decoder and encoder variant: parameters,
-test and training error, how nearly affine the code is, probe and 5-NN accuracy: mean ± 95% t
-half-width over seeds; steps and seconds to PCA's error: median [IQR]) and `symmetry_paired`
+test and training error, probe and 5-NN accuracy: mean ± 95% t half-width over seeds; how
+nearly affine the code is, steps and seconds to PCA's error: median [IQR]) and `symmetry_paired`
 (paired differences against the mirror / the 100-25 encoder), the findings, the paper's
 numbers (``\RSymData``, ``\RSymK``, ``\RSymSteps``, ``\RSymLogEvery``, ``\RSymSeeds``,
 ``\RSymEncoder``, ``\RSymMatched``: the setting; ``\RFindSymmetry``, ``\RSymEckartYoung``,
@@ -51,6 +73,7 @@ import numpy as np
 
 from tiedae.bench.suite import Options, Suite
 from tiedae.bench.suite import seeds as seed_list
+from tiedae.bench.suites import mlp_checks
 from tiedae.bench.suites import mlp_training as mlp
 from tiedae.report import format as F
 from tiedae.report import plots, query, stats
@@ -116,28 +139,57 @@ def run(config: dict) -> dict:
 # ---- paired comparisons over seeds (the `features` suite uses these too) -----------------------
 
 
-def difference_text(p: stats.Paired, digits: int = 3) -> str:
-    """'mean [lo, hi], n=N: verdict' of a paired difference (plain text)."""
+def _what(p) -> str:
+    """'median' for a signed-rank comparison (Hodges-Lehmann), else 'mean'."""
+    return "median" if isinstance(p, stats.SignedRank) else "mean"
+
+
+def _holm_note(p) -> str:
+    return (f", Holm p={F.fmt(p.p_adjusted, 2)} of {p.family}"
+            if math.isfinite(getattr(p, "p_adjusted", math.nan)) and p.family > 1 else "")
+
+
+def difference_text(p, digits: int = 3) -> str:
+    """'mean [lo, hi], n=N: verdict' of a paired difference (plain text; 'median' for a
+    signed-rank comparison; with its Holm-adjusted p-value where one was computed)."""
     if p.n == 0:
         return "not compared (no common seeds)"
-    return (f"{F.fmt(p.mean, digits)} [{F.fmt(p.lo, 2)}, {F.fmt(p.hi, 2)}], n={p.n}: "
-            f"{p.verdict}")
+    what = "median " if _what(p) == "median" else ""
+    return (f"{what}{F.fmt(p.estimate, digits)} [{F.fmt(p.lo, 2)}, {F.fmt(p.hi, 2)}], "
+            f"n={p.n}{_holm_note(p)}: {p.verdict}")
 
 
-def difference_tex(p: stats.Paired, digits: int = 2) -> str:
-    """'mean, 95 % CI [lo, hi]' of a paired difference (LaTeX)."""
+def difference_tex(p, digits: int = 2) -> str:
+    """'mean, 95 % CI [lo, hi]' of a paired difference (LaTeX; 'median' for signed-rank)."""
     if p.n < 2:
         return F.NA
-    return (rf"{F.num(p.mean, digits)}, 95\,\% CI [{F.num(p.lo, digits)}, "
+    what = "median " if _what(p) == "median" else ""
+    return (rf"{what}{F.num(p.estimate, digits)}, 95\,\% CI [{F.num(p.lo, digits)}, "
             rf"{F.num(p.hi, digits)}]")
 
 
-def paired_cells(p: stats.Paired) -> list[Cell]:
-    """The mean, 95% interval and verdict cells of a paired table's row."""
-    return [Cell(F.fmt(p.mean) if p.n else "-", F.num(p.mean, 3) if p.n else F.NA),
+def paired_cells(p) -> list[Cell]:
+    """The estimate (mean, or median for a signed-rank comparison), 95% interval, Holm-adjusted
+    p-value and verdict cells of a paired table's row."""
+    est = p.estimate
+    text = (F.fmt(est) + (" (median)" if _what(p) == "median" else "")) if p.n else "-"
+    adj = getattr(p, "p_adjusted", math.nan)
+    return [Cell(text, F.num(est, 3) if p.n else F.NA),
             Cell(f"[{F.fmt(p.lo, 2)}, {F.fmt(p.hi, 2)}]",
                  rf"[{F.num(p.lo, 2)}, {F.num(p.hi, 2)}]") if p.n >= 2 else DASH,
+            Cell(F.fmt(adj, 2), F.num(adj, 2)) if math.isfinite(adj) else DASH,
             cell(p.verdict if p.n >= 2 else "one seed")]
+
+
+def holm_family(family: dict) -> dict:
+    """Holm's correction over a table's comparisons {key: {measure: comparison}} (nested one
+    level), returned in the same shape."""
+    flat = {(a, b): c for a, row in family.items() for b, c in row.items()}
+    adjusted = stats.holm(flat) if flat else {}
+    out: dict = {a: {} for a in family}
+    for (a, b), c in adjusted.items():
+        out[a][b] = c
+    return out
 
 
 def relation(p: stats.Paired, what: str) -> str:
@@ -147,17 +199,18 @@ def relation(p: stats.Paired, what: str) -> str:
     return f"a {p.verdict} {what}"
 
 
-def reach_verdict(a, b) -> str:
+def reach_verdict(a, b, verdict: str | None = None) -> str:
     """a against b for steps (or seconds) to a threshold over common seeds, where None / inf
     / nan means the run never reached it: the paired verdict on the seeds where both reached
-    it, unless one side missed it more often; then 'higher' (a slower) when a missed it more
-    often and the reached pairs do not say 'lower', 'lower' in the mirror case, else
-    'mixed'."""
+    it (`verdict`, e.g. Holm-adjusted; default `stats.paired`'s), unless one side missed it
+    more often; then 'higher' (a slower) when a missed it more often and the reached pairs do
+    not say 'lower', 'lower' in the mirror case, else 'mixed'."""
     def never(v):
         return v is None or not math.isfinite(float(v))
 
     na, nb = sum(map(never, a)), sum(map(never, b))
-    verdict = stats.paired(a, b).verdict  # drops the pairs with a never-reached side
+    if verdict is None:  # the pairs with a never-reached side are dropped
+        verdict = stats.paired(a, b).verdict
     if na == nb:
         return verdict
     if na > nb and verdict != "lower":
@@ -214,6 +267,15 @@ PAIRED = {"decoder": (("test_error", Cell("test error", "test error")),
                       ("test_error", Cell("test error", "test error")))}
 
 
+def _median_cell(recs, key: str) -> Cell:
+    """Median [25th, 75th percentile] over seeds (for heavy-tailed R^2)."""
+    values = [v for v in query.final(recs, key) if math.isfinite(v)]
+    if not values:
+        return DASH
+    med, q25, q75 = stats.median_iqr(values)
+    return Cell(f"{F.fmt(med)} [{F.fmt(q25)}, {F.fmt(q75)}]", F.med_iqr(values, 3))
+
+
 def _tables(groups, vs) -> list[Table]:
     rows = []
     for v in _ordered(groups):
@@ -225,16 +287,15 @@ def _tables(groups, vs) -> list[Table]:
         trained = "steps_to_pca_k" in f
         rows.append([_label(v, recs), params, ci_cell(query.final(recs, "test_error")),
                      ci_cell(query.final(recs, "train_error")),
-                     ci_cell(query.final(recs, "code_r2_pca")) if "code_r2_pca" in f else DASH,
-                     ci_cell(query.final(recs, "code_r2_pixels")) if "code_r2_pixels" in f
-                     else DASH,
+                     _median_cell(recs, "code_r2_pca") if "code_r2_pca" in f else DASH,
+                     _median_cell(recs, "code_r2_pixels") if "code_r2_pixels" in f else DASH,
                      ci_cell(query.final(recs, "probe_accuracy")),
                      ci_cell(query.final(recs, "knn_accuracy")),
                      reach_cell(reached(recs, "steps_to_pca_k")) if trained else DASH,
                      reach_cell(reached(recs, "seconds_to_pca_k"), 2) if trained else DASH])
     main = Table(
-        f"symmetry: post 000's 2-D autoencoder, k={K} (mean ± 95% CI half-width over seeds; "
-        "steps/seconds: median [IQR])",
+        f"symmetry: post 000's 2-D autoencoder, k={K}, runs that passed their training checks "
+        "(mean ± 95% CI half-width over seeds; R^2 and steps/seconds: median [IQR])",
         ["run", Cell("enc. / dec. params", "enc.\\ / dec.\\ params"), "test error",
          "train error", Cell("R2 PCA->code", r"$R^2$ PCA$\to$code"),
          Cell("R2 pixels->code", r"$R^2$ pixels$\to$code"), "probe acc.", "5-NN acc.",
@@ -249,19 +310,35 @@ def _tables(groups, vs) -> list[Table]:
             rows.append([Cell(f"{label.text} - mirror", rf"{label.tex} $-$ mirror"), name,
                          *paired_cells(vs[v][key])])
     paired = Table("symmetry: each variant - the mirror run (mirror decoder, encoder 100-25), "
-                   "paired over seeds: mean, 95% t interval, verdict",
-                   ["difference", "measure", "mean", Cell("95% interval", r"95\,\% interval"),
-                    "verdict"], rows, name="symmetry_paired", align="llrrl")
+                   "paired over the seeds where both passed their checks: mean and 95% t "
+                   "interval (R^2: median and Hodges-Lehmann interval, signed-rank test), "
+                   "Holm-adjusted p-value over the table, verdict",
+                   ["difference", "measure", "estimate", Cell("95% interval",
+                                                             r"95\,\% interval"),
+                    "Holm p", "verdict"], rows, name="symmetry_paired", align="llrrrl")
     return [main, paired]
 
 
-def _versus_mirror(groups) -> dict[str, dict[str, stats.Paired]]:
-    """{variant: {measure: paired variant - mirror}} for every variant but the mirror and PCA."""
+HEAVY = ("code_r2_pca", "code_r2_pixels")  # heavy-tailed: medians and signed-rank tests
+
+
+def versus(a_records, b_records, key: str):
+    """Paired a - b of final[key] over common seeds: `stats.signed_rank` for the heavy-tailed
+    R^2 (`HEAVY`), else `stats.paired`."""
+    if key in HEAVY:
+        return stats.signed_rank(*query.paired_values(a_records, b_records, key))
+    return query.versus(a_records, b_records, key)
+
+
+def _versus_mirror(groups) -> dict[str, dict]:
+    """{variant: {measure: variant - mirror}} for every variant but the mirror and PCA: the
+    measures of the paired table (`PAIRED`), Holm-adjusted together."""
     if "mirror" not in groups:
         return {}
-    keys = ("test_error", "code_r2_pca", "knn_accuracy", "steps_to_pca_k", "seconds_to_pca_k")
-    return {v: {key: query.versus(groups[v], groups["mirror"], key) for key in keys}
-            for v in groups if v not in ("mirror", "pca")}
+    return holm_family({
+        v: {key: versus(groups[v], groups["mirror"], key)
+            for key, _ in PAIRED["encoder" if v in ENCODERS else "decoder"]}
+        for v in groups if v not in ("mirror", "pca")})
 
 
 def _eckart_young(groups):
@@ -328,13 +405,14 @@ def simplicity_verdict(vs) -> str:
     return "mixed"
 
 
-def _reaching(groups) -> dict[str, dict]:
+def _reaching(groups, vs) -> dict[str, dict]:
     """{encoder variant: {"steps_to_pca_k": verdict, "seconds_to_pca_k": verdict, "never":
     count}}: `reach_verdict` of the variant - the mirror run (encoder 100-25) in steps and
     seconds to PCA's error, and how many runs of the two never reached it."""
     if "mirror" not in groups:
         return {}
-    return {v: {**{key: reach_verdict(*query.paired_values(groups[v], groups["mirror"], key))
+    return {v: {**{key: reach_verdict(*query.paired_values(groups[v], groups["mirror"], key),
+                                      verdict=vs[v][key].verdict)
                    for key in ("steps_to_pca_k", "seconds_to_pca_k")},
                 "never": sum(math.isinf(x) for name in (v, "mirror")
                              for x in reached(groups[name], "steps_to_pca_k"))}
@@ -359,6 +437,8 @@ def _decoder_findings(groups, vs, ey, simple) -> list[str]:
     pca = groups.get("pca", [])
 
     def each(key):
+        if key in HEAVY:  # medians [IQR]: R^2 can be heavy-tailed
+            return ", ".join(f"{d} {_median_cell(groups[d], key).text}" for d in decs)
         return ", ".join(f"{d} {F.ci(query.final(groups[d], key))}" for d in decs)
 
     out.append(f"k={K}: test error {each('test_error')}"
@@ -373,7 +453,8 @@ def _decoder_findings(groups, vs, ey, simple) -> list[str]:
               "mixed": "the simpler decoders gave more nearly affine codes in part only",
               "no measurable difference": "no measurable difference from the mirror"}.get(
         simple, "not compared")
-    out.append(f"how affine the 2-D code is (R^2 of the best affine map on test images) from "
+    out.append(f"how affine the 2-D code is (R^2 of the best affine map on test images, median "
+               f"[IQR]) from "
                f"PCA's 2-D code: {each('code_r2_pca')}; from the pixels: "
                f"{each('code_r2_pixels')}. Simpler decoder, simpler code? {simple}: {answer}.")
     out.append(f"5-NN accuracy of the 2-D test codes: {each('knn_accuracy')}"
@@ -431,15 +512,16 @@ def _simplicity_tex(groups, vs, verdict) -> str:
     if verdict == "not compared":
         return "The decoders' codes were not compared."
 
-    def each(key):
-        return "; ".join(rf"{LABELS[d].tex} {F.pm_ci(query.final(groups[d], key))}"
+    def each(key):  # medians [IQR]: R^2 can be heavy-tailed
+        return "; ".join(rf"{LABELS[d].tex} {_median_cell(groups[d], key).tex}"
                          for d in DECODERS if d in groups)
 
     diffs = "; ".join(rf"{LABELS[d].tex} $-$ mirror: {vs[d]['code_r2_pca'].verdict} "
                       rf"({difference_tex(vs[d]['code_r2_pca'])})"
                       for d in ("linear", "shallow") if d in vs)
     text = (rf"How nearly affine is each 2-D code? The $R^2$ of the best affine map from PCA's "
-            rf"2-D code to the learnt code, on test images, is {each('code_r2_pca')}; from the "
+            rf"2-D code to the learnt code, on test images (median [IQR]), is "
+            rf"{each('code_r2_pca')}; from the "
             rf"pixels, {each('code_r2_pixels')}. Paired against the mirror: {diffs}. ")
     return text + {
         "yes": "The simpler decoders gave measurably more nearly affine codes.",
@@ -511,9 +593,11 @@ def _numbers(records, groups, vs, reach, ey, simple) -> dict[str, str]:
 
 def analyze(records: list[dict]) -> Analysis:
     """Tables, findings, paper numbers and figures of the suite's records (module docstring)."""
+    everything = records
+    records, failed = mlp_checks.split(records)
     groups = _groups(records)
     vs = _versus_mirror(groups)
-    reach = _reaching(groups)
+    reach = _reaching(groups, vs)
     ey = _eckart_young(groups)
     simple = simplicity_verdict(vs)
     figures = [
@@ -526,9 +610,28 @@ def analyze(records: list[dict]) -> Analysis:
                "decoder and by PCA (first seed).", lambda: draw_reconstructions(groups)),
     ]
     return Analysis(tables=_tables(groups, vs),
-                    findings=_decoder_findings(groups, vs, ey, simple)
-                    + _encoder_findings(groups, vs, reach),
+                    findings=_check_findings(everything, failed)
+                    + _decoder_findings(groups, vs, ey, simple)
+                    + _theorem_findings(groups) + _encoder_findings(groups, vs, reach),
                     numbers=_numbers(records, groups, vs, reach, ey, simple), figures=figures)
+
+
+def _check_findings(records, failed) -> list[str]:
+    """How many trained runs passed their checks, and which failed (named, with why)."""
+    return mlp_checks.check_findings(
+        [r for r in records if r["config"].get("kind") != "pca"], failed)
+
+
+def _theorem_findings(groups) -> list[str]:
+    """The linear decoder's trained codes against the theorem (R^2 from PCA's code = 1 at the
+    optimum): median and range over the seeds that passed."""
+    r2 = [v for v in query.final(groups.get("linear", []), "code_r2_pca") if math.isfinite(v)]
+    if not r2:
+        return []
+    return [f"theorem (at its optimum a linear decoder's code is an affine image of PCA's "
+            f"code: R^2 = 1): the trained linear decoder's test-code R^2 from PCA's {K}-D code "
+            f"has median {F.fmt(float(np.median(r2)), 4)} (min {F.fmt(min(r2), 4)}, max "
+            f"{F.fmt(max(r2), 4)}, {len(r2)} seeds)."]
 
 
 # ---- figures -----------------------------------------------------------------------------------
