@@ -132,9 +132,11 @@ def _versus_mirror(groups) -> dict[tuple, dict[str, stats.Paired]]:
 def _tables(groups, vs, failed=()) -> list[Table]:
     rows = []
     n_failed = {key: len(recs) for key, recs in query.group(failed, "code_dim", "decoder").items()}
-    for k in sorted({k for k, d in groups if k}):  # PCA's sizes too (a PCA run alone)
+    for k in sorted({k for k, d in (*groups, *n_failed) if k}):  # PCA's sizes (a PCA alone)
         for d in (*DECODERS, "pca"):
             if (k, d) not in groups:
+                if (k, d) in n_failed:  # every run of the setting failed its checks
+                    rows.append([k, LABELS[d], DASH, DASH, DASH, DASH, 0, n_failed[(k, d)]])
                 continue
             recs = groups[(k, d)]
             rank = _rank(recs)
