@@ -147,8 +147,9 @@ def test_conv_decoders_shrunken_runs():
     # one seed per pair: a difference without an interval, and no winner named
     assert [row[0].text for row in paired.rows[::3]] == [
         "Keras CAE - MATLAB CAE", "transposed, k=3 - tied (adjoint), k=3"]
-    assert {row[3].text for row in paired.rows} == {"-"}
-    assert {row[4].text for row in paired.rows} == {"no measurable difference"}
+    assert {row[3].text for row in paired.rows} == {"-"}  # no interval
+    assert {row[4].text for row in paired.rows} == {"-"}  # no (Holm-adjusted) p-value
+    assert {row[5].text for row in paired.rows} == {"no measurable difference"}
     # the copied record repeats tied-k3's test error in its second seed: reported as a collapse
     assert analysis.findings[0].startswith("tied-k3: test error") and "collapsed" in \
         analysis.findings[0]

@@ -37,8 +37,9 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 
 from tiedae.report import format as F
+from tiedae.report import stats
 
-__all__ = ["Analysis", "Cell", "Figure", "Table", "cell", "ci_cell"]
+__all__ = ["Analysis", "Cell", "Figure", "Table", "cell", "ci_cell", "difference_cells"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +65,19 @@ def cell(value, digits: int = 3) -> Cell:
 def ci_cell(values, digits: int = 3) -> Cell:
     """'mean ± half-width of the 95% t interval' over seeds (`F.ci`, `F.pm_ci`) as a `Cell`."""
     return Cell(F.ci(values, digits), F.pm_ci(values, digits))
+
+
+def difference_cells(p: stats.Paired | stats.SignedRank) -> list[Cell]:
+    """A paired comparison's estimate (mean or median difference), its 95% interval and its
+    Holm-adjusted p-value (`stats.holm`; the unadjusted one when it was not adjusted), 3
+    significant digits, as three cells; dashes for fewer than two pairs."""
+    if p.n < 2:
+        return [Cell("-", "--")] * 3
+    adjusted = p.p_adjusted if p.family > 1 else p.p_value
+    text = F.p_value(adjusted)
+    return [Cell(f"{p.estimate:+.3g}", rf"\ensuremath{{{p.estimate:+.3g}}}"),
+            Cell(f"[{p.lo:+.3g}, {p.hi:+.3g}]", rf"\ensuremath{{[{p.lo:+.3g}, {p.hi:+.3g}]}}"),
+            Cell(text, text.replace("<", "$<$"))]
 
 
 @dataclasses.dataclass(frozen=True)

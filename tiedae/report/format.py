@@ -25,7 +25,8 @@ import numpy as np
 from tiedae.report import stats
 
 __all__ = ["NA", "camel", "ci", "ci_tex", "decimals", "fmt", "fmt_ci", "med_iqr", "mean_std",
-           "num", "paired_tex", "paired_text", "pm", "pm_ci", "tex_escape", "verdict"]
+           "num", "p_equals", "p_value", "paired_tex", "paired_text", "pm", "pm_ci", "tex_escape",
+           "verdict"]
 
 NA = r"\textit{n/a}"
 
@@ -220,6 +221,25 @@ def paired_text(r: stats.Paired, digits: int = 3, lower: str = "lower",
         return "n/a"
     return (f"{_word(r, lower, higher)} (difference {fmt(r.mean, digits)}, 95% CI "
             f"[{fmt(r.lo, digits)}, {fmt(r.hi, digits)}])")
+
+
+def p_value(p: float) -> str:
+    """A p-value as text: two significant digits, '< 0.001' below that, '-' for none.
+
+    Example:
+      >>> from tiedae.report import format as F
+      >>> F.p_value(0.01234), F.p_value(1e-5), F.p_value(float("nan")), F.p_value(1.0)
+      ('0.012', '< 0.001', '-', '1')
+    """
+    if not math.isfinite(p):
+        return "-"
+    return "< 0.001" if p < 1e-3 else f"{p:.2g}"
+
+
+def p_equals(p: float) -> str:
+    """'p = 0.012', 'p < 0.001' or 'p = -' (none), for sentences."""
+    text = p_value(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
 
 
 def decimals(half: float) -> int:

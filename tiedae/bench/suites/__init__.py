@@ -5,6 +5,7 @@ from tiedae.bench.suites import (
     conservation,
     conv_capacity,
     conv_decoders,
+    decoder_speed,
     decoders,
     exact_pcs,
     features,
@@ -20,6 +21,7 @@ from tiedae.bench.suites import (
 # A new suite: import its module above and append its SUITE.
 SUITES: list[Suite] = [
     decoders.SUITE,
+    decoder_speed.SUITE,
     conservation.SUITE,
     regularized.SUITE,
     exact_pcs.SUITE,

@@ -33,9 +33,10 @@ quarter of the widths on 16 x 16 crops for a few steps on 2 seeds, only to exerc
 
 `analyze(records)` gives the tables `conv_capacity` (per variant: parameters per side, decoder
 layers, test and training error, mean ± 95% t-interval over seeds) and `conv_capacity_paired`
-(variant minus baseline, paired over seeds, with the 95% interval and the verdict), one finding
-per variant, the paper's numbers and the figure `conv_capacity`; every comparative word comes
-from `tiedae.report.stats.paired`.
+(variant minus baseline, paired over seeds, with the 95% interval, Holm's adjusted p-value over
+the table and the verdict), one finding per variant, the paper's numbers and the figure
+`conv_capacity`; every comparative word comes from `tiedae.report.stats.paired` and
+`stats.holm`.
 
 Example:
   >>> from tiedae.bench.suites import conv_capacity
@@ -56,7 +57,7 @@ from tiedae.bench.suite import seeds as seed_list
 from tiedae.data.images import sample_image_crops
 from tiedae.nonlinear.layers import count_params
 from tiedae.nonlinear.sequential import Conv, ConvTranspose, Dense, Flatten, Reshape, SequentialAE
-from tiedae.report import Analysis, Cell, Figure, Table, cell, query, stats
+from tiedae.report import Analysis, Cell, Figure, Table, cell, difference_cells, query, stats
 from tiedae.report import format as F
 
 SIZE, CODE = 48, 64
@@ -224,16 +225,6 @@ def _row(v: str, per: dict) -> list:
             *[_ci(query.final(per.values(), key)) for key, _ in MEASURES]]
 
 
-def _signed(x: float) -> Cell:
-    return Cell(f"{x:+.3g}", rf"\ensuremath{{{x:+.3g}}}")
-
-
-def _interval(p: stats.Paired) -> Cell:
-    if p.n < 2:
-        return Cell("-", "--")
-    return Cell(f"[{p.lo:+.3g}, {p.hi:+.3g}]", rf"\ensuremath{{[{p.lo:+.3g}, {p.hi:+.3g}]}}")
-
-
 def _verdict(p: stats.Paired) -> str:
     return ("no measurable difference" if p.n < 2 or p.verdict == "no measurable difference"
             else f"{p.verdict} than the baseline")
@@ -245,7 +236,8 @@ def _finding(v: str, p: stats.Paired) -> str:
     words = ("no measurable difference from" if p.verdict == "no measurable difference"
              else f"{p.verdict} test error than")
     return (f"{v}: {words} the baseline (paired difference {p.mean:+.3g}, 95% interval "
-            f"[{p.lo:+.3g}, {p.hi:+.3g}], {p.n} seeds).")
+            f"[{p.lo:+.3g}, {p.hi:+.3g}], Holm-adjusted {F.p_equals(p.p_adjusted)} over "
+            f"{p.family} comparisons, {p.n} seeds).")
 
 
 def _find_tex(variants, paired) -> str:
@@ -322,8 +314,8 @@ def analyze(records: list[dict]) -> Analysis:
     variants = _variants(records)
     if not variants:
         return Analysis()
-    paired = {(v, key): _vs_baseline(variants, v, key) for v in variants
-              if v != "baseline" and "baseline" in variants for key, _ in MEASURES}
+    paired = stats.holm({(v, key): _vs_baseline(variants, v, key) for v in variants
+                         if v != "baseline" and "baseline" in variants for key, _ in MEASURES})
     table = Table(
         "conv-capacity: post 001's conv AE, decoder capacity (mean ± 95% t-interval)",
         ["variant", "encoder params", "decoder params", "decoder layers", "test error",
@@ -331,12 +323,13 @@ def analyze(records: list[dict]) -> Analysis:
         [_row(v, per) for v, per in variants.items()],
         name="conv_capacity", align="lrrrrr")
     paired_table = Table(
-        "conv-capacity: variant minus baseline, paired over seeds",
+        "conv-capacity: variant minus baseline, paired over seeds (verdicts at Holm-adjusted "
+        "p < 0.05 over the table)",
         [Cell("variant - baseline", "variant $-$ baseline"), "measure", "mean", "95% interval",
-         "verdict"],
-        [[_label(v), dict(MEASURES)[key], _signed(p.mean), _interval(p), _verdict(p)]
+         "Holm p", "verdict"],
+        [[_label(v), dict(MEASURES)[key], *difference_cells(p), _verdict(p)]
          for (v, key), p in paired.items()],
-        name="conv_capacity_paired", align="llrrl")
+        name="conv_capacity_paired", align="llrrrl")
     cfg = records[0]["config"]
     base = variants.get("baseline", next(iter(variants.values())))
     size = cfg.get("size")

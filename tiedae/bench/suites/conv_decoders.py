@@ -72,7 +72,7 @@ from tiedae.nonlinear.sequential import (
     SequentialAE,
     UpSample,
 )
-from tiedae.report import Analysis, Cell, Figure, Table, cell, query, stats
+from tiedae.report import Analysis, Cell, Figure, Table, cell, difference_cells, query, stats
 from tiedae.report import format as F
 from tiedae.training import binary_cross_entropy, reconstruction_error
 
@@ -281,16 +281,12 @@ def _paired_table(paired) -> Table:
     for (a, b, key), p in paired.items():
         verdict = ("no measurable difference" if p.verdict == "no measurable difference"
                    or p.n < 2 else f"{label(a)} {p.verdict}")
-        interval = (Cell(f"[{p.lo:+.2g}, {p.hi:+.2g}]",
-                         rf"\ensuremath{{[{p.lo:+.2g}, {p.hi:+.2g}]}}") if p.n >= 2
-                    else Cell("-", "--"))
         rows.append([Cell(f"{label(a)} - {label(b)}", rf"{label(a)} $-$ {label(b)}"),
-                     Cell(*dict(MEASURES)[key]),
-                     Cell(f"{p.mean:+.2g}", rf"\ensuremath{{{p.mean:+.2g}}}"), interval,
-                     verdict])
-    return Table("conv-decoders: paired differences over seeds",
-                 ["difference", "measure", "mean", "95% interval", "verdict"], rows,
-                 name="conv_paired", align="llrrl")
+                     Cell(*dict(MEASURES)[key]), *difference_cells(p), verdict])
+    return Table("conv-decoders: paired differences over seeds (verdicts at Holm-adjusted "
+                 "p < 0.05 over the table)",
+                 ["difference", "measure", "mean", "95% interval", "Holm p", "verdict"], rows,
+                 name="conv_paired", align="llrrrl")
 
 
 def _findings(models, paired) -> list[str]:
@@ -303,7 +299,8 @@ def _findings(models, paired) -> list[str]:
             continue
         verdict = p.verdict if p.verdict == "no measurable difference" else f"{a} {p.verdict}"
         out.append(f"{dict(MEASURES)[key][0]}, {a} - {b}: {p.mean:+.3g} [{p.lo:+.3g}, "
-                   f"{p.hi:+.3g}] ({p.n} seeds): {verdict}.")
+                   f"{p.hi:+.3g}] ({p.n} seeds, Holm-adjusted {F.p_equals(p.p_adjusted)}): "
+                   f"{verdict}.")
     return out
 
 
@@ -458,8 +455,8 @@ def analyze(records: list[dict]) -> Analysis:
     models = _models(records)
     if not models:
         return Analysis()
-    paired = {(a, b, key): compare(models, a, b, key) for a, b in _pairs(models)
-              for key, _ in MEASURES}
+    paired = stats.holm({(a, b, key): compare(models, a, b, key) for a, b in _pairs(models)
+                         for key, _ in MEASURES})
     figures = [Figure("checkerboard", "Checkerboard share c_2 of the decoded images (at "
                       "initialisation and trained) and c_4 of the input gradients per model, "
                       "against the test images' and white noise's levels.",
