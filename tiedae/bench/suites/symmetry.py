@@ -79,7 +79,15 @@ from tiedae.bench.suites import mlp_checks
 from tiedae.bench.suites import mlp_training as mlp
 from tiedae.report import format as F
 from tiedae.report import plots, query, stats
-from tiedae.report.analysis import Analysis, Cell, Figure, Table, cell, ci_cell
+from tiedae.report.analysis import (
+    Analysis,
+    Cell,
+    Figure,
+    Table,
+    cell,
+    ci_cell,
+    difference_cells,
+)
 
 K = 2  # post 000's code size
 SEEDS = {"quick": 3, "full": 6}
@@ -172,15 +180,9 @@ def difference_tex(p, digits: int = 2) -> str:
 
 def paired_cells(p) -> list[Cell]:
     """The estimate (mean, or median for a signed-rank comparison), 95% interval, Holm-adjusted
-    p-value and verdict cells of a paired table's row."""
-    est = p.estimate
-    text = (F.fmt(est) + (" (median)" if _what(p) == "median" else "")) if p.n else "-"
-    adj = getattr(p, "p_adjusted", math.nan)
-    return [Cell(text, F.num(est, 3) if p.n else F.NA),
-            Cell(f"[{F.fmt(p.lo, 2)}, {F.fmt(p.hi, 2)}]",
-                 rf"[{F.num(p.lo, 2)}, {F.num(p.hi, 2)}]") if p.n >= 2 else DASH,
-            Cell(F.fmt(adj, 2), F.num(adj, 2)) if math.isfinite(adj) else DASH,
-            cell(p.verdict if p.n >= 2 else "one seed")]
+    p-value (`tiedae.report.analysis.difference_cells`) and verdict cells of a paired table's
+    row."""
+    return [*difference_cells(p), cell(p.verdict if p.n >= 2 else "one seed")]
 
 
 def holm_family(family: dict) -> dict:
