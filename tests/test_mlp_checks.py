@@ -9,6 +9,7 @@ from flax import nnx
 from suite_runs import BY_NAME
 
 from tiedae import MLPAE, pca
+from tiedae.bench.records import make_record
 from tiedae.bench.suite import Options
 from tiedae.bench.suites import mlp_checks
 from tiedae.bench.suites import mlp_training as mlp
@@ -156,3 +157,35 @@ def test_analyses_leave_failed_runs_out_and_name_them():
     linear = next(r for r in main.rows if r[1].text == "linear")
     assert [c.text for c in linear[-2:]] == ["2", "1"]  # runs compared, runs left out
     assert all(row[-2].text != "-" for row in paired.rows)  # Holm p-values
+
+
+def test_transfer_runs_train_on_digits_0_to_4_and_probe_5_to_9():
+    from tiedae.bench.suites import features
+
+    assert not any(c.get("transfer") for c in features.configs(Options(quick=True)))
+    full = [c for c in features.configs(Options(quick=False)) if c.get("transfer")]
+    assert {c["decoder"] for c in full} == {"mirror", "tied", "linear", "pca", "pixels"}
+    assert len([c for c in full if c["decoder"] == "linear"]) == features.SEEDS["full"]
+    pick = {c["decoder"]: c for c in full}
+    config = {**pick["linear"], "steps": 40, "log_every": 4, "learning_rates": [1e-2]}
+    y_train = mlp.load(config)[1]
+    assert set(np.unique(y_train)) == {0, 1, 2, 3, 4}
+    assert set(np.unique(mlp.probe_data(config)[1])) == {5, 6, 7, 8, 9}
+    mlp.shared_runs.cache_clear()
+    try:
+        recs = [make_record("features", c, features.run(c), 0.0)
+                for c in (config, pick["pca"], pick["pixels"])]
+    finally:
+        mlp.shared_runs.cache_clear()
+    linear, pca_rec, pixels = (r["final"] for r in recs)
+    # the linear decoder cannot beat PCA of the digits it trained on (Eckart-Young)
+    ref = mlp.pca_reference(config, 16, fit_rows=True)
+    assert linear["pca_train_error"] == pytest.approx(ref.optimal_loss)
+    assert linear["train_error"] >= ref.optimal_loss * (1 - 1e-4)
+    assert ref.optimal_loss != pytest.approx(mlp.pca_reference(
+        {**config, "train_classes": None}, 16, fit_rows=True).optimal_loss)
+    for f in (linear, pca_rec, pixels):
+        assert 0.2 < f["knn_accuracy"] <= 1.0 and 0.2 < f["probe_accuracy"] <= 1.0
+    analysis = BY_NAME["features"].analyze(recs)
+    (table,) = [t for t in analysis.tables if t.title.startswith("features transfer: encoders")]
+    assert [row[0].text for row in table.rows] == ["linear", "PCA", "raw pixels"]

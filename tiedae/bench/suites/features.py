@@ -17,6 +17,13 @@ measures a training failure, not its features). Comparisons between decoders are
 the seeds where both passed (same seed: same split, minibatch order and initial encoder),
 with Holm's correction over the paired table (`tiedae.report.stats.holm`).
 
+Transfer (post 002's question, full runs only): the same encoders at k = 16 trained on the
+training images of digits 0-4 only (`TRANSFER`: the validation split, PCA's optimum and the
+checks on those digits), their frozen codes probed on digits 5-9 (probe fitted on the
+training images of 5-9, scored on the test images of 5-9), against PCA fitted on digits 0-4
+and the pixels of digits 5-9: the table `features transfer` and its paired table (reports
+only, not the paper) and one finding.
+
 `analyze(records)` gives the tables `features` (per code size and decoder: test error, probe
 and 5-NN accuracy, mean ± 95% t half-width over seeds, median numerical rank of the codes, runs
 compared and runs left out, with PCA and the pixels as references) and `features_paired`
@@ -56,6 +63,7 @@ DECODERS = ("mirror", "tied", "linear")
 SEEDS = {"quick": 3, "full": 6}
 SCORES = (("probe_accuracy", Cell("linear probe", "linear probe")),
           ("knn_accuracy", Cell("5-NN", "5-NN")))
+TRANSFER = {"code_dim": 16, "train_classes": [0, 1, 2, 3, 4], "probe_classes": [5, 6, 7, 8, 9]}
 
 
 def configs(options: Options) -> list[dict]:
@@ -77,6 +85,18 @@ def configs(options: Options) -> list[dict]:
                     "seed": options.seed, "images": 0})
     out.append({**data, "run_id": f"{tag}-pixels", "code_dim": 0, "decoder": "pixels",
                 "seed": options.seed})
+    if options.quick:
+        return out
+    # transfer (post 002): encoders trained on digits 0-4, frozen codes probed on digits 5-9
+    for seed in seeds:
+        for decoder in DECODERS:
+            out.append({**base, **TRANSFER, "transfer": True, "encoder": list(mlp.ENCODER),
+                        "run_id": f"{tag}-transfer-k16-{decoder}-s{seed}", "decoder": decoder,
+                        "seed": seed, "images": 0})
+    for decoder in ("pca", "pixels"):
+        out.append({**data, **TRANSFER, "transfer": True, "decoder": decoder,
+                    "run_id": f"{tag}-transfer-{decoder}", "seed": options.seed, "images": 0,
+                    **({"code_dim": 0} if decoder == "pixels" else {})})
     return out
 
 
@@ -86,7 +106,7 @@ def run(config: dict) -> dict:
     if config["decoder"] == "pca":
         return mlp.pca_run(config)
     if config["decoder"] == "pixels":
-        X, y, X_test, y_test, _ = mlp.load(config)
+        X, y, X_test, y_test, _ = mlp.probe_data(config)
         return {"final": {"probe_accuracy": linear_probe_accuracy(X, y, X_test, y_test),
                           "knn_accuracy": knn_accuracy(X, y, X_test, y_test)},
                 "trajectory": {}, "extra": {}}
@@ -241,7 +261,9 @@ ANSWERS = {
 def analyze(records: list[dict]) -> Analysis:
     """Tables, findings, paper numbers and the figure of the suite's records (module
     docstring)."""
-    everything = records
+    transfer = [r for r in records if r["config"].get("transfer")]
+    records = [r for r in records if not r["config"].get("transfer")]
+    everything = records + transfer
     records, failed = mlp_checks.split(records)
     groups = _groups(records)
     sizes = _sizes(groups)
@@ -264,9 +286,42 @@ def analyze(records: list[dict]) -> Analysis:
     figure = Figure("features", "Probe and 5-NN accuracy of the frozen codes per decoder and "
                     "code size (mean and 95% t interval over seeds); PCA's code as squares, "
                     "the pixels dashed.", lambda: draw_features(groups, sizes))
-    return Analysis(tables=_tables(groups, vs, failed),
-                    findings=_check_findings(everything, failed)
-                    + _findings(groups, vs, sizes, word), numbers=numbers, figures=[figure])
+    t_table, t_findings = _transfer(transfer)
+    return Analysis(tables=_tables(groups, vs, failed) + t_table,
+                    findings=_check_findings(everything, failed + mlp_checks.split(transfer)[1])
+                    + _findings(groups, vs, sizes, word) + t_findings, numbers=numbers,
+                    figures=[figure])
+
+
+def _transfer(records) -> tuple[list[Table], list[str]]:
+    """The transfer table (reports only) and finding: codes of encoders trained on digits 0-4,
+    probed on digits 5-9, per decoder over the runs that passed their checks, decoder - mirror
+    paired over seeds with Holm's correction over the table."""
+    if not records:
+        return [], []
+    ok, failed = mlp_checks.split(records)
+    groups = {d: query.by_seed(recs) for (d,), recs in query.group(ok, "decoder").items()}
+    n_failed = {d: len(recs) for (d,), recs in query.group(failed, "decoder").items()}
+    rows = [[LABELS[d], *(ci_cell(query.final(groups.get(d, []), key)) for key, _ in SCORES),
+             len(groups.get(d, [])), n_failed.get(d, 0)]
+            for d in (*DECODERS, "pca", "pixels") if d in groups or d in n_failed]
+    vs = holm_family({d: {key: query.versus(groups[d], groups["mirror"], key)
+                          for key, _ in SCORES}
+                      for d in DECODERS[1:] if d in groups and "mirror" in groups})
+    main = Table("features transfer: encoders trained on digits 0-4 (k=16), frozen codes "
+                 "probed on digits 5-9 (mean ± 95% CI half-width over the runs that passed "
+                 "their checks; failed: runs left out)",
+                 ["code", "linear probe acc.", "5-NN acc.", "runs", "failed"], rows,
+                 name=None, align="lrrrr")
+    paired = Table("features transfer: decoder - mirror over seeds (mean, 95% t interval, "
+                   "Holm-adjusted p-value over the table, verdict)",
+                   ["difference", "measure", "mean", "95% interval", "Holm p", "verdict"],
+                   [[f"{LABELS[d].text} - mirror", name, *paired_cells(vs[d][key])]
+                    for d in vs for key, name in SCORES], name=None, align="llrrrl")
+    text = "; ".join(f"{name.text} {d} - mirror {difference_text(vs[d][key])}"
+                     for d in vs for key, name in SCORES)
+    return [main, paired], ([f"transfer (trained on digits 0-4, probed on 5-9, k=16): {text}."]
+                            if text else [])
 
 
 def _check_findings(records, failed) -> list[str]:

@@ -91,7 +91,8 @@ QUICK_USER_ROWS = (2000, 500)  # train / test images of a user's data in the qui
 IMAGES = 10  # reconstructed test images kept by the first seed's runs
 TRAIN_KEYS = ("data", "n_train", "n_test", "encoder", "decoder", "code_dim", "activation",
               "steps", "batch_size", "schedule", "warmup", "log_every", "monitor_rows",
-              "validation_fraction", "center", "hidden_bias", "seed")
+              "validation_fraction", "center", "hidden_bias", "train_classes", "probe_classes",
+              "seed")
 SELECTION_KEYS = ("learning_rates", "lr_seed")  # how the step size is chosen
 
 
@@ -114,9 +115,34 @@ def base_config(options) -> dict:
             "center": True, "lr_seed": options.seed, **(QUICK if options.quick else FULL)}
 
 
+@functools.lru_cache(maxsize=8)
+def _split(path, n_train: int, n_test: int, classes: tuple = ()) -> tuple:
+    """`image_split`, restricted to the images of `classes` in both splits (all: empty)."""
+    X, y, X_test, y_test, shape = image_split(path, n_train, n_test)
+    if not classes:
+        return X, y, X_test, y_test, shape
+    keep, keep_test = np.isin(y, classes), np.isin(y_test, classes)
+    if not keep.any() or not keep_test.any():
+        raise ValueError(f"no images of classes {list(classes)} in the data")
+    return X[keep], y[keep], X_test[keep_test], y_test[keep_test], shape
+
+
+def _key(config: dict, classes: str = "train_classes") -> tuple:
+    return (config.get("data"), config["n_train"], config["n_test"],
+            tuple(int(c) for c in config.get(classes) or ()))
+
+
 def load(config: dict) -> tuple:
-    """(X, y, X_test, y_test, image_shape) of a run, float32 rows in [0, 1]."""
-    return image_split(config.get("data"), config["n_train"], config["n_test"])
+    """(X, y, X_test, y_test, image_shape) of a run, float32 rows in [0, 1]: the images of its
+    `train_classes` (all when not given)."""
+    return _split(*_key(config))
+
+
+def probe_data(config: dict) -> tuple:
+    """(X, y, X_test, y_test, image_shape) on which a run's frozen codes are probed: the images
+    of its `probe_classes` (transfer: classes the encoder never saw), else `load`'s."""
+    return _split(*_key(config, "probe_classes")) if config.get("probe_classes") else load(
+        config)
 
 
 def matched_width(d: int, encoder, k: int) -> int:
@@ -139,7 +165,7 @@ def split_rows(n_train: int, validation_fraction: float) -> tuple[int, int]:
 
 
 def _n_fit(config: dict) -> int:
-    return split_rows(config["n_train"], config.get("validation_fraction", 0.0))[0]
+    return split_rows(len(load(config)[0]), config.get("validation_fraction", 0.0))[0]
 
 
 def _schedule(scale: float, steps: int, warmup: float):
@@ -168,16 +194,15 @@ def optimizer(steps: int, warmup: float = 0.0) -> optax.GradientTransformation:
 
 
 @functools.lru_cache(maxsize=16)
-def _pca(path, n_train: int, n_test: int, k: int, n_fit: int | None = None) -> pca.PCAResult:
-    X = image_split(path, n_train, n_test)[0][:n_fit]
+def _pca(key: tuple, k: int, n_fit: int | None = None) -> pca.PCAResult:
+    X = _split(*key)[0][:n_fit]
     return pca.fit(X.astype(np.float64), k)
 
 
 def pca_reference(config: dict, k: int, fit_rows: bool = False) -> pca.PCAResult:
-    """PCA with k components of the run's training split, or (fit_rows) of its fit rows
-    only (cached)."""
-    return _pca(config.get("data"), config["n_train"], config["n_test"], int(k),
-                _n_fit(config) if fit_rows else None)
+    """PCA with k components of the run's training split (its `train_classes`), or (fit_rows)
+    of its fit rows only (cached)."""
+    return _pca(_key(config), int(k), _n_fit(config) if fit_rows else None)
 
 
 def pca_codes(ref: pca.PCAResult, X) -> np.ndarray:
@@ -233,25 +258,26 @@ def build(config: dict, d: int) -> MLPAE:
 
 
 @functools.lru_cache(maxsize=8)
-def _affine_fit(path, n_train: int, n_test: int, k: int) -> AffineFit:
+def _affine_fit(key: tuple, k: int) -> AffineFit:
     """Affine regression from the pixels (k = 0) or from PCA's k-dim code, fitted once."""
-    X, _, X_test, _, _ = image_split(path, n_train, n_test)
+    X, _, X_test, _, _ = _split(*key)
     if k == 0:
         return AffineFit(X, X_test)
-    ref = _pca(path, n_train, n_test, k)
+    ref = _pca(key, k)
     return AffineFit(pca_codes(ref, X), pca_codes(ref, X_test))
 
 
-def code_scores(config: dict, z, z_test) -> dict:
-    """Probe and k-NN accuracy of codes, and their affine R^2 from the pixels and from PCA's
-    code of the same size."""
-    _, y, _, y_test, _ = load(config)
-    key = (config.get("data"), config["n_train"], config["n_test"])
+def code_scores(config: dict, z, z_test, probe=None) -> dict:
+    """Probe and k-NN accuracy of codes (of `probe` = (codes, test codes) of `probe_data`
+    where given), and their affine R^2 from the pixels and from PCA's code of the same size."""
+    _, y, _, y_test, _ = probe_data(config)
+    zp, zp_test = probe if probe is not None else (z, z_test)
+    key = _key(config)
     return {
-        "probe_accuracy": linear_probe_accuracy(z, y, z_test, y_test),
-        "knn_accuracy": knn_accuracy(z, y, z_test, y_test),
-        "code_r2_pixels": _r2_or_nan(_affine_fit(*key, 0), z, z_test),
-        "code_r2_pca": _r2_or_nan(_affine_fit(*key, int(z.shape[1])), z, z_test),
+        "probe_accuracy": linear_probe_accuracy(zp, y, zp_test, y_test),
+        "knn_accuracy": knn_accuracy(zp, y, zp_test, y_test),
+        "code_r2_pixels": _r2_or_nan(_affine_fit(key, 0), z, z_test),
+        "code_r2_pca": _r2_or_nan(_affine_fit(key, int(z.shape[1])), z, z_test),
         "code_collapsed": bool(np.all(np.ptp(np.asarray(z), axis=0) == 0)),
         "code_active_dims": int(np.sum(np.ptp(np.asarray(z), axis=0) > 0)),
     }
@@ -322,6 +348,16 @@ def _fit(config: dict, model, X_fit, X_val, X_test):
     return model, hist, False
 
 
+def _probe_codes(config: dict, model, shift):
+    """(codes, test codes) of a transfer run's `probe_data` (None without `probe_classes`)."""
+    if not config.get("probe_classes"):
+        return None
+    Xp, _, Xp_test, _, _ = probe_data(config)
+    codes = np.asarray(_codes_and_outputs(model, np.asarray(
+        np.concatenate([Xp, Xp_test]) - shift, np.float32))[0], np.float64)
+    return codes[: len(Xp)], codes[len(Xp):]
+
+
 def _train(config: dict) -> dict:
     """Trains and measures one run at `config["learning_rate"]` (see the module docstring);
     not cached."""
@@ -350,7 +386,7 @@ def _train(config: dict) -> dict:
                  np.asarray(X_test, np.float64), axis=0))),
              "pca_test_error": float(np.mean(pca_errors(ref_k, X_test_raw))),
              "pca_train_error": float(ref_k.optimal_loss),
-             **code_scores(config, z, z_test),
+             **code_scores(config, z, z_test, _probe_codes(config, model, shift)),
              "code_rank": mlp_checks.code_rank(codes[n_fit:len(X)] if len(X_val) else z),
              "dead_units": sum(dead),
              "dead_fraction": sum(dead) / max(1, sum(len(b[...]) for b in
@@ -439,15 +475,17 @@ def train(config: dict) -> dict:
 def pca_run(config: dict) -> dict:
     """The PCA reference with `code_dim` components: its errors, code scores, 2-D codes and
     reconstructions, in the layout of `train`."""
-    X, y, X_test, y_test, _ = load(config)
+    X_test = load(config)[2]
     k = config["code_dim"]
     ref = pca_reference(config, k)
-    z, z_test = pca_codes(ref, X), pca_codes(ref, X_test)
+    z_test = pca_codes(ref, X_test)
     recon = z_test @ ref.components + ref.mean
+    Xp, yp, Xp_test, yp_test, _ = probe_data(config)
+    zp, zp_test = pca_codes(ref, Xp), pca_codes(ref, Xp_test)
     final = {"test_error": float(np.mean(pca_errors(ref, X_test))),
              "train_error": float(ref.optimal_loss),
-             "probe_accuracy": linear_probe_accuracy(z, y, z_test, y_test),
-             "knn_accuracy": knn_accuracy(z, y, z_test, y_test)}
+             "probe_accuracy": linear_probe_accuracy(zp, yp, zp_test, yp_test),
+             "knn_accuracy": knn_accuracy(zp, yp, zp_test, yp_test)}
     return {"final": final, "trajectory": {},
             "extra": {**_codes_2d(config, z_test),
                       **_pictures(config, recon, int(config.get("images") or 0))}}
