@@ -9,12 +9,25 @@ frozen codes are scored by a linear probe (logistic regression) and 5-NN on the 
 size (one deterministic run per k) and the raw pixels. Training and measurements:
 `tiedae.bench.suites.mlp_training`. The k = 2 runs have the training settings of the
 `symmetry` suite's decoder runs: `mlp_training.train` shares them (one training when both
-suites run in one command, the same numbers in both suites' results). Comparisons between
-decoders are paired over seeds (same seed: same split, minibatch order and initial encoder).
+suites run in one command, the same numbers in both suites' results). Only runs that passed
+their training checks (`mlp_checks`: converged, a full-rank code on held-out images, a linear
+decoder within 2 % of PCA's training error) are compared; the others are counted per setting
+in the table and named in the findings (at k = 16 a linear decoder that misses PCA's error
+measures a training failure, not its features). Comparisons between decoders are paired over
+the seeds where both passed (same seed: same split, minibatch order and initial encoder),
+with Holm's correction over the paired table (`tiedae.report.stats.holm`).
+
+Transfer (post 002's question, full runs only): the same encoders at k = 16 trained on the
+training images of digits 0-4 only (`TRANSFER`: the validation split, PCA's optimum and the
+checks on those digits), their frozen codes probed on digits 5-9 (probe fitted on the
+training images of 5-9, scored on the test images of 5-9), against PCA fitted on digits 0-4
+and the pixels of digits 5-9: the table `features transfer` and its paired table (reports
+only, not the paper) and one finding.
 
 `analyze(records)` gives the tables `features` (per code size and decoder: test error, probe
-and 5-NN accuracy, mean ± 95% t half-width over seeds, median numerical rank of the codes,
-with PCA and the pixels as references) and `features_paired` (decoder - mirror over seeds), the
+and 5-NN accuracy, mean ± 95% t half-width over seeds, median numerical rank of the codes, runs
+compared and runs left out, with PCA and the pixels as references) and `features_paired`
+(decoder - mirror over seeds, Holm-adjusted p-values), the
 findings, the paper's numbers (``\RFeatSizes``, ``\RFeatSeeds``, ``\RFeatPixelsProbe``,
 ``\RFeatPixelsKnn``, ``\RFindFeatures``, ``\RAnswerFeatures``) and the figure `features`.
 
@@ -30,12 +43,14 @@ import numpy as np
 
 from tiedae.bench.suite import Options, Suite
 from tiedae.bench.suite import seeds as seed_list
+from tiedae.bench.suites import mlp_checks
 from tiedae.bench.suites import mlp_training as mlp
 from tiedae.bench.suites.symmetry import (
     COLORS,
     DASH,
     LABELS,
     difference_text,
+    holm_family,
     paired_cells,
 )
 from tiedae.features import knn_accuracy, linear_probe_accuracy
@@ -48,6 +63,7 @@ DECODERS = ("mirror", "tied", "linear")
 SEEDS = {"quick": 3, "full": 6}
 SCORES = (("probe_accuracy", Cell("linear probe", "linear probe")),
           ("knn_accuracy", Cell("5-NN", "5-NN")))
+TRANSFER = {"code_dim": 16, "train_classes": [0, 1, 2, 3, 4], "probe_classes": [5, 6, 7, 8, 9]}
 
 
 def configs(options: Options) -> list[dict]:
@@ -69,6 +85,18 @@ def configs(options: Options) -> list[dict]:
                     "seed": options.seed, "images": 0})
     out.append({**data, "run_id": f"{tag}-pixels", "code_dim": 0, "decoder": "pixels",
                 "seed": options.seed})
+    if options.quick:
+        return out
+    # transfer (post 002): encoders trained on digits 0-4, frozen codes probed on digits 5-9
+    for seed in seeds:
+        for decoder in DECODERS:
+            out.append({**base, **TRANSFER, "transfer": True, "encoder": list(mlp.ENCODER),
+                        "run_id": f"{tag}-transfer-k16-{decoder}-s{seed}", "decoder": decoder,
+                        "seed": seed, "images": 0})
+    for decoder in ("pca", "pixels"):
+        out.append({**data, **TRANSFER, "transfer": True, "decoder": decoder,
+                    "run_id": f"{tag}-transfer-{decoder}", "seed": options.seed, "images": 0,
+                    **({"code_dim": 0} if decoder == "pixels" else {})})
     return out
 
 
@@ -78,7 +106,7 @@ def run(config: dict) -> dict:
     if config["decoder"] == "pca":
         return mlp.pca_run(config)
     if config["decoder"] == "pixels":
-        X, y, X_test, y_test, _ = mlp.load(config)
+        X, y, X_test, y_test, _ = mlp.probe_data(config)
         return {"final": {"probe_accuracy": linear_probe_accuracy(X, y, X_test, y_test),
                           "knn_accuracy": knn_accuracy(X, y, X_test, y_test)},
                 "trajectory": {}, "extra": {}}
@@ -118,41 +146,48 @@ def _rank(recs) -> float | None:
 
 
 def _versus_mirror(groups) -> dict[tuple, dict[str, stats.Paired]]:
-    """{(k, decoder): {measure: paired decoder - mirror}} for the tied and linear decoders."""
+    """{(k, decoder): {measure: paired decoder - mirror}} for the tied and linear decoders,
+    Holm-adjusted together (the family of the paired table)."""
     keys = (*(key for key, _ in SCORES), "test_error")
-    return {(k, d): {key: query.versus(groups[(k, d)], groups[(k, "mirror")], key) for key in keys}
-            for k in _sizes(groups) if (k, "mirror") in groups
-            for d in DECODERS[1:] if (k, d) in groups}
+    return holm_family({
+        (k, d): {key: query.versus(groups[(k, d)], groups[(k, "mirror")], key) for key in keys}
+        for k in _sizes(groups) if (k, "mirror") in groups
+        for d in DECODERS[1:] if (k, d) in groups})
 
 
-def _tables(groups, vs) -> list[Table]:
+def _tables(groups, vs, failed=()) -> list[Table]:
     rows = []
-    for k in sorted({k for k, d in groups if k}):  # PCA's sizes too (a PCA run alone)
+    n_failed = {key: len(recs) for key, recs in query.group(failed, "code_dim", "decoder").items()}
+    for k in sorted({k for k, d in (*groups, *n_failed) if k}):  # PCA's sizes (a PCA alone)
         for d in (*DECODERS, "pca"):
             if (k, d) not in groups:
+                if (k, d) in n_failed:  # every run of the setting failed its checks
+                    rows.append([k, LABELS[d], DASH, DASH, DASH, DASH, 0, n_failed[(k, d)]])
                 continue
             recs = groups[(k, d)]
             rank = _rank(recs)
             test, probe, knn = (ci_cell(query.final(recs, key)) for key in
                                 ("test_error", "probe_accuracy", "knn_accuracy"))
             rows.append([k, LABELS[d], test, probe, knn, DASH if rank is None else rank,
-                         len(recs)])
+                         len(recs), n_failed.get((k, d), 0)])
     for (_k, d), recs in groups.items():
         if d == "pixels":
             rows.append([DASH, LABELS[d], DASH, ci_cell(query.final(recs, "probe_accuracy")),
-                         ci_cell(query.final(recs, "knn_accuracy")), DASH, len(recs)])
-    main = Table("features: frozen-code quality per decoder (mean ± 95% CI half-width over "
-                 "seeds; code rank: median numerical rank)",
+                         ci_cell(query.final(recs, "knn_accuracy")), DASH, len(recs), 0])
+    main = Table("features: frozen-code quality per decoder, runs that passed their training "
+                 "checks (mean ± 95% CI half-width over seeds; code rank: median numerical "
+                 "rank; failed: runs left out)",
                  [Cell("k", "$k$"), "code", "test error", "linear probe acc.", "5-NN acc.",
-                  "code rank", "runs"], rows, name="features", align="rlrrrrr")
+                  "code rank", "runs", "failed"], rows, name="features", align="rlrrrrrr")
     rows = [[k, Cell(f"{LABELS[d].text} - mirror", rf"{LABELS[d].tex} $-$ mirror"), name,
              *paired_cells(vs[(k, d)][key])]
             for (k, d) in vs
             for key, name in (*SCORES, ("test_error", Cell("test error", "test error")))]
-    paired = Table("features: decoder - mirror over seeds (mean, 95% t interval, verdict)",
+    paired = Table("features: decoder - mirror over the seeds where both passed their checks "
+                   "(mean, 95% t interval, Holm-adjusted p-value over the table, verdict)",
                    [Cell("k", "$k$"), "difference", "measure", "mean",
-                    Cell("95% interval", r"95\,\% interval"), "verdict"], rows,
-                   name="features_paired", align="rllrrl")
+                    Cell("95% interval", r"95\,\% interval"), "Holm p", "verdict"], rows,
+                   name="features_paired", align="rllrrrl")
     return [main, paired]
 
 
@@ -226,6 +261,10 @@ ANSWERS = {
 def analyze(records: list[dict]) -> Analysis:
     """Tables, findings, paper numbers and the figure of the suite's records (module
     docstring)."""
+    transfer = [r for r in records if r["config"].get("transfer")]
+    records = [r for r in records if not r["config"].get("transfer")]
+    everything = records + transfer
+    records, failed = mlp_checks.split(records)
     groups = _groups(records)
     sizes = _sizes(groups)
     vs = _versus_mirror(groups)
@@ -247,8 +286,48 @@ def analyze(records: list[dict]) -> Analysis:
     figure = Figure("features", "Probe and 5-NN accuracy of the frozen codes per decoder and "
                     "code size (mean and 95% t interval over seeds); PCA's code as squares, "
                     "the pixels dashed.", lambda: draw_features(groups, sizes))
-    return Analysis(tables=_tables(groups, vs), findings=_findings(groups, vs, sizes, word),
-                    numbers=numbers, figures=[figure])
+    t_table, t_findings = _transfer(transfer)
+    return Analysis(tables=_tables(groups, vs, failed) + t_table,
+                    findings=_check_findings(everything, failed + mlp_checks.split(transfer)[1])
+                    + _findings(groups, vs, sizes, word) + t_findings, numbers=numbers,
+                    figures=[figure])
+
+
+def _transfer(records) -> tuple[list[Table], list[str]]:
+    """The transfer table (reports only) and finding: codes of encoders trained on digits 0-4,
+    probed on digits 5-9, per decoder over the runs that passed their checks, decoder - mirror
+    paired over seeds with Holm's correction over the table."""
+    if not records:
+        return [], []
+    ok, failed = mlp_checks.split(records)
+    groups = {d: query.by_seed(recs) for (d,), recs in query.group(ok, "decoder").items()}
+    n_failed = {d: len(recs) for (d,), recs in query.group(failed, "decoder").items()}
+    rows = [[LABELS[d], *(ci_cell(query.final(groups.get(d, []), key)) for key, _ in SCORES),
+             len(groups.get(d, [])), n_failed.get(d, 0)]
+            for d in (*DECODERS, "pca", "pixels") if d in groups or d in n_failed]
+    vs = holm_family({d: {key: query.versus(groups[d], groups["mirror"], key)
+                          for key, _ in SCORES}
+                      for d in DECODERS[1:] if d in groups and "mirror" in groups})
+    main = Table("features transfer: encoders trained on digits 0-4 (k=16), frozen codes "
+                 "probed on digits 5-9 (mean ± 95% CI half-width over the runs that passed "
+                 "their checks; failed: runs left out)",
+                 ["code", "linear probe acc.", "5-NN acc.", "runs", "failed"], rows,
+                 name=None, align="lrrrr")
+    paired = Table("features transfer: decoder - mirror over seeds (mean, 95% t interval, "
+                   "Holm-adjusted p-value over the table, verdict)",
+                   ["difference", "measure", "mean", "95% interval", "Holm p", "verdict"],
+                   [[f"{LABELS[d].text} - mirror", name, *paired_cells(vs[d][key])]
+                    for d in vs for key, name in SCORES], name=None, align="llrrrl")
+    text = "; ".join(f"{name.text} {d} - mirror {difference_text(vs[d][key])}"
+                     for d in vs for key, name in SCORES)
+    return [main, paired], ([f"transfer (trained on digits 0-4, probed on 5-9, k=16): {text}."]
+                            if text else [])
+
+
+def _check_findings(records, failed) -> list[str]:
+    """How many trained runs passed their checks, and which failed (named, with why)."""
+    return mlp_checks.check_findings(
+        [r for r in records if r["config"].get("decoder") in DECODERS], failed)
 
 
 def draw_features(groups, sizes):
