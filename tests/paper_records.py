@@ -262,7 +262,17 @@ def _graph(cfg, rng):
                                            "test_auc": curve, "test_ap": curve}, "extra": {}}
 
 
-FAKE_RUNS = {"decoders": _decoders, "conservation": _conservation, "regularized": _regularized,
+def _decoder_speed(cfg, rng):
+    steps = 40 * (1 if cfg["decoder"] == "pinv" else 2) + int(rng.integers(0, 5)) * 5
+    return {"final": {"steps_to_target": steps, "seconds_to_target": steps * 1e-3,
+                      "diverged": False, "learning_rate": 0.01, "lambda_1": 10.0,
+                      "sv_min_start": 0.4, "sv_max_start": 0.6, "subspace_distance": 9e-4,
+                      "orthonormality": 0.5},
+            "trajectory": {"step": [0, steps], "subspace_distance": [1.0, 9e-4]}, "extra": {}}
+
+
+FAKE_RUNS = {"decoders": _decoders, "decoder-speed": _decoder_speed,
+             "conservation": _conservation, "regularized": _regularized,
              "exact-pcs": _exact_pcs, "optimal-decoder": _optimal_decoder,
              "step-cost": _step_cost, "peers": _peers, "symmetry": _symmetry,
              "features": _features, "conv-decoders": _conv, "conv-capacity": _conv_capacity,

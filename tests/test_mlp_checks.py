@@ -83,8 +83,16 @@ def test_convergence_rank_dead_units_and_optimum():
     assert mlp_checks.failures({**good, "code_dim": 16, "reaches_optimum": False,
                                 "converged": False, "code_rank": 4}) == [
         "not converged", "code rank 4 < 16", "misses PCA's training error by > 2 %"]
-    old = {"config": {"code_dim": 16}, "final": {"code_rank": 1}}  # written before the checks
+    # records written before the checks: checked as far as they allow (rank, PCA's error)
+    old = {"config": {"code_dim": 16, "decoder": "linear"},
+           "final": {"code_rank": 16, "train_error": 20.1, "pca_train_error": 20.0}}
     assert mlp_checks.passed(old)
+    assert mlp_checks.record_failures({**old, "final": {**old["final"], "code_rank": 1}}) == [
+        "code rank 1 < 16"]
+    assert mlp_checks.record_failures({**old, "final": {**old["final"], "train_error": 21.0}}
+                                      ) == ["misses PCA's training error by > 2 %"]
+    assert mlp_checks.passed({"config": {"code_dim": 16, "decoder": "pca"},
+                              "final": {"test_error": 1.0}})  # a reference run
 
 
 def test_split_rows_and_the_optimizer_take_the_injected_step_size():

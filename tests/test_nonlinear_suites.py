@@ -277,7 +277,7 @@ def test_graph_cli_end_to_end_on_an_edge_list(tmp_path):
     records = [json.loads(line) for line in (out / "graph.jsonl").read_text().splitlines()]
     assert len(records) == 2 * 3
     for r in records:
-        assert r["config"]["graph_data"] == path and r["data_sha256"]
+        assert r["config"]["graph_data"] == "ring.edges" and r["data_sha256"]  # its name
         assert r["final"]["nodes"] == 40 and r["final"]["edges"] == 58
         assert "block_score_auc" not in r["final"]  # no generating model for a real graph
         assert len(r["trajectory"]["loss"]) == 3  # step 0 and after 10 and 20 epochs

@@ -113,6 +113,16 @@ def run(config: dict) -> dict:
     return mlp.train(config)
 
 
+def _why_not_compared(word: str, failed) -> str:
+    """', because every linear-decoder run failed its training checks' where that is why."""
+    linear = [r for r in failed if r["config"].get("decoder") == "linear"]
+    if word != "not compared" or not linear:
+        return ""
+    return (f", because all {len(linear)} linear-decoder runs failed their training checks "
+            r"(a full-rank code; a training error within 2\,\% of PCA's), so no model with a "
+            "linear decoder that trained is there to compare")
+
+
 def answer_word(verdicts) -> str:
     """'better' / 'worse' / 'no measurable difference' / 'mixed' from paired verdicts of the
     linear decoder's scores against the mirror's."""
@@ -282,7 +292,8 @@ def analyze(records: list[dict]) -> Analysis:
                "RFindFeatures": _find_tex(groups, vs, sizes),
                "RAnswerFeatures": rf"Does a weak (linear) decoder force better features? "
                                   rf"Scored by a linear probe and 5-NN on held-out images at "
-                                  rf"{feat_sizes}: {ANSWERS[word]}."}
+                                  rf"{feat_sizes}: {ANSWERS[word]}"
+                                  + _why_not_compared(word, failed) + "."}
     figure = Figure("features", "Probe and 5-NN accuracy of the frozen codes per decoder and "
                     "code size (mean and 95% t interval over seeds); PCA's code as squares, "
                     "the pixels dashed.", lambda: draw_features(groups, sizes))
