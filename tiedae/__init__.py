@@ -32,7 +32,7 @@ for _alias, _module in {"decoders": decoders, "metrics": metrics, "pca": pca}.it
     _sys.modules.setdefault(f"{__name__}.{_alias}", _module)
 del _alias, _module
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "CenteringWarning",
