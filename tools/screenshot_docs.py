@@ -15,13 +15,12 @@ The PNGs go to --out (default: a new temporary folder); their paths are printed.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from screenshot_report import screenshot  # noqa: E402
+from screenshot_report import find_browser, screenshot  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = {  # png name: (page of the site, window "width,height")
@@ -38,10 +37,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="folder for the PNGs (default: a new temporary folder)")
     args = parser.parse_args(argv)
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    browser = find_browser("screenshot_docs")
     if browser is None:
-        print("screenshot_docs: no chromium on PATH (apt-get install -y chromium)",
-              file=sys.stderr)
         return 2
     site = Path(args.html).resolve()
     missing = [page for page, _ in PAGES.values() if not (site / page).is_file()]

@@ -28,6 +28,14 @@ REPO = Path(__file__).resolve().parents[1]
 WINDOW = "1280,2000"
 
 
+def find_browser(tool: str) -> str | None:
+    """Chromium's path, or None after saying on stderr how to install it."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        print(f"{tool}: no chromium on PATH (apt-get install -y chromium)", file=sys.stderr)
+    return browser
+
+
 def screenshot(browser: str, url: str, png: Path, profile: Path, timeout: float = 120,
                window: str = WINDOW) -> None:
     """One headless Chromium screenshot of `url` into `png` (`window`: "width,height")."""
@@ -50,10 +58,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="folder for the PNGs (default: a new temporary folder)")
     args = parser.parse_args(argv)
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    browser = find_browser("screenshot_report")
     if browser is None:
-        print("screenshot_report: no chromium on PATH (apt-get install -y chromium)",
-              file=sys.stderr)
         return 2
 
     from tiedae.bench.records import ResultStore
