@@ -63,6 +63,20 @@ def test_benchmarks_page_section_matches_the_committed_results():
     assert section.strip() == report.markdown().strip()
 
 
+def test_readme_setup_costs_match_the_committed_command_times():
+    """README.md's sentence on the set-up commands' time and memory is
+    `python benchmarks/report.py --setup-costs README.md`'s rendering of command_times.json."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        report = importlib.import_module("report")
+    finally:
+        sys.path.pop(0)
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split(report.COSTS_BEGIN, 1)[1].split(report.COSTS_END, 1)[0]
+    assert section.strip() == report.setup_costs().strip()
+    assert "the tests took" in section and "quick bench took" in section
+
+
 def test_benchmark_report_command_refuses_an_unknown_result_file(tmp_path):
     (tmp_path / "mystery.json").write_text("{}")
     out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "report.py"), "--results",
