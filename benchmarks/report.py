@@ -290,7 +290,7 @@ def command_times(res: dict) -> list[str]:
              "bench_second_s": "`python -m tiedae.bench` again (cache of the first run)",
              "pytest_s": "`python -m pytest -q`"}
     def peak(key):
-        value = res.get(key.replace("_s", "_peak_gib"))
+        value = res.get(key.removesuffix("_s") + "_peak_gib")
         return "-" if value is None else f"{value:.1f}"
 
     rows = [[name, f"{res[key]:.0f}", peak(key), f"{res['goals_s'][key]:.0f}",
