@@ -25,7 +25,7 @@ import numpy as np
 from tiedae.report import stats
 
 __all__ = ["NA", "camel", "ci", "ci_tex", "decimals", "fmt", "fmt_ci", "med_iqr", "mean_std",
-           "num", "p_equals", "p_value", "paired_short", "paired_tex", "paired_text", "pm", "pm_ci",
+           "num", "p_equals", "p_value", "paired_short", "paired_tex", "pm", "pm_ci",
            "tex_escape", "verdict"]
 
 NA = r"\textit{n/a}"
@@ -223,15 +223,6 @@ def paired_short(r: stats.Paired, digits: int = 2, lower: str = "lower",
     word = _word(r, lower, higher)
     return (f"{word} {fmt(r.mean, digits)} [{fmt(r.lo, digits)}, {fmt(r.hi, digits)}]",
             rf"{word} {num(r.mean, digits)} [{num(r.lo, digits)}, {num(r.hi, digits)}]")
-
-
-def paired_text(r: stats.Paired, digits: int = 3, lower: str = "lower",
-                higher: str = "higher") -> str:
-    """`paired_tex` as plain text; 'n/a' for fewer than 2 pairs."""
-    if r.n < 2:
-        return "n/a"
-    return (f"{_word(r, lower, higher)} (difference {fmt(r.mean, digits)}, 95% CI "
-            f"[{fmt(r.lo, digits)}, {fmt(r.hi, digits)}])")
 
 
 def p_value(p: float) -> str:
