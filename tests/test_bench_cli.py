@@ -188,17 +188,53 @@ def test_report_prints_saved_results_and_rewrites_the_readme_section(tmp_path, c
     assert "no saved results" in capsys.readouterr().err
 
 
-def test_site_findings_are_regenerated_from_the_committed_results():
-    """The findings page's numbers come from paper/results: regenerating its section (`report
-    --markdown-section docs/experiments/findings.md`) changes nothing."""
+def test_site_findings_and_readme_costs_are_regenerated_from_the_committed_results():
+    """The findings page's numbers and the README's table of suite costs come from
+    paper/results: regenerating their sections (`report --markdown-section
+    docs/experiments/findings.md --costs-section README.md`) changes nothing."""
     from tiedae.bench.report import SECTION_LEVEL
     from tiedae.bench.suites import SUITES
-    from tiedae.report.markdown import BEGIN, END, markdown_report
+    from tiedae.report import query
+    from tiedae.report.markdown import (
+        BEGIN,
+        COSTS_BEGIN,
+        COSTS_END,
+        END,
+        costs_markdown,
+        markdown_report,
+    )
 
+    loaded = query.analyses(REPO / "paper" / "results", SUITES)
     page = (REPO / "docs" / "experiments" / "findings.md").read_text(encoding="utf-8")
     section = page.split(BEGIN, 1)[1].split(END, 1)[0].strip()
     assert section == markdown_report(REPO / "paper" / "results", SUITES, tables=False,
-                                      level=SECTION_LEVEL).strip()
+                                      loaded=loaded, level=SECTION_LEVEL).strip()
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    costs = readme.split(COSTS_BEGIN, 1)[1].split(COSTS_END, 1)[0].strip()
+    assert costs == costs_markdown(loaded)
+
+
+def test_costs_section_is_written_from_saved_results_and_refused_without_full_runs(
+        tmp_path, capsys):
+    from tiedae.report.markdown import COSTS_BEGIN, COSTS_END
+
+    def configs(options):
+        return [{"run_id": ("quick" if options.quick else "full") + "-r0", "seed": 0}]
+
+    suite = Suite("tiny", "a test suite", configs, lambda c: {"final": {}}, lambda r: Analysis())
+    page = tmp_path / "README.md"
+    page.write_text(f"# title\n{COSTS_BEGIN}\nold\n{COSTS_END}\nend\n", encoding="utf-8")
+    out = tmp_path / "res"
+    assert cli.main(["run", "--suite", "tiny", "--out", str(out)], suites=[suite]) == 0
+    assert cli.main(["report", "--results", str(out), "--costs-section", str(page)],
+                    suites=[suite]) == 2
+    assert "no full runs" in capsys.readouterr().err and "old" in page.read_text()
+    assert cli.main(["run", "--suite", "tiny", "--full", "--out", str(tmp_path / "full")],
+                    suites=[suite]) == 0
+    assert cli.main(["report", "--results", str(tmp_path / "full"), "--costs-section",
+                     str(page)], suites=[suite]) == 0
+    text = page.read_text(encoding="utf-8")
+    assert "| `tiny` | 1 |" in text and "old" not in text and text.endswith(f"{COSTS_END}\nend\n")
 
 
 def _tiny_mnist(path):

@@ -6,7 +6,7 @@
                              [--data PATH ...]
   python -m tiedae.bench list [--results DIR ...]
   python -m tiedae.bench report [--results DIR] [--suite NAME ...] [--markdown-section FILE]
-                                [--html DIR]
+                                [--costs-section FILE] [--html DIR]
   python -m tiedae.bench repair [--results DIR] [--suite NAME ...]
 
 Without a command, the options of earlier versions still work as they did (`--suite ... --out`,
@@ -111,6 +111,10 @@ def _report_options(parser, hidden: bool = False) -> None:
                         help=h("also rewrite FILE's section between the bench-report markers "
                                "with the findings (docs/experiments/findings.md; --readme is "
                                "its earlier name)"))
+    parser.add_argument("--costs-section", dest="costs", metavar="FILE",
+                        help=h("also rewrite FILE's section between the suite-costs markers "
+                               "with a table of each suite's full runs and their run time "
+                               "(the README's)"))
     parser.add_argument("--html", metavar="DIR",
                         help=h("also write the HTML report to DIR (DIR/index.html; a new or "
                                "empty folder, or an earlier report, which is replaced)"))
@@ -173,8 +177,8 @@ def _path_arg(flag: str, text: str | None) -> None:
 
 def _legacy(args: argparse.Namespace) -> argparse.Namespace:
     """The namespace of an earlier-style command line, as its command would give it."""
-    for flag in ("--readme", "--html"):
-        if getattr(args, flag[2:]) is not None and not args.report:
+    for flag, dest in (("--readme", "readme"), ("--costs-section", "costs"), ("--html", "html")):
+        if getattr(args, dest) is not None and not args.report:
             raise UsageError(f"{flag} writes from saved results: it needs --report (or use "
                              f"'{PROG} report')")
     args.command = ("list" if args.list else "report" if args.report else
@@ -196,6 +200,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         raise UsageError(f"options go after the command: {PROG} {args.command} "
                          f"{' '.join(argv[:argv.index(args.command)])} ...")
     for flag, value in ((args.out_flag, args.out), ("--readme", getattr(args, "readme", None)),
+                        ("--costs-section", getattr(args, "costs", None)),
                         ("--html", getattr(args, "html", None))):
         _path_arg(flag, value)
     for path in getattr(args, "data", None) or ():

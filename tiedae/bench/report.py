@@ -4,7 +4,8 @@
 names (`--results`, default results/; never the repository's own folders). `report` prints the
 Markdown report of saved results (`tiedae.report.markdown`) and, with `--html`, writes the HTML
 report (`tiedae.report.html`); with `--markdown-section FILE` (or its earlier name `--readme`)
-it rewrites FILE's findings section (the site's docs/experiments/findings.md).
+it rewrites FILE's findings section (the site's docs/experiments/findings.md), with
+`--costs-section FILE` its table of what each suite's full runs cost (the README's).
 `repair` moves the damaged lines of result files aside. Every problem is a `UsageError`: one
 line, exit status 2, nothing half-written.
 
@@ -87,7 +88,14 @@ def report(args, registry: Sequence[Suite]) -> int:
     """Prints the Markdown report of the results in `args.out`; with `args.html` also writes
     the HTML report, with `args.readme` rewrites the README's findings section."""
     from tiedae.report import query
-    from tiedae.report.markdown import check_section, markdown_report, replace_section
+    from tiedae.report.markdown import (
+        COSTS_BEGIN,
+        COSTS_END,
+        check_section,
+        costs_markdown,
+        markdown_report,
+        replace_section,
+    )
 
     where = f"{args.out_flag} {args.out}"
     selected = resolve(args.suite or ["all"], registry)
@@ -103,6 +111,12 @@ def report(args, registry: Sequence[Suite]) -> int:
             check_section(args.readme)
         except (OSError, ValueError) as err:
             raise UsageError(f"--readme {args.readme}: {err}") from None
+    if args.costs:
+        try:
+            check_section(args.costs, begin=COSTS_BEGIN, end=COSTS_END)
+            costs = costs_markdown(loaded)
+        except (OSError, ValueError) as err:
+            raise UsageError(f"--costs-section {args.costs}: {err}") from None
     if args.html:
         from tiedae.report.html import write_html
 
@@ -117,6 +131,11 @@ def report(args, registry: Sequence[Suite]) -> int:
                                                          loaded=loaded, level=SECTION_LEVEL))
         except (OSError, ValueError) as err:
             raise UsageError(f"--readme {args.readme}: {err}") from None
+    if args.costs:
+        try:
+            replace_section(args.costs, costs, begin=COSTS_BEGIN, end=COSTS_END)
+        except (OSError, ValueError) as err:
+            raise UsageError(f"--costs-section {args.costs}: {err}") from None
     print(text)
     return 0
 
