@@ -266,6 +266,13 @@ ANSWERS = {
              "(Table~\\ref{tab:features-paired})",
     "not compared": "not compared",
 }
+TRANSFER_ANSWERS = {
+    "better": "they scored measurably higher than the mirror's on both scores",
+    "worse": "they scored measurably lower than the mirror's on both scores",
+    "no measurable difference": "no measurable difference from the mirror's on either score",
+    "mixed": "mixed: one score measurably differs from the mirror's, the other not",
+    "not compared": "not compared (no linear-decoder run passed its checks)",
+}
 
 
 def analyze(records: list[dict]) -> Analysis:
@@ -294,22 +301,28 @@ def analyze(records: list[dict]) -> Analysis:
                                   rf"Scored by a linear probe and 5-NN on held-out images at "
                                   rf"{feat_sizes}: {ANSWERS[word]}"
                                   + _why_not_compared(word, failed) + "."}
+    t_table, t_findings, t_numbers = _transfer(transfer)
+    if t_numbers:
+        numbers["RAnswerFeatures"] += (
+            " For digits its encoder never saw (trained on digits 0--4, probed on 5--9, $k=16$), "
+            f"the linear decoder's codes: {TRANSFER_ANSWERS[t_numbers.pop('word')]}.")
+    numbers.update(t_numbers or {"RFindFeatTransfer": "The transfer runs were not run."})
     figure = Figure("features", "Probe and 5-NN accuracy of the frozen codes per decoder and "
                     "code size (mean and 95% t interval over seeds); PCA's code as squares, "
                     "the pixels dashed.", lambda: draw_features(groups, sizes))
-    t_table, t_findings = _transfer(transfer)
     return Analysis(tables=_tables(groups, vs, failed) + t_table,
                     findings=_check_findings(everything, failed + mlp_checks.split(transfer)[1])
                     + _findings(groups, vs, sizes, word) + t_findings, numbers=numbers,
                     figures=[figure])
 
 
-def _transfer(records) -> tuple[list[Table], list[str]]:
-    """The transfer table (reports only) and finding: codes of encoders trained on digits 0-4,
-    probed on digits 5-9, per decoder over the runs that passed their checks, decoder - mirror
-    paired over seeds with Holm's correction over the table."""
+def _transfer(records) -> tuple[list[Table], list[str], dict[str, str]]:
+    """The transfer tables (reports only), finding and paper numbers (`RFindFeatTransfer`, and
+    under "word" the answer word of the linear decoder against the mirror): codes of encoders
+    trained on digits 0-4, probed on digits 5-9, per decoder over the runs that passed their
+    checks, decoder - mirror paired over seeds with Holm's correction over the table."""
     if not records:
-        return [], []
+        return [], [], {}
     ok, failed = mlp_checks.split(records)
     groups = {d: query.by_seed(recs) for (d,), recs in query.group(ok, "decoder").items()}
     n_failed = {d: len(recs) for (d,), recs in query.group(failed, "decoder").items()}
@@ -331,8 +344,22 @@ def _transfer(records) -> tuple[list[Table], list[str]]:
                     for d in vs for key, name in SCORES], name=None, align="llrrrl")
     text = "; ".join(f"{name.text} {d} - mirror {difference_text(vs[d][key])}"
                      for d in vs for key, name in SCORES)
+    scores = "; ".join(
+        rf"{LABELS[d].tex} {F.pm_ci(query.final(groups[d], 'probe_accuracy'))} / "
+        rf"{F.pm_ci(query.final(groups[d], 'knn_accuracy'))}"
+        for d in (*DECODERS, "pca", "pixels") if d in groups)
+    diffs = "; ".join(rf"{name.tex} {LABELS[d].tex} $-$ mirror {F.num(p.mean, 2)} "
+                      rf"[{F.num(p.lo, 2)}, {F.num(p.hi, 2)}], Holm {F.p_equals(p.p_adjusted)}: "
+                      rf"{p.verdict}" for d in vs for key, name in SCORES
+                      if (p := vs[d][key]).n >= 2)
+    numbers = {"RFindFeatTransfer": rf"Encoders trained on digits 0--4 ($k=16$), their frozen "
+                                    rf"codes probed on digits 5--9, probe / 5-NN accuracy: "
+                                    rf"{scores}." + (rf" Paired differences (95\,\% CI): {diffs}."
+                                                     if diffs else ""),
+               "word": answer_word(vs["linear"][key].verdict for key, _ in SCORES)
+               if "linear" in vs else "not compared"}
     return [main, paired], ([f"transfer (trained on digits 0-4, probed on 5-9, k=16): {text}."]
-                            if text else [])
+                            if text else []), numbers
 
 
 def _check_findings(records, failed) -> list[str]:
