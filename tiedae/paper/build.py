@@ -5,7 +5,9 @@ r"""Regenerates every figure, table and number of the paper from saved bench rec
 
 * `<figure>.pdf` for every ``\includegraphics`` of the manuscript;
 * `tables/<name>.tex` for every ``\input{figures/tables/<name>}``;
-* `numbers.tex`: one ``\newcommand{\RName}{...}`` per number or generated sentence.
+* `numbers.tex`: one ``\newcommand{\RName}{...}`` per number or generated sentence;
+* `tables/recommendations.tex`: the README's answer table (`tiedae.paper.recommendations`),
+  when the manuscript folder's parent holds a README.md.
 
 It then scans the manuscript (`paper_dir`/tiedae.tex and sections/; by default the parent of
 `out_dir` when it holds tiedae.tex, as paper/ does for paper/figures) and checks that every file
@@ -32,6 +34,7 @@ from pathlib import Path
 
 from tiedae.bench.suites import SUITES
 from tiedae.bench.tempfiles import remove_orphans
+from tiedae.paper.recommendations import recommendations_tex
 from tiedae.report import latex, plots, query
 from tiedae.report.format import NA, tex_escape
 
@@ -175,6 +178,9 @@ def _generate(records: dict, out: Path, paper: Manuscript | None, allow_missing:
     (out / "tables").mkdir()
     macros: dict[str, str] = dict(latex.global_macros(records))
     table_tex: dict[str, str] = {"configs": latex.configs_table(records)}
+    readme = paper.dir.parent / "README.md" if paper is not None else None
+    if readme is not None and readme.is_file():  # the closing table: the README's answers
+        table_tex["recommendations"] = recommendations_tex(readme.read_text(encoding="utf-8"))
     made_figures: list[Path] = []
     for suite in SUITES:
         if suite.name not in records:
