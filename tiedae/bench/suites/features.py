@@ -45,14 +45,8 @@ from tiedae.bench.suite import Options, Suite
 from tiedae.bench.suite import seeds as seed_list
 from tiedae.bench.suites import mlp_checks
 from tiedae.bench.suites import mlp_training as mlp
-from tiedae.bench.suites.symmetry import (
-    COLORS,
-    DASH,
-    LABELS,
-    difference_text,
-    holm_family,
-    paired_cells,
-)
+from tiedae.bench.suites.comparisons import DASH, difference_text, holm_family, paired_cells
+from tiedae.bench.suites.symmetry_runs import COLORS, LABELS
 from tiedae.features import knn_accuracy, linear_probe_accuracy
 from tiedae.report import format as F
 from tiedae.report import plots, query, stats
