@@ -139,7 +139,12 @@ def _step_cost(cfg, rng):
                           f"{dec}_diff_ms_hi": ratio})
     for dec in ("pinv", "right_inverse"):
         final[f"{dec}_default_pool_ratio"] = 2.0
-    return {"final": final, "trajectory": {}, "extra": {"flops_per_step": {"transpose": 1e9}}}
+    own = np.random.default_rng(cfg.get("k", 0))  # the shared rng's draws stay as they were
+    noise = 1 + 0.02 * own.standard_normal(cfg.get("repeats", 5))  # the load of each round
+    rounds = {dec: list(final[f"{dec}_ms"] * noise * (1 + 0.01 * own.standard_normal(len(noise))))
+              for dec in ("transpose", "pinv", "right_inverse", "untied")}
+    return {"final": final, "trajectory": {},
+            "extra": {"flops_per_step": {"transpose": 1e9}, "rounds_ms": rounds}}
 
 
 PEERS = ("scipy_eigh", "sklearn_pca_full", "sklearn_pca_randomized", "sklearn_incremental_pca",

@@ -8,6 +8,7 @@ from suite_runs import BY_NAME, run_once
 
 from tiedae.bench.suite import Options, loglog_slope
 from tiedae.bench.suites import SUITES
+from tiedae.report import format as F
 from tiedae.report.format import fmt, mean_std
 
 MINE = ("decoders", "conservation", "regularized", "exact-pcs", "optimal-decoder",
@@ -380,6 +381,61 @@ def test_step_cost_paired_rounds_give_a_verdict():
     assert slower["verdict"] == "higher" and slower["ratio_median"] == pytest.approx(2.0, 0.05)
 
 
+def _step_cost_record(d, k, rounds):
+    final = {"numpy_gflops": 50.0, "transpose_vs_numpy": 0.8, "transpose_gflops": 40.0}
+    for dec, times in rounds.items():
+        best = min(times) / min(rounds["transpose"])
+        final.update({f"{dec}_ms": min(times), f"{dec}_ratio": best,
+                      f"{dec}_closed_form_speedup": 2.0})
+    for dec in ("pinv", "right_inverse"):
+        final[f"{dec}_default_pool_ratio"] = 1.0
+    return {"config": {"n": 64, "d": d, "k": k, "seed": 0, "repeats": len(rounds["transpose"])},
+            "final": final, "extra": {"rounds_ms": rounds}}
+
+
+def test_step_cost_verdicts_are_paired_tests_holm_adjusted_over_the_table():
+    """Issue 17: each decoder's step against the transpose step is a paired t-test over the
+    rounds (log ratios) with its p-value, Holm-adjusted over every comparison of the table; a
+    difference that one test alone calls measurable is "no measurable difference", with its
+    interval, once the table's other comparisons are counted."""
+    from tiedae.bench.suites import step_cost
+    from tiedae.report import stats
+
+    base = np.array([1.0, 1.1, 0.95, 1.05, 1.0, 0.9])
+    even = np.array([0.01, -0.01, 0.02, -0.02, 0.005, -0.005])  # no systematic difference
+    slight = np.array([0.045, 0.01, 0.05, 0.02, 0.035, 0.02])  # 3 % slower, p about 0.004
+    alone = stats.paired(np.log2(base * (1 + slight)), np.log2(base))
+    assert alone.p_value < 0.05 / 4 and alone.verdict == "higher"
+    records = [_step_cost_record(256, 8, {"transpose": list(base),
+                                          "pinv": list(2 * base * (1 + even / 10)),
+                                          "right_inverse": list(base * (1 + even)),
+                                          "untied": list(base * (1 - even))})]
+    records += [_step_cost_record(256, k, {"transpose": list(base),
+                                           "pinv": list(base * (1 + slight)),
+                                           "right_inverse": list(base * (1 + even)),
+                                           "untied": list(base * (1 - even))})
+                for k in (16, 32, 64)]
+    analysis = step_cost.analyze(records)
+    versus = step_cost.versus_transpose_table(records)
+    assert versus[0]["pinv"].verdict == "higher" and versus[0]["pinv"].p.family == 12
+    assert versus[0]["pinv"].ratio == pytest.approx(2.0, rel=1e-3)
+    for v in versus[1:]:  # 11 x p: the second smallest of 12 p-values, tied with the next two
+        assert v["pinv"].p.p_adjusted == pytest.approx(11 * alone.p_value)
+        assert v["pinv"].verdict == "no measurable difference"
+    (finding,) = [f for f in analysis.findings if f.startswith("pinv step")]
+    assert "Holm-adjusted over the table's 12 comparisons" in finding
+    assert "slower in 1, no measurable difference in 3 (their 95% intervals" in finding
+    _, paired = analysis.tables
+    row = next(r for r in paired.rows if [c.text for c in r[:4]] == ["64", "256", "16", "pinv"])
+    assert row[6].text == F.p_value(11 * alone.p_value) and row[7].text == \
+        "no measurable difference"
+    lo, hi = (float(x) for x in row[5].text.strip("[]").split(","))
+    assert 1 < lo < hi  # the ratio's 95% interval (each test's own, as Holm leaves it)
+    assert r"Holm-corrected over the \ensuremath{12} comparisons" in \
+        analysis.numbers["RFindStepCost"]
+    assert analysis.numbers["RStepPinvSlower"] == "\\ensuremath{1}"
+
+
 def test_step_cost_reports_ratios():
     config = {**_config("step-cost"), "n": 256, "d": 32, "k": 4, "repeats": 1}
     final, analysis = _run("step-cost", config)
@@ -387,8 +443,9 @@ def test_step_cost_reports_ratios():
     assert all(final[f"{d}_verdict"] in ("lower", "higher", "no measurable difference")
                for d in ("pinv", "right_inverse", "untied"))
     assert any("was the cheapest" in line for line in analysis.findings)
-    (table,) = analysis.tables  # the terminal's only: the paper has the figure and the numbers
+    table, paired = analysis.tables  # the terminal's only: the paper has the figure and numbers
     assert table.name is None and [c.text for c in table.rows[0][:3]] == ["256", "32", "4"]
+    assert paired.name is None and len(paired.rows) == 3  # one comparison per decoder
     assert analysis.figures[0].name == "step_cost" and "RFindStepCost" in analysis.numbers
     assert all(final[f"{d}_closed_form_speedup"] > 0 and final[f"{d}_autodiff_ms"] > 0
                for d in ("transpose", "pinv", "right_inverse", "untied"))

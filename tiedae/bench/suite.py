@@ -23,6 +23,7 @@ __all__ = [
     "Suite",
     "adam",
     "first_step_at_or_below",
+    "injected",
     "loglog_slope",
     "mean_of",
     "seeds",
@@ -112,6 +113,31 @@ def adam(learning_rate: float) -> optax.GradientTransformation:
     """One `optax.adam(learning_rate)` object per step size, so that runs differing only in
     their seed share one compiled training program."""
     return optax.adam(float(learning_rate))
+
+
+MOMENTUM = 0.9  # heavy-ball momentum of `injected("momentum")`
+
+
+@functools.cache
+def injected(kind: str) -> optax.GradientTransformation:
+    """The optimizer of a kind with its step size injected per run (pass it as
+    `tiedae.fit(..., hyperparams={"learning_rate": lr})`): "gd" (`optax.sgd`), "momentum"
+    (`optax.sgd` with heavy-ball momentum `MOMENTUM`) or "adam". One object per kind, shared by
+    the suites, so that runs differing only in their step size, seed or data share one
+    compiled training program.
+
+    Example:
+      >>> from tiedae.bench.suite import injected
+      >>> injected("adam") is injected("adam"), injected("gd") is injected("momentum")
+      (True, False)
+    """
+    makers = {"gd": lambda: optax.inject_hyperparams(optax.sgd)(learning_rate=1.0),
+              "momentum": lambda: optax.inject_hyperparams(optax.sgd)(learning_rate=1.0,
+                                                                      momentum=MOMENTUM),
+              "adam": lambda: optax.inject_hyperparams(optax.adam)(learning_rate=1.0)}
+    if kind not in makers:
+        raise ValueError(f"optimizer kind must be one of {sorted(makers)}; got {kind!r}")
+    return makers[kind]()
 
 
 def first_step_at_or_below(steps, values, target: float) -> float:

@@ -45,17 +45,12 @@ from tiedae.bench.suite import Options, Suite
 from tiedae.bench.suite import seeds as seed_list
 from tiedae.bench.suites import mlp_checks
 from tiedae.bench.suites import mlp_training as mlp
-from tiedae.bench.suites.symmetry import (
-    COLORS,
-    DASH,
-    LABELS,
-    difference_text,
-    holm_family,
-    paired_cells,
-)
+from tiedae.bench.suites.comparisons import DASH, difference_text, holm_family, paired_cells
+from tiedae.bench.suites.features_figure import draw_features
+from tiedae.bench.suites.symmetry_runs import LABELS
 from tiedae.features import knn_accuracy, linear_probe_accuracy
 from tiedae.report import format as F
-from tiedae.report import plots, query, stats
+from tiedae.report import query, stats
 from tiedae.report.analysis import Analysis, Cell, Figure, Table, ci_cell
 
 CODE_SIZES = (2, 16)
@@ -309,7 +304,7 @@ def analyze(records: list[dict]) -> Analysis:
     numbers.update(t_numbers or {"RFindFeatTransfer": "The transfer runs were not run."})
     figure = Figure("features", "Probe and 5-NN accuracy of the frozen codes per decoder and "
                     "code size (mean and 95% t interval over seeds); PCA's code as squares, "
-                    "the pixels dashed.", lambda: draw_features(groups, sizes))
+                    "the pixels dashed.", lambda: draw_features(groups, sizes, DECODERS, SCORES))
     return Analysis(tables=_tables(groups, vs, failed) + t_table,
                     findings=_check_findings(everything, failed + mlp_checks.split(transfer)[1])
                     + _findings(groups, vs, sizes, word) + t_findings, numbers=numbers,
@@ -366,39 +361,6 @@ def _check_findings(records, failed) -> list[str]:
     """How many trained runs passed their checks, and which failed (named, with why)."""
     return mlp_checks.check_findings(
         [r for r in records if r["config"].get("decoder") in DECODERS], failed)
-
-
-def draw_features(groups, sizes):
-    """Probe (left) and 5-NN (right) accuracy per decoder against the code size: mean and 95%
-    t-interval over seeds; PCA's code of the same size as grey squares, pixels dashed."""
-    fig, axes = plots.new_figure(2, 1, width=6.4, height=2.0)
-    for ax, (key, name) in zip(axes[0], SCORES, strict=True):
-        for i, d in enumerate(DECODERS):
-            pts = [(k, stats.interval(query.final(groups[(k, d)], key))) for k in sizes
-                   if (k, d) in groups]
-            if not pts:
-                continue
-            x = np.arange(len(pts)) + 0.12 * (i - 1)
-            mean = np.array([iv.mean for _, iv in pts])
-            half = np.nan_to_num(np.array([iv.hi - iv.mean for _, iv in pts]))
-            ax.errorbar(x, mean, yerr=half, fmt="o", color=COLORS[d], label=LABELS[d].tex,
-                        markersize=3, capsize=2)
-        pca = [(j, groups[(k, "pca")][0]["final"].get(key)) for j, k in enumerate(sizes)
-               if (k, "pca") in groups]
-        if pca:
-            ax.plot([j for j, _ in pca], [v for _, v in pca], "s", color="#7f7f7f",
-                    label="PCA", markersize=4)
-        pixels = [r["final"].get(key) for (k, d), rs in groups.items() if d == "pixels"
-                  for r in rs]
-        if pixels:
-            ax.axhline(float(np.mean(pixels)), color="#7f7f7f", linestyle="--", linewidth=0.8,
-                       label="pixels")
-        ax.set_xticks(range(len(sizes)), [f"k={k}" for k in sizes])
-        ax.set(ylabel=f"{name.text} accuracy", ylim=(0, 1))
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    if handles:
-        axes[0, 0].legend(handles, labels, frameon=False, fontsize=6, loc="lower right")
-    return fig
 
 
 SUITE = Suite(

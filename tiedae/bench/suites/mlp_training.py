@@ -47,6 +47,10 @@ labels). The `features` suite's k = 2 runs have the same settings as the `symmet
 decoder runs, so a command that runs both suites trains each of these models once and
 records the same numbers in both suites' results. `shared_runs.cache_clear()` forgets them.
 
+Modules: `mlp_data` (the images, the validation split and PCA's references), `mlp_measures`
+(what is measured on a trained model), `mlp_checks` (the training checks) and this one (the
+recipe: building, training, the step-size choice and the runs shared between the suites).
+
 Example:
   >>> from tiedae.bench.suites import mlp_training
   >>> mlp_training.matched_width(784, [100, 25], 2)  # one hidden layer, as many parameters
@@ -73,11 +77,39 @@ import optax
 from flax import nnx
 
 import tiedae
-from tiedae import MLPAE, pca
-from tiedae.bench.datasets import image_split, user_images
+from tiedae import MLPAE
 from tiedae.bench.suites import mlp_checks
-from tiedae.features import AffineFit, knn_accuracy, linear_probe_accuracy
+from tiedae.bench.suites.mlp_data import (
+    QUICK_USER_ROWS,
+    data_config,
+    image_indices,
+    load,
+    n_fit_rows,
+    pca_codes,
+    pca_errors,
+    pca_reference,
+    probe_data,
+    split_rows,
+)
+from tiedae.bench.suites.mlp_measures import (
+    IMAGES,
+    code_scores,
+    codes_2d,
+    codes_and_outputs,
+    first_reach,
+    hidden_preactivations,
+    mean_error,
+    pictures,
+    probe_codes,
+)
+from tiedae.features import knn_accuracy, linear_probe_accuracy
 from tiedae.nonlinear.layers import count_params
+
+__all__ = ["ENCODER", "FULL", "IMAGES", "QUICK", "QUICK_USER_ROWS", "SELECTION_KEYS",
+           "TRAIN_KEYS", "base_config", "build", "code_scores", "data_config",
+           "hidden_preactivations", "image_indices", "learning_rate_choice", "load",
+           "matched_width", "optimizer", "pca_codes", "pca_errors", "pca_reference", "pca_run",
+           "probe_data", "shared_runs", "split_rows", "train", "training_key"]
 
 ENCODER = [100, 25]  # post 000's encoder widths before the code
 QUICK = {"steps": 300, "batch_size": 64, "learning_rates": [3e-3, 1e-2, 3e-2], "warmup": 0.05,
@@ -88,26 +120,11 @@ QUICK = {"steps": 300, "batch_size": 64, "learning_rates": [3e-3, 1e-2, 3e-2], "
 # records' `reaches_optimum` says how often these settings reach it (not always).
 FULL = {"steps": 8000, "batch_size": 256, "learning_rates": [1e-3, 3e-3, 1e-2], "warmup": 0.05,
         "hidden_bias": 0.0, "log_every": 40, "monitor_rows": 256, "validation_fraction": 0.1}
-QUICK_USER_ROWS = (2000, 500)  # train / test images of a user's data in the quick runs
-IMAGES = 10  # reconstructed test images kept by the first seed's runs
 TRAIN_KEYS = ("data", "n_train", "n_test", "encoder", "decoder", "code_dim", "activation",
               "steps", "batch_size", "schedule", "warmup", "log_every", "monitor_rows",
               "validation_fraction", "center", "hidden_bias", "train_classes", "probe_classes",
               "seed")
 SELECTION_KEYS = ("learning_rates", "lr_seed")  # how the step size is chosen
-
-
-def data_config(options) -> dict:
-    """The images a run uses, as they are: the user's data (`--data`; all of it in the full
-    runs, at most `QUICK_USER_ROWS` in the quick ones) or the digits."""
-    if options.mnist:
-        ds = user_images(options.mnist)
-        n_train, n_test = len(ds.x_train), len(ds.x_test)
-        if options.quick:
-            n_train, n_test = min(n_train, QUICK_USER_ROWS[0]), min(n_test, QUICK_USER_ROWS[1])
-        return {"data": options.mnist, "n_train": n_train, "n_test": n_test}
-    X, _, X_test, _, _ = image_split(None, None, None)
-    return {"data": None, "n_train": len(X), "n_test": len(X_test)}
 
 
 def base_config(options) -> dict:
@@ -116,57 +133,12 @@ def base_config(options) -> dict:
             "center": True, "lr_seed": options.seed, **(QUICK if options.quick else FULL)}
 
 
-@functools.lru_cache(maxsize=8)
-def _split(path, n_train: int, n_test: int, classes: tuple = ()) -> tuple:
-    """`image_split`, restricted to the images of `classes` in both splits (all: empty)."""
-    X, y, X_test, y_test, shape = image_split(path, n_train, n_test)
-    if not classes:
-        return X, y, X_test, y_test, shape
-    keep, keep_test = np.isin(y, classes), np.isin(y_test, classes)
-    if not keep.any() or not keep_test.any():
-        raise ValueError(f"no images of classes {list(classes)} in the data")
-    return X[keep], y[keep], X_test[keep_test], y_test[keep_test], shape
-
-
-def _key(config: dict, classes: str = "train_classes") -> tuple:
-    return (config.get("data"), config["n_train"], config["n_test"],
-            tuple(int(c) for c in config.get(classes) or ()))
-
-
-def load(config: dict) -> tuple:
-    """(X, y, X_test, y_test, image_shape) of a run, float32 rows in [0, 1]: the images of its
-    `train_classes` (all when not given)."""
-    return _split(*_key(config))
-
-
-def probe_data(config: dict) -> tuple:
-    """(X, y, X_test, y_test, image_shape) on which a run's frozen codes are probed: the images
-    of its `probe_classes` (transfer: classes the encoder never saw), else `load`'s."""
-    return _split(*_key(config, "probe_classes")) if config.get("probe_classes") else load(
-        config)
-
-
 def matched_width(d: int, encoder, k: int) -> int:
     """Width h of a one-hidden-layer encoder d -> h -> k with as many parameters (weights and
     biases) as the encoder d -> encoder -> k: h (d + 1 + k) + k = P."""
     widths = [d, *encoder, k]
     P = sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
     return max(1, round((P - k) / (d + 1 + k)))
-
-
-def split_rows(n_train: int, validation_fraction: float) -> tuple[int, int]:
-    """(fit rows, validation rows) of a training split of n_train rows: the validation split is
-    its last round(validation_fraction * n_train) rows (at least 1 when the fraction is > 0)."""
-    if not 0 <= validation_fraction < 1:
-        raise ValueError(f"validation_fraction must be in [0, 1); got {validation_fraction}")
-    n_val = max(1, round(validation_fraction * n_train)) if validation_fraction else 0
-    if n_val >= n_train:
-        raise ValueError(f"a training split of {n_train} rows leaves no rows to fit on")
-    return n_train - n_val, n_val
-
-
-def _n_fit(config: dict) -> int:
-    return split_rows(len(load(config)[0]), config.get("validation_fraction", 0.0))[0]
 
 
 def _schedule(scale: float, steps: int, warmup: float):
@@ -194,57 +166,6 @@ def optimizer(steps: int, warmup: float = 0.0) -> optax.GradientTransformation:
         learning_rate=1e-3, steps=int(steps), warmup=float(warmup))
 
 
-@functools.lru_cache(maxsize=16)
-def _pca(key: tuple, k: int, n_fit: int | None = None) -> pca.PCAResult:
-    X = _split(*key)[0][:n_fit]
-    return pca.fit(X.astype(np.float64), k)
-
-
-def pca_reference(config: dict, k: int, fit_rows: bool = False) -> pca.PCAResult:
-    """PCA with k components of the run's training split (its `train_classes`), or (fit_rows)
-    of its fit rows only (cached)."""
-    return _pca(_key(config), int(k), _n_fit(config) if fit_rows else None)
-
-
-def pca_codes(ref: pca.PCAResult, X) -> np.ndarray:
-    return (np.asarray(X, np.float64) - ref.mean) @ ref.components.T
-
-
-def pca_errors(ref: pca.PCAResult, X) -> np.ndarray:
-    """Per-row squared reconstruction error of PCA (float64)."""
-    Xc = np.asarray(X, np.float64) - ref.mean
-    return np.sum((Xc - Xc @ ref.components.T @ ref.components) ** 2, axis=1)
-
-
-@nnx.jit
-def _codes_and_outputs(model, x):
-    z = model.encode(x)
-    return z, model.decode(z)
-
-
-def _error(reconstructed, X) -> float:
-    diff = np.asarray(reconstructed, np.float64) - np.asarray(X, np.float64)
-    return float(np.mean(np.sum(diff**2, axis=1)))
-
-
-def image_indices(labels, n: int) -> list[int]:
-    """The first test image of each class, then the next ones, up to n indices."""
-    labels = np.asarray(labels)
-    first = [int(np.flatnonzero(labels == c)[0]) for c in np.unique(labels)]
-    taken = set(first)
-    rest = [i for i in range(len(labels)) if i not in taken]
-    return (first + rest)[:n]
-
-
-def _first_reach(hist: dict, threshold: float) -> tuple[float, float]:
-    """(step, seconds) at which the monitored training error is first <= threshold; inf if
-    never."""
-    hit = np.flatnonzero(np.asarray(hist["train_loss"], float) <= threshold)
-    if not hit.size:
-        return float("inf"), float("inf")
-    return float(hist["step"][hit[0]]), float(hist["wall_time"][hit[0]])
-
-
 def build(config: dict, d: int) -> MLPAE:
     """The model of a run: encoder widths + [code_dim], the decoder as named or as widths;
     every hidden layer's bias starts at `config["hidden_bias"]` (default 0)."""
@@ -256,82 +177,6 @@ def build(config: dict, d: int) -> MLPAE:
     for b in (*model.encoder_biases[:-1], *model.decoder_biases[:-1]):
         b[...] = jnp.full(b[...].shape, bias, b[...].dtype)
     return model
-
-
-@functools.lru_cache(maxsize=8)
-def _affine_fit(key: tuple, k: int) -> AffineFit:
-    """Affine regression from the pixels (k = 0) or from PCA's k-dim code, fitted once."""
-    X, _, X_test, _, _ = _split(*key)
-    if k == 0:
-        return AffineFit(X, X_test)
-    ref = _pca(key, k)
-    return AffineFit(pca_codes(ref, X), pca_codes(ref, X_test))
-
-
-def code_scores(config: dict, z, z_test, probe=None) -> dict:
-    """Probe and k-NN accuracy of codes (of `probe` = (codes, test codes) of `probe_data`
-    where given), and their affine R^2 from the pixels and from PCA's code of the same size."""
-    _, y, _, y_test, _ = probe_data(config)
-    zp, zp_test = probe if probe is not None else (z, z_test)
-    key = _key(config)
-    return {
-        "probe_accuracy": linear_probe_accuracy(zp, y, zp_test, y_test),
-        "knn_accuracy": knn_accuracy(zp, y, zp_test, y_test),
-        "code_r2_pixels": _r2_or_nan(_affine_fit(key, 0), z, z_test),
-        "code_r2_pca": _r2_or_nan(_affine_fit(key, int(z.shape[1])), z, z_test),
-        "code_collapsed": bool(np.all(np.ptp(np.asarray(z), axis=0) == 0)),
-        "code_active_dims": int(np.sum(np.ptp(np.asarray(z), axis=0) > 0)),
-    }
-
-
-def hidden_preactivations(model: MLPAE, x) -> list[np.ndarray]:
-    """The pre-activations of every hidden layer of the encoder and decoder on rows x (float64;
-    a ReLU unit whose pre-activation is <= 0 on every row is dead on them)."""
-    enc = [(np.asarray(W[...], np.float64), np.asarray(b[...], np.float64))
-           for W, b in zip(model.encoder_weights, model.encoder_biases, strict=True)]
-    if model.decoder_kind == "tied":
-        mats = [W.T for W, _ in reversed(enc)]
-    else:
-        mats = [np.asarray(W[...], np.float64) for W in model.decoder_weights]
-    dec = list(zip(mats, (np.asarray(b[...], np.float64) for b in model.decoder_biases),
-                   strict=True))
-    out, h = [], np.asarray(x, np.float64)
-    for layers, last in ((enc, len(enc) - 1), (dec, len(dec) - 1)):
-        for i, (W, b) in enumerate(layers):
-            h = h @ W + b
-            if i < last:
-                out.append(h)
-                h = np.asarray(model.activation(h))
-    return out
-
-
-def _r2_or_nan(fit: AffineFit, z, z_test) -> float:
-    """The affine R^2, or nan for a code without variance (a collapsed encoder: every ReLU of
-    a layer dead), which `code_collapsed` records."""
-    if np.all(np.ptp(np.asarray(z), axis=0) == 0) or np.all(np.ptp(z_test, axis=0) == 0):
-        return float("nan")
-    return fit.r2(z, z_test)
-
-
-def _pictures(config: dict, reconstructed, n: int = IMAGES) -> dict:
-    """The first n test images (one per class first) and their reconstructions."""
-    if n <= 0:
-        return {}
-    _, _, X_test, y_test, shape = load(config)
-    idx = image_indices(y_test, n)
-    return {"image_shape": list(shape), "image_labels": [int(y_test[i]) for i in idx],
-            "images": np.round(np.asarray(X_test[idx], np.float64), 2).tolist(),
-            "reconstructions": np.round(np.asarray(reconstructed, np.float64)[idx], 2).tolist()}
-
-
-def _codes_2d(config: dict, z_test) -> dict:
-    if z_test.shape[1] != 2:
-        return {}
-    y_test = load(config)[3]
-    scale = float(np.max(np.abs(z_test))) or 1.0
-    digits = max(0, 4 - int(np.floor(np.log10(scale))))  # about 5 significant digits
-    return {"codes_2d": np.round(np.asarray(z_test, np.float64), digits).tolist(),
-            "labels": np.asarray(y_test).tolist()}
 
 
 def _fit(config: dict, model, X_fit, X_val, X_test):
@@ -349,21 +194,11 @@ def _fit(config: dict, model, X_fit, X_val, X_test):
     return model, hist, False
 
 
-def _probe_codes(config: dict, model, shift):
-    """(codes, test codes) of a transfer run's `probe_data` (None without `probe_classes`)."""
-    if not config.get("probe_classes"):
-        return None
-    Xp, _, Xp_test, _, _ = probe_data(config)
-    codes = np.asarray(_codes_and_outputs(model, np.asarray(
-        np.concatenate([Xp, Xp_test]) - shift, np.float32))[0], np.float64)
-    return codes[: len(Xp)], codes[len(Xp):]
-
-
 def _train(config: dict) -> dict:
     """Trains and measures one run at `config["learning_rate"]` (see the module docstring);
     not cached."""
     X_all, _, X_test_raw, _, _ = load(config)
-    n_fit = _n_fit(config)
+    n_fit = n_fit_rows(config)
     shift = X_all[:n_fit].mean(0) if config.get("center") else np.zeros(X_all.shape[1])
     X, X_test = (np.asarray(a - shift, np.float32) for a in (X_all, X_test_raw))
     X_fit, X_val = X[:n_fit], X[n_fit:]
@@ -372,22 +207,22 @@ def _train(config: dict) -> dict:
     n_enc = sum(int(W[...].size + b[...].size)
                 for W, b in zip(model.encoder_weights, model.encoder_biases, strict=True))
     model, hist, diverged = _fit(config, model, X_fit, X_val, X_test)
-    codes, out = _codes_and_outputs(model, np.concatenate([X, X_test]))  # one compiled shape
+    codes, out = codes_and_outputs(model, np.concatenate([X, X_test]))  # one compiled shape
     codes, out = np.asarray(codes, np.float64), np.asarray(out)
     z, z_test = codes[: len(X)], codes[len(X):]
     ref_k, ref_2k = (pca_reference(config, j, fit_rows=True) for j in (k, 2 * k))
     thresholds = {"pca_k": float(np.mean(pca_errors(ref_k, X_all[:m]))),
                   "pca_2k": float(np.mean(pca_errors(ref_2k, X_all[:m])))}
-    test_error, train_error = _error(out[len(X):], X_test), _error(out[:n_fit], X_fit)
+    test_error, train_error = mean_error(out[len(X):], X_test), mean_error(out[:n_fit], X_fit)
     val = X_val if len(X_val) else X_fit
     dead = mlp_checks.dead_units(hidden_preactivations(model, val))
     final = {"test_error": test_error, "train_error": train_error,
-             "validation_error": _error(out[n_fit:len(X)], X_val) if len(X_val) else None,
+             "validation_error": mean_error(out[n_fit:len(X)], X_val) if len(X_val) else None,
              "test_error_relative": test_error / float(np.sum(np.var(
                  np.asarray(X_test, np.float64), axis=0))),
              "pca_test_error": float(np.mean(pca_errors(ref_k, X_test_raw))),
              "pca_train_error": float(ref_k.optimal_loss),
-             **code_scores(config, z, z_test, _probe_codes(config, model, shift)),
+             **code_scores(config, z, z_test, probe_codes(config, model, shift)),
              "code_rank": mlp_checks.code_rank(codes[n_fit:len(X)] if len(X_val) else z),
              "dead_units": sum(dead),
              "dead_fraction": sum(dead) / max(1, sum(len(b[...]) for b in
@@ -400,7 +235,7 @@ def _train(config: dict) -> dict:
     final["code_full_rank"] = final["code_rank"] == k
     final["passed_checks"] = not mlp_checks.failures({**final, "code_dim": k})
     for name, level in thresholds.items():
-        final[f"steps_to_{name}"], final[f"seconds_to_{name}"] = _first_reach(hist, level)
+        final[f"steps_to_{name}"], final[f"seconds_to_{name}"] = first_reach(hist, level)
     final.update(ms_per_step=1e3 * float(hist["wall_time"][-1]) / max(config["steps"], 1),
                  late_test_change=mlp_checks.late_change(hist["test_loss"]),
                  late_validation_change=mlp_checks.late_change(hist["validation_loss"]),
@@ -410,7 +245,7 @@ def _train(config: dict) -> dict:
                   ("step", "wall_time", "train_loss", "validation_loss", "test_loss")}
     extra = {"decoder_widths": list(model.decoder_widths), "thresholds": thresholds,
              "dead_units_per_layer": dead,
-             **_codes_2d(config, z_test), **_pictures(config, out[len(X):] + shift)}
+             **codes_2d(config, z_test), **pictures(config, out[len(X):] + shift)}
     return {"final": final, "trajectory": trajectory, "extra": extra}
 
 
@@ -488,5 +323,5 @@ def pca_run(config: dict) -> dict:
              "probe_accuracy": linear_probe_accuracy(zp, yp, zp_test, yp_test),
              "knn_accuracy": knn_accuracy(zp, yp, zp_test, yp_test)}
     return {"final": final, "trajectory": {},
-            "extra": {**_codes_2d(config, z_test),
-                      **_pictures(config, recon, int(config.get("images") or 0))}}
+            "extra": {**codes_2d(config, z_test),
+                      **pictures(config, recon, int(config.get("images") or 0))}}
