@@ -102,3 +102,20 @@ def test_paired_comparisons_refuse_unequal_lengths():
     for compare in (stats.paired, stats.signed_rank):
         with pytest.raises(ValueError, match="as many values"):
             compare([1.0, 2.0], [1.0])
+
+
+@pytest.mark.parametrize("n", [5, 6, 8])
+def test_smallest_p_is_the_exact_tests_p_when_every_difference_has_one_sign(n):
+    r = stats.signed_rank(np.arange(1.0, n + 1), np.zeros(n))
+    assert r.p_value == pytest.approx(r.smallest_p, rel=1e-12)
+    assert r.smallest_p == 2.0 / 2**n
+
+
+def test_a_rank_comparison_that_holm_can_never_pass_is_flagged():
+    one_sided = stats.signed_rank(np.arange(1.0, 8.0), np.zeros(7))  # p = 1/64, the smallest
+    assert stats.can_reach(one_sided) and one_sided.verdict == "higher"
+    family = stats.holm([one_sided] * 3)  # 3 x 1/64 < 0.05: can still pass
+    assert stats.can_reach(family[0]) and family[0].verdict == "higher"
+    family = stats.holm([one_sided] * 3 + [stats.paired([1.0, 2.0, 3.0], [0.0, 0.0, 0.5])])
+    assert not stats.can_reach(family[0]) and family[0].verdict == "no measurable difference"
+    assert stats.can_reach(family[3])  # a t-test has no floor on its p-value

@@ -68,8 +68,8 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.stats
 
-__all__ = ["Equivalence", "Interval", "Paired", "SignedRank", "equivalence", "holm", "interval",
-           "median_iqr", "paired", "signed_rank"]
+__all__ = ["Equivalence", "Interval", "Paired", "SignedRank", "can_reach", "equivalence", "holm",
+           "interval", "median_iqr", "paired", "signed_rank"]
 
 LEVEL = 0.95
 ALPHA = 1 - LEVEL
@@ -198,6 +198,28 @@ class SignedRank:
     @property
     def estimate(self) -> float:
         return self.median
+
+    @property
+    def smallest_p(self) -> float:
+        """The smallest two-sided p-value the exact test can give with n pairs: 2 / 2^n (all
+        differences of one sign; fewer pairs, after dropping zeros, only raise it). With 5
+        pairs it is 0.0625, so 5 seeds can never give p < 0.05."""
+        return 2.0 * 0.5**self.n if self.n > 0 else math.nan
+
+
+def can_reach(comparison, alpha: float = ALPHA) -> bool:
+    """Whether `comparison` could be called a difference at all: False for a signed-rank
+    comparison whose smallest attainable p-value, times its Holm family size m (Holm's adjusted
+    p is at least m times the smallest p), is not below `alpha`; True otherwise.
+
+    Example:
+      >>> r = signed_rank([1.0] * 6, [0.0] * 6)
+      >>> can_reach(r), can_reach(holm([r] * 15)[0])  # 15 x 2/2^6 = 0.47
+      (True, False)
+    """
+    if not isinstance(comparison, SignedRank) or comparison.n == 0:
+        return True
+    return comparison.family * comparison.smallest_p < alpha
 
 
 def _pairs(a: Sequence, b: Sequence) -> tuple[np.ndarray, np.ndarray]:

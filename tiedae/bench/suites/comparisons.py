@@ -44,8 +44,15 @@ def _what(p) -> str:
 
 
 def _holm_note(p) -> str:
-    return (f", Holm p={F.fmt(p.p_adjusted, 2)} of {p.family}"
+    note = (f", Holm p={F.fmt(p.p_adjusted, 2)} of {p.family}"
             if math.isfinite(getattr(p, "p_adjusted", math.nan)) and p.family > 1 else "")
+    return note + ("" if stats.can_reach(p) else f" (undecidable: {_unreachable(p)})")
+
+
+def _unreachable(p) -> str:
+    """Why a signed-rank comparison cannot be called a difference (`stats.can_reach`)."""
+    return (f"with {p.n} pairs the rank test's smallest p is {F.fmt(p.smallest_p, 2)}, "
+            f"{F.fmt(p.family * p.smallest_p, 2)} after Holm over {p.family}")
 
 
 def difference_text(p, digits: int = 3) -> str:
@@ -63,15 +70,19 @@ def difference_tex(p, digits: int = 2) -> str:
     if p.n < 2:
         return F.NA
     what = "median " if _what(p) == "median" else ""
+    note = "" if stats.can_reach(p) else (
+        rf"; undecidable: with {p.n} pairs the rank test cannot reach $p<0.05$ after Holm over "
+        rf"{p.family}")
     return (rf"{what}{F.num(p.estimate, digits)}, 95\,\% CI [{F.num(p.lo, digits)}, "
-            rf"{F.num(p.hi, digits)}]")
+            rf"{F.num(p.hi, digits)}]{note}")
 
 
 def paired_cells(p) -> list[Cell]:
     """The estimate (mean, or median for a signed-rank comparison), 95% interval, Holm-adjusted
     p-value (`tiedae.report.analysis.difference_cells`) and verdict cells of a paired table's
     row."""
-    return [*difference_cells(p), cell(p.verdict if p.n >= 2 else "one seed")]
+    verdict = p.verdict if stats.can_reach(p) else f"undecidable with {p.n} seeds"
+    return [*difference_cells(p), cell(verdict if p.n >= 2 else "one seed")]
 
 
 def holm_family(family: dict) -> dict:

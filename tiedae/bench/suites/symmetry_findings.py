@@ -33,6 +33,10 @@ from tiedae.bench.suites.symmetry_verdicts import HEAVY, TARGET_MARGIN, target_l
 from tiedae.report import format as F
 from tiedae.report import query
 
+UNDECIDABLE = ("with these seeds the signed-rank test cannot reach p < 0.05 after Holm's "
+               "correction over the table, whatever the data (the paired table gives the "
+               "intervals)")
+
 __all__ = ["check_findings", "decoder_findings", "encoder_findings", "numbers",
            "theorem_findings"]
 
@@ -106,7 +110,8 @@ def decoder_findings(groups, vs, ey, simple) -> list[str]:
                      "codes than the mirror",
               "no": "the simpler decoders did not give more nearly affine codes than the mirror",
               "mixed": "the simpler decoders gave more nearly affine codes in part only",
-              "no measurable difference": "no measurable difference from the mirror"}.get(
+              "no measurable difference": "no measurable difference from the mirror",
+              "undecidable": UNDECIDABLE}.get(
         simple, "not compared")
     out.append(f"how affine the 2-D code is (R^2 of the best affine map on test images, median "
                f"[IQR]) from "
@@ -184,8 +189,9 @@ def _simplicity_tex(groups, vs, verdict) -> str:
         "no": "The simpler decoders did not give more nearly affine codes.",
         "no measurable difference": "The simpler decoders' codes were not measurably more "
                                     "nearly affine than the mirror's.",
-        "mixed": "The answer is mixed: the decoders differ in the direction of the change."}[
-        verdict]
+        "mixed": "The answer is mixed: the decoders differ in the direction of the change.",
+        "undecidable": "Not decidable from these runs: "
+                       + UNDECIDABLE.replace("p < 0.05", "$p<0.05$") + "."}[verdict]
 
 
 def _wide_tex(groups, vs, reach) -> str:
@@ -243,7 +249,10 @@ def numbers(records, groups, vs, reach, ey, simple) -> dict[str, str]:
                if tied and tied.verdict != "no measurable difference" and tied.n >= 2
                else " from the untied mirror")
             + rf" (paired over seeds). Does a simpler decoder give a more nearly affine code? "
-            rf"Verdict: {simple}. Does an encoder of half as many, twice as wide layers converge "
+            rf"Verdict: {simple}"
+            + (r" with these seeds (the rank test cannot reach $p<0.05$ after Holm's correction)"
+               if simple == "undecidable" else "")
+            + rf". Does an encoder of half as many, twice as wide layers converge "
             rf"faster? Verdict: {wide}."),
     }
 

@@ -99,14 +99,19 @@ def simplicity_verdict(vs) -> str:
     """Does a simpler decoder give a more nearly affine code? From the paired R^2 (from PCA's
     code) differences of the linear and shallow decoders against the mirror over two or more
     seeds: 'yes' when every one is measurably higher, 'no measurable difference' when none
-    differs, 'no' when none is higher and one is lower, else 'mixed'."""
-    verdicts = [vs[d]["code_r2_pca"].verdict for d in ("linear", "shallow")
+    differs, 'undecidable' when none differs and one could not have (`stats.can_reach`: too few
+    seeds for the rank test after Holm's correction), 'no' when none is higher and one is
+    lower, else 'mixed'."""
+    compared = [vs[d]["code_r2_pca"] for d in ("linear", "shallow")
                 if d in vs and vs[d]["code_r2_pca"].n >= 2]
+    verdicts = [c.verdict for c in compared]
     if not verdicts:
         return "not compared"
     if all(v == "higher" for v in verdicts):
         return "yes"
     if all(v == "no measurable difference" for v in verdicts):
+        if not all(stats.can_reach(c) for c in compared):
+            return "undecidable"
         return "no measurable difference"
     if "lower" in verdicts and "higher" not in verdicts:
         return "no"
