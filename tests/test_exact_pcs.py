@@ -108,6 +108,7 @@ def test_answer_says_at_which_k_each_method_needed_fewer_iterations():
     numbers = BY_NAME["exact-pcs"].analyze(_two_k_records()).numbers
     assert r"Table~\ref{tab:exact-pcs-paired}" in numbers["RFindExactPcs"]
     assert "fewer iterations at k = 50" in numbers["RFindExactPcs"]
+    assert "fewer iterations at k = 50, more iterations at k = 2" in numbers["RAnswerExactPcs"]
 
 
 def test_a_weak_difference_does_not_survive_holm():
