@@ -68,10 +68,11 @@ PLAIN_BUDGET = 2000
 # The full run: k -> (iteration budget, random starts, optimizers). k = 20 and 50 run in Bao et
 # al.'s SGD setting only (Adam's RAG did not reach the target at k = 10 in 6000 iterations, nor
 # in their Figure 4 from k = 5 on, and every iteration costs O(d^2 k)). Their budgets come from
-# one start (seed 0) run to 16000 iterations: SGD's RAG reached the target in 3550 (k = 20) and
-# 5160 (k = 50) iterations, its non-uniform L2 ended at axis distance 0.34 and 0.39 (their
-# figure: 11000 at k = 20, not converged at 50). So k = 20 gets 16000, room for their 11000;
-# k = 50 gets 12000, over twice RAG's count, with 5 starts to keep the suite's cost down.
+# one start (seed 0) run to 16000 iterations (`python tools/exact_pcs_budget.py K 16000`):
+# SGD's RAG reached the target in 3550 (k = 20) and 5160 (k = 50) iterations, its non-uniform
+# L2 ended at axis distance 0.34 and 0.39 (their figure: 11000 at k = 20, not converged at 50).
+# So k = 20 gets 16000, room for their 11000; k = 50 gets 12000, over twice RAG's count, with 5
+# starts to keep the suite's cost down.
 FULL_PLAN = {2: (4000, 10, OPTIMIZERS), 10: (6000, 10, OPTIMIZERS),
              20: (16000, 10, ("sgd_nesterov",)), 50: (12000, 5, ("sgd_nesterov",))}
 
