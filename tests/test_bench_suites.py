@@ -213,10 +213,10 @@ def test_exact_pcs_uses_bao_et_al_released_configuration():
     groups = {}
     for c in configs:
         groups.setdefault((c["k"], c["method"], c["optimizer"]), []).append(c)
-    assert {k for k, _, _ in groups} >= {2, 10}
+    assert {k for k, _, _ in groups} == {2, 10, 20, 50}  # their Figure 4's k but 5
     assert {o for _, _, o in groups} == {"sgd_nesterov", "adam"}
-    for (_k, method, opt), cs in groups.items():
-        assert len(cs) >= 10 and len({c["seed"] for c in cs}) == len(cs)
+    for (k, method, opt), cs in groups.items():
+        assert len(cs) >= (10 if k <= 10 else 5) and len({c["seed"] for c in cs}) == len(cs)
         assert len({c["data_seed"] for c in cs}) == 1  # random starts on one data set
         c = cs[0]
         assert (c["d"], c["n"], c["init_scale"], c["target"]) == (1000, 5000, 1e-4, 0.3)
@@ -238,7 +238,8 @@ def test_exact_pcs_trains_on_the_uncentred_second_moment():
 
 
 def test_exact_pcs_summary_compares_each_optimizer_with_both_line_styles():
-    from tiedae.bench.suites import exact_pcs
+    from tiedae.bench.suites import exact_pcs, exact_pcs_analysis, exact_pcs_comparisons
+    from tiedae.bench.suites.exact_pcs_reference import BAO_FIGURE4
 
     def rec(k, method, opt, seed, it):
         return {"config": {"d": 1000, "k": k, "method": method, "optimizer": opt,
@@ -251,7 +252,7 @@ def test_exact_pcs_summary_compares_each_optimizer_with_both_line_styles():
     for seed in range(5):
         for opt, style in (("adam", "solid"), ("sgd_nesterov", "dashed")):
             for method in ("rag", "nonuniform_l2"):
-                records.append(rec(2, method, opt, seed, exact_pcs.BAO_FIGURE4[
+                records.append(rec(2, method, opt, seed, BAO_FIGURE4[
                     (method, style)][2] + seed))
             records.append(rec(2, "plain", opt, seed, None))
     analysis = exact_pcs.SUITE.analyze(records)
@@ -259,10 +260,11 @@ def test_exact_pcs_summary_compares_each_optimizer_with_both_line_styles():
     assert "Bao et al.'s Figure 4: solid ~850, dashed ~2.35e+03" in text
     assert "fit the reading solid = adam" in analysis.findings[-1]
     assert "plain never [never, never] (0/5 reached)" in text
-    fit = exact_pcs.style_fit(exact_pcs.settings(records))
+    fit = exact_pcs_analysis.style_fit(exact_pcs_comparisons.settings(records))
     assert fit["solid = adam"][0] < 0.01 < fit["solid = sgd_nesterov"][0]
-    # one table: the paper's (LaTeX) and the terminal's (plain text) forms of the same cells
-    (table,) = analysis.tables
+    # the paper's (LaTeX) and the terminal's (plain text) forms of the same cells
+    table, paired = analysis.tables
+    assert paired.name == "exact_pcs_paired" and len(paired.rows) == 4  # 2 methods, 2 opts
     rows = {(r[2].text, r[3].text): r for r in table.rows}
     assert table.name == "exact_pcs" and len(rows) == 6
     plain, rag = rows["Adam", "plain"], rows["Adam", "RAG"]
@@ -275,7 +277,7 @@ def test_exact_pcs_summary_compares_each_optimizer_with_both_line_styles():
 def test_exact_pcs_pairs_methods_by_seed_when_a_run_is_missing():
     """A failed run (absent record) leaves its seed out of the pairing; before, the lists were
     paired by position (a ValueError on unequal lengths, or the wrong starts paired)."""
-    from tiedae.bench.suites import exact_pcs
+    from tiedae.bench.suites import exact_pcs, exact_pcs_comparisons
 
     def rec(method, seed, it):
         return {"config": {"d": 200, "k": 2, "method": method, "optimizer": "adam",
@@ -286,12 +288,13 @@ def test_exact_pcs_pairs_methods_by_seed_when_a_run_is_missing():
     rag = [rec("rag", s, 100 + s) for s in range(5) if s != 1]  # seed 1's run failed
     l2 = [rec("nonuniform_l2", s, 1000 - 300 * (s == 1)) for s in range(5)]
     plain = [rec("plain", s, None) for s in range(5)]
-    settings = exact_pcs.settings(rag + l2 + plain)
-    a, b = exact_pcs.on_common_seeds(settings[200, 2, "adam", "rag"],
-                                     settings[200, 2, "adam", "nonuniform_l2"])
+    settings = exact_pcs_comparisons.settings(rag + l2 + plain)
+    a, b = exact_pcs_comparisons.on_common_seeds(settings[200, 2, "adam", "rag"],
+                                                 settings[200, 2, "adam", "nonuniform_l2"])
     assert a == [100.0, 102.0, 103.0, 104.0] and b == [1000.0] * 4
     text = " ".join(exact_pcs.SUITE.analyze(rag + l2 + plain).findings)
-    assert "RAG vs non-uniform L2 - fewer iterations" in text
+    assert "RAG vs non-uniform L2 - RAG needed 0.1x non-uniform L2's iterations" in text
+    assert "reached in 4 vs 4 of 4 starts" in text and ": fewer iterations" in text
 
 
 def test_median_iqr_counts_never_reached_runs_as_infinite():
