@@ -14,6 +14,14 @@ spanning the top-k principal subspace), so an identity run whose training error 
 sigma(u) = (1 + tanh(u / 2)) / 2: with biases its offset 1/2 is absorbed by c, without them it
 is not.
 
+What orthonormality to expect: where the pre-activations stay small, a tied model is close to
+its linearisation x_hat ~ x W D W^T + const with D = diag(s'(b_j)), whose optimum is
+W D W^T = the projection onto the top-k principal subspace: W's k weight vectors orthogonal with
+norms 1 / sqrt(s'(b_j)). For the identity that is orthonormality; for the sigmoid at b = 0,
+s'(0) = 1/4, singular values 2 and ||W^T W - I||_F / sqrt(k) = 3, so the suite also records
+the ratio of W's largest to smallest singular value (`sv_ratio`; 1 for orthogonal rows of one
+norm).
+
 Each run, on MNIST (`--data`; without it scikit-learn's digits) centred by the fit rows' mean,
 follows `tiedae.bench.suites.mlp_training`'s recipe: a validation split carved from the
 training images, minibatch Adam with warm-up and a cosine decay to 0 over `steps` steps (the
@@ -27,9 +35,13 @@ records the errors on fit, validation and test rows, the orthonormality error
 text, columns of `MLPAE`'s (d, k) W), W's singular values (min, median, max) and, per leading
 principal direction u_i (i = 1..k, of the fit rows), the fraction ||P u_i||^2 of it in the row
 space of the decoder (P the projection onto the span of V's rows; V = W^T when tied): the
-*capture*. Principal direction i counts as learnt at the first logged step its capture reaches
-1/2; the Spearman correlation of i with that step (`sequential_rho`) is positive when the
-directions are learnt in order (Refinetti & Goldt's sequential learning).
+*capture* c_i(t). Principal direction i counts as learnt once its capture reaches 1/2 (the
+first logged step: `learn_steps`; learnt at the end: `pcs_learnt`); its *learning time* is
+tau_i = integral of (1 - c_i(t)) dt over the logged steps (trapezoids; the time it was not yet
+in the decoder's span, resolved below the logging interval, where many directions are learnt
+between two log points). The Spearman correlation of i with tau_i (`sequential_rho`) is
+positive when the leading directions are learnt first (Refinetti & Goldt's sequential
+learning).
 
 The analysis (`tiedae.bench.suites.tying_report`) leaves out runs that failed their checks,
 except that a non-linear model above PCA's error is not a failure: its optimum is unknown, and
@@ -46,9 +58,11 @@ Example:
   >>> len(configs), sorted({c["activation"] for c in configs})
   (120, ['identity', 'relu', 'sigmoid'])
   >>> sorted({c["seed"] for c in configs}) == list(range(10)), configs[0]["learning_rates"]
-  (True, [0.003, 0.01, 0.03, 0.1])
+  (True, [0.01, 0.03, 0.1, 0.3])
   >>> nonlinear_tying.learn_steps([0, 10, 20], [[0.1, 0.0], [0.6, 0.2], [0.9, 0.7]])
   [10.0, 20.0]
+  >>> nonlinear_tying.learning_times([0, 10, 20], [[0.0, 0.0], [1.0, 0.5], [1.0, 1.0]])
+  [5.0, 10.0]
   >>> nonlinear_tying.sequential_rho([10.0, 20.0, None, 30.0])
   1.0
 """
@@ -76,7 +90,7 @@ QUICK = {"steps": 300, "batch_size": 64, "learning_rates": [1e-2, 3e-2, 0.1], "w
          "log_every": 20, "monitor_rows": 256, "validation_fraction": 0.1}
 # Full runs: 1500 steps of 256 images (about 53 epochs of MNIST's 7200 fit rows here), logged
 # every 50 steps (30 points, enough for the convergence check's last fifth).
-FULL = {"steps": 1500, "batch_size": 256, "learning_rates": [3e-3, 1e-2, 3e-2, 0.1],
+FULL = {"steps": 1500, "batch_size": 256, "learning_rates": [1e-2, 3e-2, 0.1, 0.3],
         "warmup": 0.05, "log_every": 50, "monitor_rows": 1024, "validation_fraction": 0.1}
 SEEDS = {"quick": 2, "full": 10}
 CODE_SIZES = {"quick": (4,), "digits": (8,), "user": (16,)}
@@ -143,10 +157,21 @@ def learn_steps(steps, capture, level: float = CAPTURE_LEARNT) -> list[float | N
     return out
 
 
-def sequential_rho(steps) -> float | None:
-    """Spearman correlation of the principal direction's index with the step it was learnt
-    (directions never learnt left out); None with fewer than 3 learnt or no spread in steps."""
-    pairs = [(i, s) for i, s in enumerate(steps) if s is not None]
+def learning_times(steps, capture) -> list[float]:
+    """Per principal direction, tau_i = integral of (1 - c_i(t)) dt over the logged steps
+    (trapezoid rule): the longer a direction stays out of the decoder's span, the larger."""
+    c = np.asarray(capture, float)
+    t = np.asarray(steps, float)
+    if c.ndim != 2 or len(t) != len(c) or len(t) < 2:
+        return [math.nan] * (c.shape[1] if c.ndim == 2 else 0)
+    gap = 1.0 - c
+    return (np.sum((gap[1:] + gap[:-1]) / 2 * np.diff(t)[:, None], axis=0)).tolist()
+
+
+def sequential_rho(times) -> float | None:
+    """Spearman correlation of the principal direction's index with its learning time (or
+    step; None entries, never learnt, left out); None with fewer than 3 values or no spread."""
+    pairs = [(i, s) for i, s in enumerate(times) if s is not None and math.isfinite(s)]
     if len(pairs) < 3 or len({s for _, s in pairs}) < 2:
         return None
     return float(scipy.stats.spearmanr(*zip(*pairs, strict=True)).statistic)
@@ -193,7 +218,9 @@ def _train(config: dict) -> dict:
     dead = mlp_checks.dead_units([pre])[0] if config["activation"] == "relu" else 0
     last = weight_stats(model, ref.components)
     steps = [int(s) for s in watch.steps]
-    learnt = learn_steps(steps, [v["capture"] for v in watch.values]) if steps else [None] * k
+    capture = [v["capture"] for v in watch.values]
+    learnt = learn_steps(steps, capture) if steps else [None] * k
+    times = learning_times(steps, capture)
     train_error, test_error = _error(out[:n_fit], X_fit), _error(out[len(X):], X_test)
     pca_test = float(np.mean(mlp_training.pca_errors(ref, X_test_raw)))
     final = {
@@ -210,8 +237,8 @@ def _train(config: dict) -> dict:
         **{key: last[key] for key in ("orthonormality", "sv_min", "sv_median", "sv_max",
                                    "sv_ratio")},
         **{f"{key}_start": start[key] for key in ("orthonormality", "sv_min", "sv_max")},
-        "pcs_learnt": sum(s is not None for s in learnt),
-        "sequential_rho": sequential_rho(learnt),
+        "pcs_learnt": int(np.sum(np.asarray(last["capture"]) >= CAPTURE_LEARNT)),
+        "sequential_rho": sequential_rho(times),
         "late_validation_change": mlp_checks.late_change(hist["validation_loss"]),
     }
     final["code_full_rank"] = final["code_rank"] == k
@@ -220,8 +247,8 @@ def _train(config: dict) -> dict:
                   ("step", "wall_time", "train_loss", "validation_loss", "test_loss")}
     trajectory.update({key: [v[key] for v in watch.values] for key in
                        ("orthonormality", "sv_min", "sv_median", "sv_max")})
-    extra = {"learn_steps": learnt, "capture_final": np.round(last["capture"], 4).tolist(),
-             "capture_steps": steps,
+    extra = {"learn_steps": learnt, "learning_times": times, "capture_steps": steps,
+             "capture_final": np.round(last["capture"], 4).tolist(),
              "capture": [np.round(v["capture"], 4).tolist() for v in watch.values]}
     return {"final": final, "trajectory": trajectory, "extra": extra}
 

@@ -35,6 +35,9 @@ from tiedae.report import format as F
 
 DATA_NAMES = {"mnist": "MNIST", "digits": "digits"}
 OPTIMUM = 1 + mlp_checks.OPTIMUM_TOLERANCE
+# Equivalence margin of the tied - untied test ratio, fixed before the full run: 1 % of PCA's
+# test error (half the optimum check's tolerance).
+MARGIN = 0.01
 
 
 def label(key: tuple) -> str:
@@ -83,32 +86,48 @@ class _Split:
         return self.ok.get(key, [])
 
 
+def equivalent(pairs: dict, margin: float = MARGIN) -> dict:
+    """Per key of {key: (a values, b values)}: whether |mean(a - b)| < margin by two one-sided
+    tests (`stats.equivalence`), the p-values Holm-corrected over the keys (None: untested)."""
+    tests = {key: stats.equivalence(a, b, margin) for key, (a, b) in pairs.items()}
+    proxies = {key: stats.Paired(e.mean, e.lo, e.hi, e.p_value, e.n, e.verdict)
+               for key, e in tests.items()}
+    return {key: (None if not math.isfinite(p.p_value) else bool(p.p_adjusted < stats.ALPHA))
+            for key, p in stats.holm(proxies).items()}
+
+
 def _tie_table(s: _Split):
     rows, compared, keys = [], {}, []
     for key in dict.fromkeys(k[:4] for k in s.all):
         keys.append(key)
         compared[key] = _paired(s.get((*key, "tied")), s.get((*key, "untied")))
     compared = stats.holm(compared)
+    same = equivalent({key: query.paired_values(s.get((*key, "tied")), s.get((*key, "untied")),
+                                                "test_ratio") for key in keys})
     for key in keys:
         t, u = s.get((*key, "tied")), s.get((*key, "untied"))
         p = compared[key]
         all_t, all_u = s.all.get((*key, "tied"), []), s.all.get((*key, "untied"), [])
         rows.append([Cell(label(key), F.tex_escape(label(key))), _lr(all_t), _lr(all_u),
                      f"{len(t)}/{len(all_t)}", f"{len(u)}/{len(all_u)}",
-                     *[_ci(recs, key, 4) for key in ("train_ratio", "test_ratio")
-                       for recs in (t, u)], *difference_cells(p), _verdict(p, "tied")])
+                     *[_ci(recs, metric, 4) for metric in ("train_ratio", "test_ratio")
+                       for recs in (t, u)], *difference_cells(p), _verdict(p, "tied"),
+                     {True: "yes", False: "not shown", None: "-"}[same[key]]])
     table = Table(
         "nonlinear-tying: error over PCA's at the same k (mean +- 95% interval over the runs "
         "that passed their checks) with W^T tied and untied, and tied - untied of the test "
-        "ratio paired by seed (95% interval, Holm-corrected over the table)",
+        "ratio paired by seed (95% interval, Holm-corrected over the table) and whether it is "
+        f"within +-{MARGIN:g} (two one-sided tests, Holm-corrected; margin fixed before the "
+        "run)",
         ["setting", "lr tied", "lr untied", "passed tied", "passed untied",
          Cell("train/PCA tied", r"$E_\mathrm{train}/E_\mathrm{PCA}$ tied"),
          Cell("train/PCA untied", r"$E_\mathrm{train}/E_\mathrm{PCA}$ untied"),
          Cell("test/PCA tied", r"$E_\mathrm{test}/E_\mathrm{PCA}$ tied"),
          Cell("test/PCA untied", r"$E_\mathrm{test}/E_\mathrm{PCA}$ untied"),
-         "tied - untied", "95% interval", "Holm p", "verdict"],
-        rows, name="nonlinear_tying", align="lllrrrrrrrrrl")
-    return table, compared
+         "tied - untied", "95% interval", "Holm p", "verdict",
+         Cell(f"within +-{MARGIN:g}", rf"within $\pm{MARGIN:g}$")],
+        rows, name="nonlinear_tying", align="lllrrrrrrrrrll")
+    return table, compared, same
 
 
 def _verdict(p: stats.Paired, what: str) -> str:
@@ -172,8 +191,8 @@ def _weights_table(s: _Split) -> Table:
         "passed their checks): orthonormality error ||W^T W - I||_F / sqrt(k) of its k weight "
         "vectors, its singular values and their ratio (1: orthogonal rows of one norm), the "
         "principal directions learnt (at least half in the decoder's row space) and the "
-        "Spearman correlation of a direction's index with the "
-        "step it was learnt (median; Wilcoxon signed-rank p against 0)",
+        "Spearman correlation of a direction's index with its "
+        "learning time (median; Wilcoxon signed-rank p against 0)",
         ["setting", "passed", Cell("||W^T W - I||/sqrt(k)", r"$\fro{W\T W - I}/\sqrt{k}$"),
          Cell("sv min", r"$\sigma_\mathrm{min}$"), Cell("sv median", r"$\sigma_\mathrm{med}$"),
          Cell("sv max", r"$\sigma_\mathrm{max}$"),
@@ -214,8 +233,8 @@ def _identity_finding(s: _Split) -> str:
     if not ratios:
         return f"engine check: none of the {len(runs)} identity runs recorded its error."
     return (f"engine check: {len(within)} of {len(runs)} identity (linear) runs reached within "
-            f"2 % of PCA's training error (train / PCA from {min(ratios):.4g} to "
-            f"{max(ratios):.4g}); the identity is the control whose optimum is known.")
+            f"2 % of PCA's training error (train / PCA from {min(ratios):.5f} to "
+            f"{max(ratios):.5f}); the identity is the control whose optimum is known.")
 
 
 def _optimum_findings(s: _Split) -> list[str]:
@@ -253,8 +272,9 @@ def _claims(s: _Split, ties: dict, biases: dict) -> list[str]:
                                 if against else "")
     out.append("Refinetti & Goldt: autoencoders learn the leading principal components "
                "sequentially. Here (Adam on minibatches, not online SGD), the Spearman "
-               "correlation of a principal direction's index with the step at which half of "
-               "it first lay in the decoder's row space (" + "; ".join(parts)
+               "correlation of a principal direction's index with its learning time (the "
+               "integral of the part of it not yet in the decoder's row space; "
+               + "; ".join(parts)
                + f"): this {verdict}.")
     for key, p in ties.items():
         if key[2] != "sigmoid":
@@ -262,7 +282,8 @@ def _claims(s: _Split, ties: dict, biases: dict) -> list[str]:
         tied, untied = s.get((*key, "tied")), s.get((*key, "untied"))
         fails = _above_optimum(tied) and p.verdict == "higher"
         untied_fine = untied and not _above_optimum(untied)
-        verdict = ("agrees: the tied model converged and stays measurably above PCA's "
+        verdict = ("cannot be checked: fewer than 2 seeds of both ties passed" if p.n < 2 else
+                   "agrees: the tied model converged and stays measurably above PCA's "
                    "training error and above the untied one" if fails else
                    "does not agree: the tied model is not measurably worse than the untied "
                    "one" if p.verdict != "higher" else
@@ -277,7 +298,9 @@ def _claims(s: _Split, ties: dict, biases: dict) -> list[str]:
     for key, p in biases.items():
         if key[2] != "relu":
             continue
-        verdict = ("agrees: without biases the test error is measurably higher" if
+        verdict = ("cannot be checked: fewer than 2 seeds with and without biases passed"
+                   if p.n < 2 else
+                   "agrees: without biases the test error is measurably higher" if
                    p.verdict == "higher" else "does not agree: without biases the error is "
                    "measurably lower" if p.verdict == "lower" else
                    "is not shown: no measurable difference")
@@ -308,20 +331,23 @@ def _orthonormality_findings(s: _Split) -> list[str]:
     return out
 
 
-def _answer(s: _Split, ties: dict) -> str:
+def _answer(s: _Split, ties: dict, same: dict) -> str:
     """The paper's answer (LaTeX): in which settings tying raised, lowered or did not change
-    the test error, and where the tie left W's orthonormality error."""
-    verdicts = {"higher": [], "lower": [], "none": []}
+    the test error (beyond the equivalence margin), and where it left W's orthonormality."""
+    verdicts = {"higher": [], "lower": [], "same": [], "none": []}
     for key, p in ties.items():
         if p.n >= 2:
-            verdicts[p.verdict if p.verdict in ("higher", "lower") else "none"].append(
-                F.tex_escape(label(key)))
+            kind = ("same" if same[key] else p.verdict if p.verdict in ("higher", "lower")
+                    else "none")
+            verdicts[kind].append(F.tex_escape(label(key)))
     ortho = {act: _median([r for key in s.all if key[2] == act and key[4] == "tied"
                            for r in s.get(key)], "orthonormality")
              for act in dict.fromkeys(k[2] for k in s.all)}
     parts = [f"{words} {len(names)} setting(s) ({'; '.join(names)})" for words, names in
              (("tying raised the test error in", verdicts["higher"]),
               ("lowered it in", verdicts["lower"]),
+              (rf"changed it by less than $\pm{MARGIN:g}$ of PCA's error (two one-sided "
+               r"tests) in", verdicts["same"]),
               ("made no measurable difference in", verdicts["none"])) if names]
     if not parts:
         return "The ties were not compared (fewer than two passing seeds per setting)."
@@ -382,14 +408,16 @@ def analyze(records: list[dict]) -> Analysis:
     ``\RTyingSteps``, ``\RTyingGrid``, ``\RTyingChecks``, ``\RAnswerNonlinearTying``,
     ``\RTyingRefinetti``)."""
     s = _Split(records)
-    tie_table, ties = _tie_table(s)
+    tie_table, ties, same = _tie_table(s)
     bias_table, biases = _bias_table(s)
     trained = [r for recs in s.all.values() for r in recs]
     checks = mlp_checks.check_findings(trained, s.failed)
     findings = [*checks, _identity_finding(s)]
     for key, p in ties.items():
         findings.append(f"{label(key)}: tied - untied test error over PCA's {_p_text(p)}: "
-                        f"{_verdict(p, 'tied')}.")
+                        f"{_verdict(p, 'tied')}"
+                        + (f"; equivalent within +-{MARGIN:g} (TOST, Holm-corrected)"
+                           if same[key] else "") + ".")
     findings += _optimum_findings(s) + _orthonormality_findings(s)
     claims = _claims(s, ties, biases)
     findings += claims
@@ -399,7 +427,7 @@ def analyze(records: list[dict]) -> Analysis:
         "RTyingSteps": F.num(cfg["steps"]),
         "RTyingGrid": ", ".join(F.num(v) for v in cfg["learning_rates"]),
         "RTyingChecks": F.tex_escape(" ".join(checks[:1] + [_identity_finding(s)])),
-        "RAnswerNonlinearTying": _answer(s, ties),
+        "RAnswerNonlinearTying": _answer(s, ties, same),
         "RTyingRefinetti": F.tex_escape(" ".join(claims)),
     }
     return Analysis(tables=[tie_table, bias_table, _weights_table(s)], findings=findings,
