@@ -26,11 +26,12 @@ Each run, on MNIST (`--data`; without it scikit-learn's digits) centred by the f
 follows `tiedae.bench.suites.mlp_training`'s recipe: a validation split carved from the
 training images, minibatch Adam with warm-up and a cosine decay to 0 over `steps` steps (the
 step cap), the peak step size per architecture (data, k, activation, bias, tie) chosen from a
-log-spaced grid by the final validation error of the `lr_seed` runs (recorded: grid,
-validation errors, choice), the checks of `tiedae.bench.suites.mlp_checks` (`converged`:
-validation error improved by < 1 % over the last fifth; full-rank code on the validation rows;
-dead ReLU units; the identity within 2 % of PCA's training error). Every `log_every` steps it
-records the errors on fit, validation and test rows, the orthonormality error
+log-spaced grid on the `lr_seed` runs: among those that passed their checks, the smallest step
+whose final validation error is within 1 % of the lowest (`choose_learning_rate`; recorded:
+grid, validation errors, checks, choice), the checks of `tiedae.bench.suites.mlp_checks`
+(`converged`: validation error improved by < 1 % over the last fifth; full-rank code on the
+validation rows; dead ReLU units; the identity within 2 % of PCA's training error). Every
+`log_every` steps it records the errors on fit, validation and test rows, the orthonormality error
 ||W^T W - I||_F / sqrt(k) of the encoder's k weight vectors (rows of the (k, d) matrix of the
 text, columns of `MLPAE`'s (d, k) W), W's singular values (min, median, max) and, per leading
 principal direction u_i (i = 1..k, of the fit rows), the fraction ||P u_i||^2 of it in the row
@@ -58,7 +59,11 @@ Example:
   >>> len(configs), sorted({c["activation"] for c in configs})
   (120, ['identity', 'relu', 'sigmoid'])
   >>> sorted({c["seed"] for c in configs}) == list(range(10)), configs[0]["learning_rates"]
-  (True, [0.01, 0.03, 0.1, 0.3])
+  (True, [0.003, 0.01, 0.03, 0.1, 0.3])
+  >>> nonlinear_tying.choose_learning_rate([20.54, 20.53, None], [True, True, False])
+  0
+  >>> nonlinear_tying.choose_learning_rate([22.9, 22.8, 22.7], [False, False, True])
+  2
   >>> nonlinear_tying.learn_steps([0, 10, 20], [[0.1, 0.0], [0.6, 0.2], [0.9, 0.7]])
   [10.0, 20.0]
   >>> nonlinear_tying.learning_times([0, 10, 20], [[0.0, 0.0], [1.0, 0.5], [1.0, 1.0]])
@@ -86,11 +91,12 @@ ACTIVATIONS = ("identity", "sigmoid", "relu")
 TIES = ("tied", "untied")
 BIASES = (True, False)
 CAPTURE_LEARNT = 0.5  # a principal direction is learnt once half of it lies in V's row space
+LR_TOLERANCE = 0.01  # validation errors within 1 % of the best: the smallest such step
 QUICK = {"steps": 300, "batch_size": 64, "learning_rates": [1e-2, 3e-2, 0.1], "warmup": 0.05,
          "log_every": 20, "monitor_rows": 256, "validation_fraction": 0.1}
 # Full runs: 1500 steps of 256 images (about 53 epochs of MNIST's 7200 fit rows here), logged
 # every 50 steps (30 points, enough for the convergence check's last fifth).
-FULL = {"steps": 1500, "batch_size": 256, "learning_rates": [1e-2, 3e-2, 0.1, 0.3],
+FULL = {"steps": 1500, "batch_size": 256, "learning_rates": [3e-3, 1e-2, 3e-2, 0.1, 0.3],
         "warmup": 0.05, "log_every": 50, "monitor_rows": 1024, "validation_fraction": 0.1}
 SEEDS = {"quick": 2, "full": 10}
 CODE_SIZES = {"quick": (4,), "digits": (8,), "user": (16,)}
@@ -266,19 +272,36 @@ def shared_runs(key: str) -> dict:
     return _train(json.loads(key))
 
 
+def choose_learning_rate(losses, passed, tolerance: float = LR_TOLERANCE) -> int:
+    """Index of the chosen step size of an increasing grid, from the final validation errors
+    (None: diverged) and whether each run passed its checks: among the runs that passed (all,
+    when none did), the smallest step whose validation error is within `tolerance` (relative)
+    of their lowest. Validation errors that differ by less than that are noise of one seed, and
+    of those the smallest step is the stablest (a larger one that won by noise on the
+    selection seed stopped above PCA's optimum on others)."""
+    finite = [i for i, v in enumerate(losses) if v is not None]
+    if not finite:
+        return 0
+    pool = [i for i in finite if passed[i]] or finite
+    best = min(losses[i] for i in pool)
+    return min(i for i in pool if losses[i] <= (1 + tolerance) * best)
+
+
 def learning_rate_choice(config: dict) -> dict:
-    """The grid value whose `lr_seed` run ends with the lowest validation error (a diverged
-    run counts as +inf), with the grid and the validation errors."""
+    """The step size of the config's architecture (`choose_learning_rate` over the grid's runs
+    with seed `lr_seed`), with the grid, the validation errors and which runs passed."""
     grid = [float(v) for v in config["learning_rates"]]
     at = {**config, "seed": config["lr_seed"]}
-    losses = []
+    losses, passed = [], []
     for lr in grid:
         f = shared_runs(training_key(at, lr))["final"]
         v = f["validation_error"]
         losses.append(float(v) if math.isfinite(v) and not f["diverged"] else None)
-    best = int(np.argmin([math.inf if v is None else v for v in losses]))
+        passed.append(bool(f["passed_checks"]))
+    best = choose_learning_rate(losses, passed)
     return {"learning_rate_grid": grid, "learning_rate_validation": losses,
-            "learning_rate": grid[best], "learning_rate_seed": at["seed"],
+            "learning_rate_passed": passed, "learning_rate": grid[best],
+            "learning_rate_seed": at["seed"],
             "learning_rate_at_grid_end": len(grid) > 1 and best in (0, len(grid) - 1)}
 
 
