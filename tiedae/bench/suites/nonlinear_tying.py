@@ -27,7 +27,7 @@ follows `tiedae.bench.suites.mlp_training`'s recipe: a validation split carved f
 training images, minibatch Adam with warm-up and a cosine decay to 0 over `steps` steps (the
 step cap), the peak step size per architecture (data, k, activation, bias, tie) chosen from a
 log-spaced grid on the `lr_seed` runs: among those that passed their checks, the smallest step
-whose final validation error is within 1 % of the lowest (`choose_learning_rate`; recorded:
+whose final validation error is within 0.2 % of the lowest (`choose_learning_rate`; recorded:
 grid, validation errors, checks, choice), the checks of `tiedae.bench.suites.mlp_checks`
 (`converged`: validation error improved by < 1 % over the last fifth; full-rank code on the
 validation rows; dead ReLU units; the identity within 2 % of PCA's training error). Every
@@ -64,6 +64,8 @@ Example:
   0
   >>> nonlinear_tying.choose_learning_rate([22.9, 22.8, 22.7], [False, False, True])
   2
+  >>> nonlinear_tying.choose_learning_rate([25.0, 24.4, 24.2, 24.0], [True] * 4)
+  3
   >>> nonlinear_tying.learn_steps([0, 10, 20], [[0.1, 0.0], [0.6, 0.2], [0.9, 0.7]])
   [10.0, 20.0]
   >>> nonlinear_tying.learning_times([0, 10, 20], [[0.0, 0.0], [1.0, 0.5], [1.0, 1.0]])
@@ -91,7 +93,9 @@ ACTIVATIONS = ("identity", "sigmoid", "relu")
 TIES = ("tied", "untied")
 BIASES = (True, False)
 CAPTURE_LEARNT = 0.5  # a principal direction is learnt once half of it lies in V's row space
-LR_TOLERANCE = 0.01  # validation errors within 1 % of the best: the smallest such step
+# Validation errors within 0.2 % of the best: the smallest such step (seed-to-seed spread of
+# the committed runs' errors: about 0.05 % for the identity, 0.1-0.3 % for the sigmoid).
+LR_TOLERANCE = 0.002
 QUICK = {"steps": 300, "batch_size": 64, "learning_rates": [1e-2, 3e-2, 0.1], "warmup": 0.05,
          "log_every": 20, "monitor_rows": 256, "validation_fraction": 0.1}
 # Full runs: 1500 steps of 256 images (about 53 epochs of MNIST's 7200 fit rows here), logged
@@ -276,8 +280,8 @@ def choose_learning_rate(losses, passed, tolerance: float = LR_TOLERANCE) -> int
     """Index of the chosen step size of an increasing grid, from the final validation errors
     (None: diverged) and whether each run passed its checks: among the runs that passed (all,
     when none did), the smallest step whose validation error is within `tolerance` (relative)
-    of their lowest. Validation errors that differ by less than that are noise of one seed, and
-    of those the smallest step is the stablest (a larger one that won by noise on the
+    of their lowest. Validation errors that differ by less than that are within one seed's noise,
+    and of those the smallest step is the stablest (a larger one that won by noise on the
     selection seed stopped above PCA's optimum on others)."""
     finite = [i for i, v in enumerate(losses) if v is not None]
     if not finite:
