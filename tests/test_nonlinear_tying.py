@@ -153,6 +153,10 @@ def test_a_worse_converged_optimum_is_a_finding_and_a_failed_run_is_left_out():
     assert sorted(p.family for p in ties.values() if p.n >= 2) == [3, 3, 3]
     assert same[("digits", 4, "identity", True)] is True
     assert analysis.numbers["RTyingSeeds"] == r"\ensuremath{6}"
+    paper = analysis.numbers["RTyingRefinetti"]
+    assert "agrees in 3 of 3 activations" in paper  # sequential
+    assert paper.count("agrees in 1 of 1 settings") == 2  # tied sigmoid; ReLU without biases
+    assert analysis.numbers["RTyingChecks"].startswith("46 of 48 runs passed their checks")
 
 
 def test_no_difference_when_tying_does_not_hurt_and_the_claim_is_not_confirmed():
