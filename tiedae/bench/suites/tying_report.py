@@ -47,6 +47,19 @@ def label(key: tuple) -> str:
     return ", ".join(str(p) for p in parts)
 
 
+def _headed(rows: list[tuple[tuple, list]], short=None) -> list[list]:
+    """Rows (key, cells) with a heading row (data set, k) before each new (data, k) and the
+    setting cell without it (`short(key)`, default: the label's other parts)."""
+    out, last = [], None
+    for key, cells in rows:
+        if key[:2] != last:
+            last = key[:2]
+            out.append([label(key).split(", ")[0] + f", k={key[1]}"])
+        short_name = short(key) if short else ", ".join(label(key).split(", ")[2:])
+        out.append([Cell(short_name, F.tex_escape(short_name)), *cells])
+    return out
+
+
 def _arch(records) -> dict[tuple, list[dict]]:
     return query.group(records, "dataset", "code_dim", "activation", "bias", "tie")
 
@@ -108,25 +121,26 @@ def _tie_table(s: _Split):
         t, u = s.get((*key, "tied")), s.get((*key, "untied"))
         p = compared[key]
         all_t, all_u = s.all.get((*key, "tied"), []), s.all.get((*key, "untied"), [])
-        rows.append([Cell(label(key), F.tex_escape(label(key))), _lr(all_t), _lr(all_u),
-                     f"{len(t)}/{len(all_t)}", f"{len(u)}/{len(all_u)}",
-                     *[_ci(recs, metric, 4) for metric in ("train_ratio", "test_ratio")
-                       for recs in (t, u)], *difference_cells(p), _verdict(p, "tied"),
-                     {True: "yes", False: "not shown", None: "-"}[same[key]]])
+        lt, lu = _lr(all_t), _lr(all_u)
+        rows.append((key, [Cell(f"{lt.text} / {lu.text}", f"{lt.tex} / {lu.tex}"),
+                           f"{len(t)}/{len(all_t)}, {len(u)}/{len(all_u)}",
+                           *[_ci(recs, metric, 4) for metric in ("train_ratio", "test_ratio")
+                             for recs in (t, u)], *difference_cells(p), _verdict(p, "tied"),
+                           {True: "yes", False: "not shown", None: "-"}[same[key]]]))
     table = Table(
         "nonlinear-tying: error over PCA's at the same k (mean +- 95% interval over the runs "
         "that passed their checks) with W^T tied and untied, and tied - untied of the test "
         "ratio paired by seed (95% interval, Holm-corrected over the table) and whether it is "
         f"within +-{MARGIN:g} (two one-sided tests, Holm-corrected; margin fixed before the "
         "run)",
-        ["setting", "lr tied", "lr untied", "passed tied", "passed untied",
+        ["setting", "lr tied / untied", "passed tied, untied",
          Cell("train/PCA tied", r"$E_\mathrm{train}/E_\mathrm{PCA}$ tied"),
          Cell("train/PCA untied", r"$E_\mathrm{train}/E_\mathrm{PCA}$ untied"),
          Cell("test/PCA tied", r"$E_\mathrm{test}/E_\mathrm{PCA}$ tied"),
          Cell("test/PCA untied", r"$E_\mathrm{test}/E_\mathrm{PCA}$ untied"),
          "tied - untied", "95% interval", "Holm p", "verdict",
          Cell(f"within +-{MARGIN:g}", rf"within $\pm{MARGIN:g}$")],
-        rows, name="nonlinear_tying", align="lllrrrrrrrrrll")
+        _headed(rows), name="nonlinear_tying", align="llrrrrrrrrll")
     return table, compared, same
 
 
@@ -144,11 +158,10 @@ def _bias_table(s: _Split):
     compared = stats.holm({key: _paired(recs(key, False), recs(key, True)) for key in keys})
     rows = []
     for key in keys:
-        name = label((*key[:3], True)).rsplit(", ", 1)[0] + f", {key[3]}"
         p = compared[key]
-        rows.append([Cell(name, F.tex_escape(name)), _ci(recs(key, True), "test_ratio", 4),
-                     _ci(recs(key, False), "test_ratio", 4), *difference_cells(p),
-                     _verdict(p, "no biases")])
+        rows.append((key, [_ci(recs(key, True), "test_ratio", 4),
+                           _ci(recs(key, False), "test_ratio", 4), *difference_cells(p),
+                           _verdict(p, "no biases")]))
     table = Table(
         "nonlinear-tying: test error over PCA's with biases b, c trained and without them "
         "(runs that passed their checks), and without - with paired by seed (95% interval, "
@@ -156,7 +169,8 @@ def _bias_table(s: _Split):
         ["setting", Cell("test/PCA biases", r"$E_\mathrm{test}/E_\mathrm{PCA}$ biases"),
          Cell("test/PCA none", r"$E_\mathrm{test}/E_\mathrm{PCA}$ none"),
          "none - biases", "95% interval", "Holm p", "verdict"],
-        rows, name="nonlinear_tying_bias", align="lrrrrrl")
+        _headed(rows, lambda key: f"{key[2]}, {key[3]}"), name="nonlinear_tying_bias",
+        align="lrrrrrl")
     return table, compared
 
 
@@ -180,12 +194,12 @@ def _weights_table(s: _Split) -> Table:
     for key, recs in s.all.items():
         ok = s.get(key)
         rho = _rho(ok)
-        rows.append([Cell(label(key), F.tex_escape(label(key))), f"{len(ok)}/{len(recs)}",
-                     *[Cell(F.fmt(_median(ok, m)), F.num(_median(ok, m))) for m in
-                       ("orthonormality", "sv_min", "sv_median", "sv_max", "sv_ratio",
-                        "pcs_learnt")],
-                     Cell(F.fmt(rho.median, 2), F.num(rho.median, 2)) if rho.n else "-",
-                     _p_cell(rho.p_value) if rho.n else "-"])
+        rows.append((key, [f"{len(ok)}/{len(recs)}",
+                           *[Cell(F.fmt(_median(ok, m)), F.num(_median(ok, m))) for m in
+                             ("orthonormality", "sv_min", "sv_median", "sv_max", "sv_ratio",
+                              "pcs_learnt")],
+                           Cell(F.fmt(rho.median, 2), F.num(rho.median, 2)) if rho.n else "-",
+                           _p_cell(rho.p_value) if rho.n else "-"]))
     return Table(
         "nonlinear-tying: the encoder W at the end of training (median over the runs that "
         "passed their checks): orthonormality error ||W^T W - I||_F / sqrt(k) of its k weight "
@@ -198,7 +212,7 @@ def _weights_table(s: _Split) -> Table:
          Cell("sv max", r"$\sigma_\mathrm{max}$"),
          Cell("sv max/min", r"$\sigma_\mathrm{max}/\sigma_\mathrm{min}$"), "PCs learnt",
          Cell("order rho", r"order $\rho$"), "p"],
-        rows, name="nonlinear_tying_weights", align="lrrrrrrrrr")
+        _headed(rows), name="nonlinear_tying_weights", align="lrrrrrrrrr")
 
 
 # ---- findings ----------------------------------------------------------------------------------
