@@ -276,7 +276,33 @@ def _decoder_speed(cfg, rng):
             "trajectory": {"step": [0, steps], "subspace_distance": [1.0, 9e-4]}, "extra": {}}
 
 
+def _nonlinear_tying(cfg, rng):
+    worse = cfg["activation"] == "sigmoid" and cfg["tie"] == "tied"
+    ratio = (1.3 if worse else 1.01) + 0.005 * rng.standard_normal()
+    ortho = 0.02 if cfg["tie"] == "tied" and cfg["activation"] != "sigmoid" else 0.8
+    k = cfg["code_dim"]
+    learnt = [10.0 * (i + 1) for i in range(k)]
+    final = {"train_error": 30.0 * ratio, "validation_error": 31.0 * ratio,
+             "test_error": 31.0 * ratio, "pca_train_error": 30.0, "pca_test_error": 31.0,
+             "train_ratio": ratio, "test_ratio": ratio, "code_rank": k, "dead_units": 0,
+             "dead_fraction": 0.0, "diverged": False, "converged": True,
+             "reaches_optimum": True if cfg["activation"] == "identity" else None,
+             "orthonormality": ortho, "sv_min": 0.9, "sv_median": 1.0, "sv_max": 1.1,
+             "sv_ratio": 1.2, "orthonormality_start": 1.0, "sv_min_start": 0.5, "sv_max_start": 1.5,
+             "pcs_learnt": k, "sequential_rho": 0.8 + 0.05 * rng.standard_normal(),
+             "late_validation_change": -0.001, "code_full_rank": True, "passed_checks": True,
+             "learning_rate": 0.01, "learning_rate_at_grid_end": False}
+    traj = {"step": STEPS, "wall_time": STEPS * 1e-3, "train_loss": _decay(60, 30 * ratio),
+            "validation_loss": _decay(60, 31 * ratio), "test_loss": _decay(60, 31 * ratio),
+            "orthonormality": _decay(1.0, ortho), "sv_min": _decay(0.5, 0.9),
+            "sv_median": _decay(0.7, 1.0), "sv_max": _decay(1.5, 1.1)}
+    return {"final": final, "trajectory": traj,
+            "extra": {"learn_steps": learnt, "capture_steps": STEPS, "capture_final": [1.0] * k,
+                      "capture": [[1.0] * k for _ in STEPS]}}
+
+
 FAKE_RUNS = {"decoders": _decoders, "decoder-speed": _decoder_speed,
+             "nonlinear-tying": _nonlinear_tying,
              "conservation": _conservation, "regularized": _regularized,
              "exact-pcs": _exact_pcs, "optimal-decoder": _optimal_decoder,
              "step-cost": _step_cost, "peers": _peers, "symmetry": _symmetry,

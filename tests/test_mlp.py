@@ -83,6 +83,43 @@ def test_linear_decoder_has_exactly_one_weight_matrix():
                                rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("tie", ["tied", "linear"])
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_shallow_model_is_the_formula_with_and_without_biases(tie, use_bias):
+    """MLPAE(d, (k,), code_activation=s): x_hat = s(x W + b) W^T + c (tied) or s(x W + b) V + c;
+    use_bias=False: no b, no c, and no bias parameters at all."""
+    d, k = 7, 3
+    model = MLPAE(d, (k,), code_activation="sigmoid", decoder=tie, use_bias=use_bias,
+                  rngs=nnx.Rngs(2))
+    rng = np.random.default_rng(0)
+    if use_bias:  # nonzero biases, so that a dropped one would show
+        model.encoder_biases[0][...] = jnp.asarray(rng.standard_normal(k), jnp.float32)
+        model.decoder_biases[0][...] = jnp.asarray(rng.standard_normal(d), jnp.float32)
+    x = rng.standard_normal((5, d))
+    W = np.asarray(model.encoder_weights[0][...], np.float64)
+    V = W.T if tie == "tied" else np.asarray(model.decoder_weights[0][...], np.float64)
+    b = np.asarray(model.encoder_biases[0][...], np.float64) if use_bias else 0.0
+    c = np.asarray(model.decoder_biases[0][...], np.float64) if use_bias else 0.0
+    expected = (1 / (1 + np.exp(-(x @ W + b)))) @ V + c
+    np.testing.assert_allclose(np.asarray(model(jnp.asarray(x, jnp.float32))), expected,
+                               rtol=1e-5, atol=1e-5)
+    n_weights = d * k * (1 if tie == "tied" else 2)
+    assert count_params(model) == n_weights + (k + d if use_bias else 0)
+    assert len(model.encoder_biases) == len(model.decoder_biases) == (1 if use_bias else 0)
+
+
+def test_code_activation_defaults_to_a_linear_code():
+    model = MLPAE(6, (4, 2), activation="tanh", rngs=nnx.Rngs(0))
+    x = jnp.asarray(np.random.default_rng(1).standard_normal((3, 6)), jnp.float32)
+    W1, W2 = (np.asarray(W[...], np.float64) for W in model.encoder_weights)
+    np.testing.assert_allclose(np.asarray(model.encode(x)), np.tanh(np.asarray(x) @ W1) @ W2,
+                               rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="code_activation"):
+        MLPAE(6, (2,), code_activation="swishy", rngs=nnx.Rngs(0))
+    with pytest.raises(TypeError, match="use_bias"):
+        MLPAE(6, (2,), use_bias="no", rngs=nnx.Rngs(0))
+
+
 def test_bad_inputs():
     with pytest.raises(ValueError, match="decoder"):
         MLPAE(8, (4, 2), decoder="inverse", rngs=nnx.Rngs(0))

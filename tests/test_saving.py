@@ -37,6 +37,9 @@ MODELS = {
     "mlp-mirror-x2": lambda dt: tiedae.MLPAE(12, (6, 3), decoder_width_multiplier=1.5,
                                              output_activation="sigmoid", param_dtype=dt,
                                              rngs=nnx.Rngs(0)),
+    "mlp-shallow-no-bias": lambda dt: tiedae.MLPAE(12, (3,), code_activation="sigmoid",
+                                                   decoder="tied", use_bias=False,
+                                                   param_dtype=dt, rngs=nnx.Rngs(0)),
     "mlp-widths": lambda dt: tiedae.MLPAE(12, (6, 3), decoder=(5, 7), param_dtype=dt,
                                           rngs=nnx.Rngs(0)),
     "conv-tied": lambda dt: tiedae.ConvAE((8, 8, 1), (2, 3), decoder="tied", param_dtype=dt,
@@ -100,6 +103,9 @@ def test_nonlinear_models_round_trip_bitwise(tmp_path, dtype, name):
     if name == "mlp-mirror-x2":
         assert restored.decoder_width_multiplier == 1.5
         assert restored.decoder_widths == model.decoder_widths
+    if name == "mlp-shallow-no-bias":  # the code's sigmoid and the absent biases come back
+        assert not restored.use_bias and len(restored.decoder_biases) == 0
+        assert restored.code_activation is jax.nn.sigmoid
 
 
 @pytest.mark.parametrize("decoder", ["inner_product", "mlp", "mirrored_gcn"])

@@ -87,7 +87,8 @@ def _mlp_config(m: MLPAE) -> dict:
             "decoder": decoder, "decoder_width_multiplier": m.decoder_width_multiplier,
             "output_activation": _activation_name(m.output_activation, "MLPAE",
                                                   "output_activation"),
-            "param_dtype": _param_dtype(m)}
+            "code_activation": _activation_name(m.code_activation, "MLPAE", "code_activation"),
+            "use_bias": m.use_bias, "param_dtype": _param_dtype(m)}
 
 
 def _conv_config(m: ConvAE) -> dict:

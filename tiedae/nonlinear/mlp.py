@@ -3,10 +3,14 @@ r"""`MLPAE`: a deep fully connected autoencoder with a mirrored, tied, linear or
 The encoder maps x in R^d through hidden widths h_1, ..., h_L (the last one, h_L = k, is the
 code) with
 
-    a_l = phi(a_{l-1} W_l + b_l),  l < L;     z = a_{L-1} W_L + b_L   (linear code),
+    a_l = phi(a_{l-1} W_l + b_l),  l < L;     z = s(a_{L-1} W_L + b_L)   (the code),
 
-and the decoder maps z back to R^d. Decoder choices (posts asking "should an autoencoder be
-symmetric?"):
+with s the `code_activation` (default: none, a linear code), and the decoder maps z back to R^d.
+With one width (k,), a nonlinear `code_activation`, decoder "tied" and "linear" this is the
+shallow autoencoder x_hat = s(x W + b) W^T + c against x_hat = s(x W + b) V + c analysed by
+Refinetti & Goldt (2022). `use_bias=False` drops every bias b_l and c (the model has none:
+`encoder_biases` and `decoder_biases` are empty). Decoder choices (posts asking "should an
+autoencoder be symmetric?"):
 
 * ``"mirror"``: widths h_{L-1}, ..., h_1, d with their own weights (Hinton & Salakhutdinov 2006
   after fine-tuning);
@@ -27,6 +31,8 @@ References:
   Hinton, G. E. & Salakhutdinov, R. R. (2006). Reducing the dimensionality of data with neural
   networks. Science 313(5786), 504-507.
   Vincent, P. et al. (2010). Stacked denoising autoencoders. JMLR 11, 3371-3408 (tied weights).
+  Refinetti, M. & Goldt, S. (2022). The dynamics of representation learning in shallow,
+  non-linear autoencoders. ICML, PMLR 162.
 
 Example:
   >>> import jax.numpy as jnp
@@ -35,12 +41,20 @@ Example:
   >>> model = MLPAE(64, (32, 2), decoder="tied", rngs=nnx.Rngs(0))
   >>> model(jnp.ones((5, 64))).shape
   (5, 64)
+
+The shallow tied sigmoid autoencoder without biases, x_hat = sigmoid(x W) W^T (one parameter):
+
+  >>> shallow = MLPAE(64, (8,), code_activation="sigmoid", decoder="tied", use_bias=False,
+  ...                 rngs=nnx.Rngs(0))
+  >>> [W.shape for W in shallow.weight_matrices()], len(shallow.decoder_biases)
+  ([(64, 8)], 0)
 """
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from tiedae._validation import check_positive_int
@@ -61,11 +75,16 @@ class MLPAE(nnx.Module):
       decoder_width_multiplier: scales the mirrored hidden widths (rounded, at least 1); only
         with decoder="mirror".
       output_activation: nonlinearity on the reconstruction (None = linear output).
+      code_activation: nonlinearity s on the code (None = linear code), a name or a callable
+        like `activation`.
+      use_bias: whether every layer has a (trained) bias; False: no biases at all.
       param_dtype: parameter dtype.
       rngs: `nnx.Rngs` for the initial weights.
 
     Attributes:
       encoder_weights: `nnx.List` of `nnx.Param` W_l of shape (h_{l-1}, h_l).
+      encoder_biases, decoder_biases: `nnx.List` of `nnx.Param` biases, one per layer (both
+        empty when use_bias is False).
       decoder_weights: `nnx.List` of own decoder weights (empty when tied).
       decoder_widths: the widths the decoder produces, ending with d.
     """
@@ -79,6 +98,8 @@ class MLPAE(nnx.Module):
         decoder="mirror",
         decoder_width_multiplier: float = 1.0,
         output_activation=None,
+        code_activation=None,
+        use_bias: bool = True,
         param_dtype=jnp.float32,
         rngs: nnx.Rngs,
     ):
@@ -92,6 +113,10 @@ class MLPAE(nnx.Module):
             )
         self.activation = layers.activation(activation)
         self.output_activation = layers.activation(output_activation, "output_activation")
+        self.code_activation = layers.activation(code_activation, "code_activation")
+        if not isinstance(use_bias, bool | np.bool_):
+            raise TypeError(f"use_bias must be True or False; got {use_bias!r}")
+        self.use_bias = bool(use_bias)
         self.d, self.encoder_widths, self.code_dim = int(d), widths, widths[-1]
         self.decoder_width_multiplier = float(decoder_width_multiplier)  # for tiedae.save
         mirrored = widths[-2::-1]
@@ -122,7 +147,9 @@ class MLPAE(nnx.Module):
                 for a, b in zip(fan_in, widths, strict=True)
             ]
         )
-        self.encoder_biases = nnx.List([nnx.Param(jnp.zeros((w,), param_dtype)) for w in widths])
+        self.encoder_biases = nnx.List(
+            [nnx.Param(jnp.zeros((w,), param_dtype)) for w in widths] if self.use_bias else []
+        )
         dec_in = (self.code_dim, *hidden)
         if self.decoder_kind == "tied":
             self.decoder_weights = nnx.List([])
@@ -135,6 +162,7 @@ class MLPAE(nnx.Module):
             )
         self.decoder_biases = nnx.List(
             [nnx.Param(jnp.zeros((w,), param_dtype)) for w in self.decoder_widths]
+            if self.use_bias else []
         )
 
     def _decoder_matrices(self) -> list[jax.Array]:
@@ -152,10 +180,11 @@ class MLPAE(nnx.Module):
             raise ValueError(f"x must have shape (batch, {self.d}); got {x.shape}")
         h = x
         last = len(self.encoder_weights) - 1
-        for i, (W, b) in enumerate(zip(self.encoder_weights, self.encoder_biases, strict=True)):
-            h = h @ W[...] + b[...][None, :]
-            if i < last:
-                h = self.activation(h)
+        for i, W in enumerate(self.encoder_weights):
+            h = h @ W[...]
+            if self.use_bias:
+                h = h + self.encoder_biases[i][...][None, :]
+            h = self.activation(h) if i < last else self.code_activation(h)
         return h
 
     def decode(self, z: jax.Array) -> jax.Array:
@@ -164,8 +193,10 @@ class MLPAE(nnx.Module):
             raise ValueError(f"z must have shape (batch, {self.code_dim}); got {z.shape}")
         h = z
         mats = self._decoder_matrices()
-        for i, (W, b) in enumerate(zip(mats, self.decoder_biases, strict=True)):
-            h = h @ W + b[...][None, :]
+        for i, W in enumerate(mats):
+            h = h @ W
+            if self.use_bias:
+                h = h + self.decoder_biases[i][...][None, :]
             h = self.activation(h) if i < len(mats) - 1 else self.output_activation(h)
         return h
 

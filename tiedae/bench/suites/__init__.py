@@ -10,6 +10,7 @@ from tiedae.bench.suites import (
     exact_pcs,
     features,
     graph,
+    nonlinear_tying,
     optimal_decoder,
     peers,
     regularized,
@@ -22,6 +23,7 @@ from tiedae.bench.suites import (
 SUITES: list[Suite] = [
     decoders.SUITE,
     decoder_speed.SUITE,
+    nonlinear_tying.SUITE,
     conservation.SUITE,
     regularized.SUITE,
     exact_pcs.SUITE,
