@@ -12,7 +12,7 @@ from flax import nnx
 import tiedae
 from tiedae.bench.records import make_record
 from tiedae.bench.suite import Options
-from tiedae.bench.suites import BY_NAME, nonlinear_tying, tying_report
+from tiedae.bench.suites import BY_NAME, nonlinear_tying, tying_report, tying_tables
 
 
 def _tiny_mnist(tmp_path):
@@ -150,7 +150,7 @@ def test_a_worse_converged_optimum_is_a_finding_and_a_failed_run_is_left_out():
     assert "ReLU" in claims[2] and "this agrees" in claims[2]  # no biases: higher error
     assert "this agrees for identity, sigmoid, relu" in claims[0]
     # Holm over the tie table: the three rows with both ties are one family
-    _, ties, same = tying_report._tie_table(tying_report._Split(records))
+    _, ties, same = tying_tables.tie_comparisons(tying_tables.Checked(records))
     assert sorted(p.family for p in ties.values() if p.n >= 2) == [3, 3, 3]
     assert same[("digits", 4, "identity", True)] is True
     assert analysis.numbers["RTyingSeeds"] == r"\ensuremath{6}"
