@@ -288,7 +288,7 @@ def checkpoint_cost(res: dict) -> list[str]:
 def command_times(res: dict) -> list[str]:
     names = {"bench_first_s": "`python -m tiedae.bench`, empty compilation cache",
              "bench_second_s": "`python -m tiedae.bench` again (cache of the first run)",
-             "pytest_s": "`python -m pytest -q`"}
+             "pytest_s": f"`python -m pytest {' '.join(res.get('pytest_args', ['-q']))}`"}
     def peak(key):
         value = res.get(key.removesuffix("_s") + "_peak_gib")
         return "-" if value is None else f"{value:.1f}"
@@ -406,7 +406,10 @@ def setup_costs(results_dir: Path = RESULTS) -> str:
             f"bench took {res['bench_first_s']:.0f} s with an empty compilation cache"
             f"{gib('bench_first_peak_gib')}, and {res['bench_second_s']:.0f} s run again")
     if "pytest_s" in res:
-        text += (f"; the tests took {res['pytest_s'] / 60:.1f} min"
+        workers = res.get("pytest_args", [])
+        workers = (f" in {workers[workers.index('-n') + 1]} worker processes"
+                   if "-n" in workers[:-1] else "")
+        text += (f"; the tests took {res['pytest_s'] / 60:.1f} min{workers}"
                  f"{gib('pytest_peak_gib')}")
     return text + " (`python benchmarks/command_times.py --pytest`)."
 

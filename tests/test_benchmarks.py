@@ -3,6 +3,7 @@ timing is checked here: speed is measured by the scripts themselves)."""
 
 import importlib
 import json
+import os
 import pathlib
 import sys
 
@@ -16,8 +17,8 @@ def benchmarks():
     sys.path.insert(0, str(REPO / "benchmarks"))
     try:
         yield {name: importlib.import_module(name)
-               for name in ("checkpoint_cost", "fused_convolutions", "large_d", "record_store",
-                            "report", "roofline", "step_throughput")}
+               for name in ("checkpoint_cost", "command_times", "fused_convolutions", "large_d",
+                            "record_store", "report", "roofline", "step_throughput")}
     finally:
         sys.path.remove(str(REPO / "benchmarks"))
 
@@ -121,6 +122,31 @@ def test_command_times_render_each_goal_met_or_not(benchmarks, tmp_path):
                    {**res, "bench_first_peak_gib": 1.26, "bench_second_peak_gib": 0.91}, tmp_path)
     assert "| 80 | 1.3 | 90 | met |" in text and "| 50 | 0.9 | 45 | not met |" in text
     assert "python -m pytest -q" not in text  # not timed in this run
+
+
+def test_command_times_time_the_readmes_own_test_command(benchmarks, tmp_path):
+    command_times = benchmarks["command_times"]
+    readme = tmp_path / "README.md"
+    readme.write_text("x\n<!-- test command -->\n```bash\npip install -e . && python -m pytest "
+                      "-q -n 2\n```\n", encoding="utf-8")
+    assert command_times.readme_pytest_args(readme) == ["-q", "-n", "2"]
+    readme.write_text("<!-- test command -->\n```bash\nmake test\n```\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="does not end in python -m pytest"):
+        command_times.readme_pytest_args(readme)
+    # the committed measurement is of the command the README prints now
+    committed = json.loads((REPO / "benchmarks" / "results" / "command_times.json").read_text())
+    assert committed["pytest_args"] == command_times.readme_pytest_args()
+
+
+def test_peak_memory_counts_every_process_of_the_command(benchmarks):
+    """Two children holding 200 MB each: the sampled tree total counts both."""
+    command_times = benchmarks["command_times"]
+    hold = "import time; b = bytearray(200 * 2**20); b[::4096] = b'x' * len(b[::4096]); " \
+           "time.sleep(1.5)"
+    parent = (f"import subprocess, sys; ps = [subprocess.Popen([sys.executable, '-c', {hold!r}])"
+              f" for _ in range(2)]; [p.wait() for p in ps]")
+    _, peak_gib = command_times.timed([sys.executable, "-c", parent], dict(os.environ), REPO)
+    assert peak_gib > 0.39  # both 200 MB children at once, plus the interpreters
 
 
 def test_record_store_times_the_three_ways_and_renders(benchmarks, tmp_path):
