@@ -104,12 +104,14 @@ def markdown_to_tex(text: str) -> str:
 
 
 def recommendations_tex(readme: str) -> str:
-    """The README's answer table as a booktabs LaTeX tabular: question (post), answer,
-    evidence."""
+    """The README's answer table as a booktabs LaTeX tabular, ragged-right columns (the
+    manuscript loads `array`): question (post), answer, evidence."""
     rows = answer_rows(readme)
     body = "\n".join(
         f"{markdown_to_tex(r.question)} & {markdown_to_tex(r.answer)} & "
         f"{markdown_to_tex(r.evidence)} \\\\" for r in rows)
-    return ("\\begin{tabular}{@{}p{0.22\\linewidth}p{0.53\\linewidth}p{0.19\\linewidth}@{}}\n"
+    column = ">{\\raggedright\\arraybackslash}p{%s\\linewidth}"  # needs the array package
+    return ("\\begin{tabular}{@{}" + "".join(column % w for w in ("0.22", "0.53", "0.19"))
+            + "@{}}\n"
             "\\toprule\nQuestion (post) & Answer & Evidence \\\\\n\\midrule\n"
             f"{body}\n\\bottomrule\n\\end{{tabular}}\n")
