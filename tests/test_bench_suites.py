@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from suite_runs import BY_NAME, run_once
+from suite_runs import BY_NAME, run_once, write_tiny_mnist
 
 from tiedae.bench.suite import Options, loglog_slope
 from tiedae.bench.suites import SUITES
@@ -46,13 +46,7 @@ def test_registry_and_configs_are_well_formed():
 def test_user_data_is_flattened_and_scaled(tmp_path):
     from tiedae.bench import datasets
 
-    rng = np.random.default_rng(0)
-    path = tmp_path / "mini.npz"
-    np.savez(path, x_train=rng.integers(0, 256, (30, 28, 28), dtype=np.uint8),
-             y_train=rng.integers(0, 10, 30).astype(np.uint8),
-             x_test=rng.integers(0, 256, (5, 28, 28), dtype=np.uint8),
-             y_test=rng.integers(0, 10, 5).astype(np.uint8))
-    X = datasets.load("user", path=str(path))
+    X = datasets.load("user", path=write_tiny_mnist(tmp_path / "mini.npz"))
     assert X.shape == (30, 784) and X.dtype == np.float64 and 0 <= X.min() and X.max() <= 1
     configs = BY_NAME["decoders"].configs(Options(quick=True, data=str(path)))
     assert any(c["dataset"] == "user" for c in configs)

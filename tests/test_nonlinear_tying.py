@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from flax import nnx
+from suite_runs import write_tiny_mnist
 
 import tiedae
 from tiedae.bench.records import make_record
@@ -15,18 +16,8 @@ from tiedae.bench.suite import Options
 from tiedae.bench.suites import BY_NAME, nonlinear_tying, tying_report, tying_tables
 
 
-def _tiny_mnist(tmp_path):
-    rng = np.random.default_rng(0)
-    path = tmp_path / "mini.npz"
-    np.savez(path, x_train=rng.integers(0, 256, (30, 28, 28), dtype=np.uint8),
-             y_train=rng.integers(0, 10, 30).astype(np.uint8),
-             x_test=rng.integers(0, 256, (5, 28, 28), dtype=np.uint8),
-             y_test=rng.integers(0, 10, 5).astype(np.uint8))
-    return str(path)
-
-
 def test_registered_after_decoder_speed_and_configs_pair_the_ties(tmp_path):
-    mnist = _tiny_mnist(tmp_path)
+    mnist = write_tiny_mnist(tmp_path / "mini.npz")
     names = [s.name for s in tiedae.bench.suites.SUITES]
     assert names[names.index("decoder-speed") + 1] == "nonlinear-tying"
     assert not BY_NAME["nonlinear-tying"].in_quick
