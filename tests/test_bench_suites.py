@@ -46,9 +46,10 @@ def test_registry_and_configs_are_well_formed():
 def test_user_data_is_flattened_and_scaled(tmp_path):
     from tiedae.bench import datasets
 
-    X = datasets.load("user", path=write_tiny_mnist(tmp_path / "mini.npz"))
+    path = write_tiny_mnist(tmp_path / "mini.npz")
+    X = datasets.load("user", path=path)
     assert X.shape == (30, 784) and X.dtype == np.float64 and 0 <= X.min() and X.max() <= 1
-    configs = BY_NAME["decoders"].configs(Options(quick=True, data=str(path)))
+    configs = BY_NAME["decoders"].configs(Options(quick=True, data=path))
     assert any(c["dataset"] == "user" for c in configs)
 
 
@@ -81,7 +82,7 @@ def test_decoders_untied_gradient_descent_runs_on_784_dimensional_data(tmp_path)
     images[:, :2] = 0  # constant border pixels, as in MNIST
     path = tmp_path / "mini.npz"
     np.savez(path, x_test=images, y_test=rng.integers(0, 10, 300).astype(np.uint8))
-    config = next(c for c in BY_NAME["decoders"].configs(Options(quick=True, data=str(path)))
+    config = next(c for c in BY_NAME["decoders"].configs(Options(quick=True, data=path))
                   if c["dataset"] == "user" and c["decoder"] == "untied")
     config.update(steps=30, k=4)  # at k=4, V0's norm is largest: unstable without the cap
     final, _ = _run("decoders", config)
