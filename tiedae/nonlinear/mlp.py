@@ -83,8 +83,9 @@ class MLPAE(nnx.Module):
 
     Attributes:
       encoder_weights: `nnx.List` of `nnx.Param` W_l of shape (h_{l-1}, h_l).
-      encoder_biases, decoder_biases: `nnx.List` of `nnx.Param` biases, one per layer (both
-        empty when use_bias is False).
+      encoder_biases: `nnx.List` of `nnx.Param` biases, one per encoder layer (empty when
+        use_bias is False).
+      decoder_biases: the same for the decoder's layers.
       decoder_weights: `nnx.List` of own decoder weights (empty when tied).
       decoder_widths: the widths the decoder produces, ending with d.
     """
