@@ -8,8 +8,10 @@ its options, e.g. the number of worker processes, are the ones a user runs) from
 repository. Each command runs in a fresh process; its wall time is measured around the
 process, as a user would with `time`, and its peak memory is the largest total resident set
 of the process and its descendants, sampled every 0.2 s from /proc (several pytest workers
-run at once, so their sum is what the machine needs), or on systems without /proc the largest
-resident set of any one process (`getrusage(RUSAGE_CHILDREN).ru_maxrss`). The `pip install`
+run at once, so their sum is what the machine needs), or where /proc does not list a
+process's children the largest resident set of any one process it ran
+(`getrusage(RUSAGE_CHILDREN).ru_maxrss` of a wrapper process); the JSON says which
+(`peak_memory_of`). The `pip install`
 before each command is not timed: it depends on the network.
 
     python benchmarks/command_times.py --pytest --out benchmarks/results/command_times.json
@@ -70,9 +72,24 @@ def _tree_rss_kb(pid: int) -> int:
     return total
 
 
+# /proc/<pid>/task/<tid>/children needs a kernel built with CONFIG_PROC_CHILDREN
+PROCESS_TREE = Path(f"/proc/self/task/{os.getpid()}/children").exists()
+
+# Runs the command given as its arguments and prints the largest resident set (kB on Linux) of
+# the processes it waited for: where the process tree cannot be read.
+_PEAK = ("import resource, subprocess, sys\n"
+         "rc = subprocess.call(sys.argv[1:])\n"
+         "print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,"
+         " file=sys.stderr)\n"
+         "sys.exit(rc)\n")
+
+
 def timed(command: list[str], env: dict, cwd: Path) -> tuple[float, float]:
     """(seconds of wall time, peak resident memory in GiB) of `command` run to its end (a
-    failure raises, with its output)."""
+    failure raises, with its output): the peak of its whole process tree where /proc shows
+    it (`PROCESS_TREE`), else the largest single process (a wrapper's `ru_maxrss`)."""
+    if not PROCESS_TREE:
+        command = [sys.executable, "-c", _PEAK, *command]
     start = time.perf_counter()
     with tempfile.TemporaryFile("w+") as log:
         proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
@@ -85,9 +102,10 @@ def timed(command: list[str], env: dict, cwd: Path) -> tuple[float, float]:
             log.seek(0)
             raise RuntimeError(f"{' '.join(command)} exited {proc.returncode}:\n"
                                f"{log.read()[-2000:]}")
-    if not Path("/proc/self/status").exists():  # no /proc: the largest single process
-        import resource
-        peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        if not PROCESS_TREE:
+            log.seek(0)
+            peak_kb = max(int(line.split()[1]) for line in log.read().splitlines()
+                          if line.startswith("PEAK_RSS_KB"))
     return seconds, peak_kb / 2**20
 
 
@@ -107,6 +125,7 @@ def measure(bench_args: list[str], pytest: bool) -> dict:
             res["pytest_s"], res["pytest_peak_gib"] = timed(
                 [sys.executable, "-m", "pytest", *args, "-p", "no:cacheprovider"], env, REPO)
             res["pytest_args"] = args
+    res.update(peak_memory_of="process tree" if PROCESS_TREE else None)
     res.update(device="cpu", cpu_count=os.cpu_count(), load_average=list(os.getloadavg()),
                goals_s=GOALS_S, bench_args=bench_args)
     return res

@@ -299,8 +299,13 @@ def command_times(res: dict) -> list[str]:
     out = _table(["command", "wall time (s)", "peak memory (GiB)", "goal (s)", "goal"], rows)
     out += ["", f"Each command in a fresh process on {res['cpu_count']} CPU cores, load average "
             f"{res['load_average'][0]:.2f} at the end; the first bench run starts from an empty "
-            "`$XDG_CACHE_HOME`. Peak memory: the largest resident set of any process the command "
-            "ran. The `pip install` before each command is not timed (it depends on the "
+            "`$XDG_CACHE_HOME`. Peak memory: "
+            + {"process tree": "the largest total resident set of the command's processes "
+                               "(sampled every 0.2 s), what the machine needs with several "
+                               "test workers",
+               None: "the largest resident set of any one process the command ran"}[
+                   res.get("peak_memory_of")]
+            + ". The `pip install` before each command is not timed (it depends on the "
             "network)."]
     return out
 

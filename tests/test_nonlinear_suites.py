@@ -160,6 +160,36 @@ def test_features_answer_and_tables_follow_the_paired_differences():
     assert verdicts[("2", "tied (W^T) - mirror", "linear probe")] == "no measurable difference"
 
 
+def test_features_transfer_answer_follows_its_paired_differences():
+    """Transfer runs (digits 0-4 -> 5-9): the linear decoder's probe higher and 5-NN lower than
+    the mirror's is 'mixed'; one seed only is 'not compared'; none is a stated placeholder."""
+    rng = np.random.default_rng(1)
+
+    def recs(seeds, probe_shift, knn_shift):
+        out = []
+        for seed in range(seeds):
+            for dec, shift in (("mirror", (0.0, 0.0)), ("linear", (probe_shift, knn_shift))):
+                noise = 0.005 * rng.standard_normal(2)
+                out.append({"config": {"code_dim": 16, "decoder": dec, "seed": seed,
+                                       "transfer": True},
+                            "final": {"probe_accuracy": 0.8 + shift[0] + noise[0],
+                                      "knn_accuracy": 0.8 + shift[1] + noise[1],
+                                      "test_error": 1.0, "code_rank": 16, "converged": True,
+                                      "passed_checks": True}})
+        return out
+
+    answer = BY_NAME["features"].analyze(recs(6, 0.1, -0.1)).numbers["RAnswerFeatures"]
+    assert "digits its encoder never saw" in answer and "do not agree" in answer
+    numbers = BY_NAME["features"].analyze(recs(1, 0.1, -0.1)).numbers
+    assert "not compared" in numbers["RAnswerFeatures"]
+    assert "Encoders trained on digits 0--4" in numbers["RFindFeatTransfer"]
+    numbers = BY_NAME["features"].analyze(recs(0, 0, 0) or [
+        {"config": {"code_dim": 2, "decoder": "mirror", "seed": 0},
+         "final": {"probe_accuracy": 0.5, "knn_accuracy": 0.5, "test_error": 1.0,
+                   "code_rank": 2}}]).numbers
+    assert numbers["RFindFeatTransfer"] == "The transfer runs were not run."
+
+
 def test_features_shrunken_runs():
     configs = BY_NAME["features"].configs(Options(quick=True))
     pick = {c["decoder"]: c for c in configs if c["code_dim"] == 2}

@@ -56,7 +56,8 @@ def _command_after(marker: str) -> str:
 
 def test_readme_commands_are_the_ones_ci_runs():
     assert _command_after("<!-- test command -->") == (
-        'pip install -e ".[test]" && ruff check tiedae tests benchmarks && python -m pytest -q')
+        'pip install -e ".[test]" && ruff check tiedae tests benchmarks && '
+        "python -m pytest -q -n 2")
     docs = _command_after("<!-- docs command -->")
     assert docs == ('pip install -e ".[docs]" && python -m sphinx -W --keep-going -n -b html '
                     "docs docs/_build/html")

@@ -119,3 +119,21 @@ def test_a_rank_comparison_that_holm_can_never_pass_is_flagged():
     family = stats.holm([one_sided] * 3 + [stats.paired([1.0, 2.0, 3.0], [0.0, 0.0, 0.5])])
     assert not stats.can_reach(family[0]) and family[0].verdict == "no measurable difference"
     assert stats.can_reach(family[3])  # a t-test has no floor on its p-value
+
+
+def test_reachability_follows_holms_step_down_not_its_first_step():
+    """A rank comparison ranked after smaller t-test p-values is multiplied by less than m:
+    with p = 1/32 among 14 tiny t-test p-values it passes, and so is reachable."""
+    rank = stats.signed_rank(np.arange(1.0, 7.0), np.zeros(6))
+    tiny = stats.paired(np.arange(1.0, 11.0), np.zeros(10))
+    family = stats.holm([rank] + [tiny] * 14)
+    assert family[0].verdict == "higher" and stats.can_reach(family[0])
+    # alone among 15 equal rank tests, the same comparison could never pass
+    assert not stats.can_reach(stats.holm([rank] * 15)[0])
+
+
+def test_zero_differences_raise_the_smallest_p():
+    """The test drops zero differences: 5 non-zero of 6 pairs give at best 2/2^5 = 0.0625."""
+    r = stats.signed_rank([1.0, 2.0, 3.0, 4.0, 5.0, 0.0], [0.0] * 6)
+    assert r.nonzero == 5 and r.smallest_p == 0.0625 == pytest.approx(r.p_value)
+    assert not stats.can_reach(r) and r.verdict == "no measurable difference"

@@ -184,6 +184,10 @@ class SignedRank:
         the level (exact for continuous differences).
       p_value: two-sided Wilcoxon signed-rank test (exact for n <= 50 without ties).
       n: number of pairs; verdict, p_adjusted, family: as in `Paired`.
+      nonzero: the pairs with a non-zero difference, which the test uses (None: n).
+      reachable: after `holm`, whether this comparison could have passed the correction had
+        every pair agreed in sign (its p-value at `smallest_p`, the table's other p-values as
+        they are); False means too few seeds for the rank test, not evidence of no effect.
     """
 
     median: float
@@ -194,6 +198,8 @@ class SignedRank:
     verdict: str
     p_adjusted: float = math.nan
     family: int = 1
+    nonzero: int | None = None
+    reachable: bool = True
 
     @property
     def estimate(self) -> float:
@@ -201,25 +207,27 @@ class SignedRank:
 
     @property
     def smallest_p(self) -> float:
-        """The smallest two-sided p-value the exact test can give with n pairs: 2 / 2^n (all
-        differences of one sign; fewer pairs, after dropping zeros, only raise it). With 5
-        pairs it is 0.0625, so 5 seeds can never give p < 0.05."""
-        return 2.0 * 0.5**self.n if self.n > 0 else math.nan
+        """The smallest two-sided p-value the exact test can give: 2 / 2^m for its m pairs with
+        a non-zero difference (all of one sign). With 5 pairs it is 0.0625, so 5 seeds can
+        never give p < 0.05."""
+        m = self.n if self.nonzero is None else self.nonzero
+        return 2.0 * 0.5**m if m > 0 else math.nan
 
 
 def can_reach(comparison, alpha: float = ALPHA) -> bool:
-    """Whether `comparison` could be called a difference at all: False for a signed-rank
-    comparison whose smallest attainable p-value, times its Holm family size m (Holm's adjusted
-    p is at least m times the smallest p), is not below `alpha`; True otherwise.
+    """Whether `comparison` could have been called a difference: False only for a signed-rank
+    comparison that no data on its pairs could have made pass (alone: `smallest_p` >= alpha;
+    after `holm`: its adjusted p-value >= alpha even at `smallest_p`, see
+    `SignedRank.reachable`); True for every other comparison (a t-test has no floor).
 
     Example:
-      >>> r = signed_rank([1.0] * 6, [0.0] * 6)
-      >>> can_reach(r), can_reach(holm([r] * 15)[0])  # 15 x 2/2^6 = 0.47
+      >>> r = signed_rank([1.0] * 6, [0.0] * 6)  # p = 2/2^6, the smallest for 6 pairs
+      >>> can_reach(r), can_reach(holm([r] * 15)[0])  # 15 x 1/32 = 0.47 for the first
       (True, False)
     """
-    if not isinstance(comparison, SignedRank) or comparison.n == 0:
-        return True
-    return comparison.family * comparison.smallest_p < alpha
+    if not isinstance(comparison, SignedRank) or not comparison.smallest_p > 0:
+        return True  # not a rank test, or no non-zero difference: nothing it missed
+    return comparison.reachable and comparison.smallest_p < alpha
 
 
 def _pairs(a: Sequence, b: Sequence) -> tuple[np.ndarray, np.ndarray]:
@@ -272,7 +280,7 @@ def signed_rank(a: Sequence, b: Sequence, level: float = LEVEL) -> SignedRank:
     verdict = NO_DIFFERENCE
     if p < ALPHA:
         verdict = "lower" if estimate < 0 else "higher"
-    return SignedRank(estimate, lo, hi, p, n, verdict)
+    return SignedRank(estimate, lo, hi, p, n, verdict, nonzero=int(np.count_nonzero(d)))
 
 
 def holm(comparisons, alpha: float = ALPHA):
@@ -296,19 +304,30 @@ def holm(comparisons, alpha: float = ALPHA):
                             f"{type(item).__name__}")
     tested = [i for i, c in enumerate(items) if math.isfinite(c.p_value)]
     m = len(tested)
-    adjusted: dict[int, float] = {}
-    running = 0.0
-    for rank, i in enumerate(sorted(tested, key=lambda i: items[i].p_value)):
-        running = max(running, min(1.0, (m - rank) * items[i].p_value))
-        adjusted[i] = running
+    p_values = {i: items[i].p_value for i in tested}
+    adjusted = _holm_adjusted(p_values)
     out = []
     for i, c in enumerate(items):
         p_adj = adjusted.get(i, math.nan)
         verdict = NO_DIFFERENCE
         if p_adj < alpha and c.estimate != 0:
             verdict = "lower" if c.estimate < 0 else "higher"
-        out.append(dataclasses.replace(c, p_adjusted=p_adj, family=max(m, 1), verdict=verdict))
+        extra = {}
+        if isinstance(c, SignedRank) and i in p_values:  # at its best: every pair agreeing
+            best = _holm_adjusted({**p_values, i: min(c.p_value, c.smallest_p)})[i]
+            extra["reachable"] = bool(best < alpha)
+        out.append(dataclasses.replace(c, p_adjusted=p_adj, family=max(m, 1), verdict=verdict,
+                                       **extra))
     return dict(zip(keys, out, strict=True)) if keys is not None else out
+
+
+def _holm_adjusted(p_values: dict) -> dict:
+    """Holm's step-down adjusted p-values of {key: p}."""
+    m, adjusted, running = len(p_values), {}, 0.0
+    for rank, key in enumerate(sorted(p_values, key=p_values.get)):
+        running = max(running, min(1.0, (m - rank) * p_values[key]))
+        adjusted[key] = running
+    return adjusted
 
 
 @dataclasses.dataclass(frozen=True)

@@ -51,8 +51,8 @@ def _holm_note(p) -> str:
 
 def _unreachable(p) -> str:
     """Why a signed-rank comparison cannot be called a difference (`stats.can_reach`)."""
-    return (f"with {p.n} pairs the rank test's smallest p is {F.fmt(p.smallest_p, 2)}, "
-            f"{F.fmt(p.family * p.smallest_p, 2)} after Holm over {p.family}")
+    return (f"with {p.n} pairs the rank test's smallest p, {F.fmt(p.smallest_p, 2)}, could not "
+            f"pass Holm's correction over {p.family}")
 
 
 def difference_text(p, digits: int = 3) -> str:
@@ -71,7 +71,7 @@ def difference_tex(p, digits: int = 2) -> str:
         return F.NA
     what = "median " if _what(p) == "median" else ""
     note = "" if stats.can_reach(p) else (
-        rf"; undecidable: with {p.n} pairs the rank test cannot reach $p<0.05$ after Holm over "
+        rf"; undecidable: with {p.n} pairs the rank test could not pass Holm's correction over "
         rf"{p.family}")
     return (rf"{what}{F.num(p.estimate, digits)}, 95\,\% CI [{F.num(p.lo, digits)}, "
             rf"{F.num(p.hi, digits)}]{note}")

@@ -265,7 +265,7 @@ TRANSFER_ANSWERS = {
     "better": "they scored measurably higher than the mirror's on both scores",
     "worse": "they scored measurably lower than the mirror's on both scores",
     "no measurable difference": "no measurable difference from the mirror's on either score",
-    "mixed": "mixed: one score measurably differs from the mirror's, the other not",
+    "mixed": "mixed: the two scores do not agree in their verdicts against the mirror's",
     "not compared": "not compared (no linear-decoder run passed its checks)",
 }
 
@@ -351,7 +351,8 @@ def _transfer(records) -> tuple[list[Table], list[str], dict[str, str]]:
                                     rf"codes probed on digits 5--9, probe / 5-NN accuracy: "
                                     rf"{scores}." + (rf" Paired differences (95\,\% CI): {diffs}."
                                                      if diffs else ""),
-               "word": answer_word(vs["linear"][key].verdict for key, _ in SCORES)
+               "word": answer_word(vs["linear"][key].verdict for key, _ in SCORES
+                                   if vs["linear"][key].n >= 2)
                if "linear" in vs else "not compared"}
     return [main, paired], ([f"transfer (trained on digits 0-4, probed on 5-9, k=16): {text}."]
                             if text else []), numbers

@@ -175,14 +175,19 @@ def _orthonormality_findings(s: Checked) -> list[str]:
 
 
 def _answer(s: Checked, ties: dict, same: dict) -> str:
-    """The paper's answer (LaTeX): in which settings tying raised, lowered or did not change
-    the test error (beyond the equivalence margin), and where it left W's orthonormality."""
+    """The paper's answer (LaTeX): in which settings tying measurably raised or lowered the
+    test error, in which it changed it by less than the equivalence margin (a setting can be
+    both: measurably higher, but within the margin), and where it left W's orthonormality."""
     verdicts = {"higher": [], "lower": [], "same": [], "none": []}
     for key, p in ties.items():
         if p.n >= 2:
-            kind = ("same" if same[key] else p.verdict if p.verdict in ("higher", "lower")
-                    else "none")
-            verdicts[kind].append(F.tex_escape(label(key)))
+            name = F.tex_escape(label(key))
+            if p.verdict in ("higher", "lower"):  # measurable, within the margin or not
+                verdicts[p.verdict].append(name + (" (within the margin)" if same[key] else ""))
+            if same[key]:
+                verdicts["same"].append(name)
+            elif p.verdict not in ("higher", "lower"):
+                verdicts["none"].append(name)
     ortho = {act: median_final([r for key in s.all if key[2] == act and key[4] == "tied"
                            for r in s.get(key)], "orthonormality")
              for act in dict.fromkeys(k[2] for k in s.all)}
