@@ -203,8 +203,17 @@ def test_conv_analysis_compares_converged_runs_against_the_images_own_checkerboa
     checks = analysis.numbers["RConvChecks"]
     assert checks.startswith("17 of 18 runs converged") and "tied (adjoint), k=3 (seed 5)" in \
         checks
-    assert analysis.findings[0].startswith("training checks: 17 of 18 runs converged, 1 did not")
+    assert analysis.findings[0].startswith("training checks: 17 of 18 runs converged, 0 reached "
+                                           "the Keras blog's 50 epochs unconverged, 1 did not")
     assert "Evidence: 17 of 18" in analysis.numbers["RAnswerConv"]
+    # an unconverged run that trained the Keras blog's 50 epochs is compared, and said so
+    recs[-1]["final"]["epochs"] = 64.0
+    assert conv_records.status(recs[-1]) == "blog budget"
+    assert conv_analysis.checker_ratios(conv_records.models(recs))["tied-k3"].n == 6
+    analysis = conv_decoders.SUITE.analyze(recs)
+    assert "1 more did not converge by that criterion but trained the Keras blog's budget" in \
+        analysis.numbers["RConvChecks"]
+    assert analysis.tables[0].rows[2][3].text == "5/6 (+1 at 50 epochs)"
 
 
 def test_conv_analysis_reports_old_records_as_not_checked():

@@ -33,6 +33,7 @@ import numpy as np
 
 from tiedae.bench.suites import conv_figures, conv_text
 from tiedae.bench.suites.conv_records import (
+    BLOG_EPOCHS,
     collapsed,
     compare,
     label,
@@ -107,8 +108,9 @@ def _converged_cell(per: dict) -> Cell:
     states = [status(r) for r in per.values()]
     if all(s == "not checked" for s in states):
         return Cell("not checked", "not checked")
-    n = sum(s == "converged" for s in states)
-    return Cell(f"{n}/{len(states)}", f"{n}/{len(states)}")
+    n, budget = sum(s == "converged" for s in states), sum(s == "blog budget" for s in states)
+    text = f"{n}/{len(states)}" + (f" (+{budget} at {BLOG_EPOCHS} epochs)" if budget else "")
+    return Cell(text, text)
 
 
 def _step_size(per: dict) -> Cell:

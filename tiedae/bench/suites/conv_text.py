@@ -19,6 +19,7 @@ import math
 
 from tiedae.bench.suites import mlp_checks
 from tiedae.bench.suites.conv_records import (
+    BLOG_EPOCHS,
     collapsed,
     label,
     noise,
@@ -81,6 +82,12 @@ def checks_text(f: Facts) -> str:
     text = (rf"{len(counts.get('converged', []))} of {n} runs converged (validation error "
             rf"improved by less than {mlp_checks.CONVERGENCE_TOLERANCE:.0%} over the last "
             r"fifth of the steps)").replace("%", r"\%")
+    budget = counts.get("blog budget", [])
+    if budget:
+        names = sorted({label(r["config"]["model"]) for r in budget})
+        text += (rf"; {len(budget)} more did not converge by that criterion but trained the "
+                 rf"Keras blog's budget of {BLOG_EPOCHS} epochs or more ("
+                 + ", ".join(names) + r") and are compared at it")
     if bad:
         text += ("; left out of every comparison: " + "; ".join(
             f"{_run_name(r)} {status(r)}" for r in bad))
@@ -316,10 +323,11 @@ def findings(f: Facts) -> list[str]:
     counts = _counts(f)
     out = [f"training checks: {len(counts.get('converged', []))} of "
            f"{sum(map(len, counts.values()))} runs converged, "
-           f"{len(counts.get('not converged', []))} did not, "
+           f"{len(counts.get('blog budget', []))} reached the Keras blog's {BLOG_EPOCHS} "
+           f"epochs unconverged, {len(counts.get('not converged', []))} did not converge, "
            f"{len(counts.get('diverged', []))} diverged, {len(counts.get('not checked', []))} "
-           "not checked (records before the check); comparisons use the converged and the "
-           "not checked runs."]
+           "not checked (records before the check); comparisons use all but the unconverged "
+           "and diverged runs."]
     out += [f"{m}: test error {values(f.used[m], 'test_error')[0]:.6g} in all "
             f"{len(f.used[m])} seeds - training collapsed to one seed-independent output (a "
             "constant image), so its runs measure that failure, not the architecture."
