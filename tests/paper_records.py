@@ -223,7 +223,9 @@ def _features(cfg, rng):
 def _conv(cfg, rng):
     boost = 2.0 if cfg["model"].startswith("transposed_conv") else 1.0
     final = {"params": 5000, "test_error": 1.0 + 0.1 * boost + 0.01 * rng.standard_normal(),
-             "train_error": 0.9, "checker_noise_p2": 3 / 63, "checker_noise_p4": 15 / 63}
+             "train_error": 0.9, "validation_error": 0.95, "checker_noise_p2": 3 / 63,
+             "checker_noise_p4": 15 / 63, "converged": True, "diverged": False,
+             "learning_rate": cfg["learning_rates"][0]}
     for m in ("input", "out_init", "out", "grad"):
         for p in (2, 4):
             final[f"checker_{m}_p{p}"] = 0.01 * p * boost * (1 + 0.05 * rng.random())
@@ -231,8 +233,9 @@ def _conv(cfg, rng):
     if cfg["seed"] == cfg["first_seed"]:
         extra.update({key: rng.random((4, 8, 8)).round(3).tolist()
                       for key in ("images_input", "images_init", "images_trained")})
-    return {"final": final, "trajectory": {"step": STEPS, "loss": _decay(5, 1),
-                                           "eval_loss": _decay(5, 1)},
+    return {"final": final, "trajectory": {"step": STEPS, "train_loss": _decay(5, 1),
+                                           "validation_loss": _decay(5, 1),
+                                           "test_loss": _decay(5, 1)},
             "extra": extra}
 
 

@@ -1,4 +1,5 @@
-"""ConvAE: shapes, the tied decoder as the exact adjoint, and the checkerboard measure."""
+"""ConvAE: shapes, the tied decoder as the exact adjoint, bilinear upsampling, and the
+checkerboard measure."""
 
 import jax
 import jax.numpy as jnp
@@ -10,6 +11,7 @@ from flax import nnx
 import tiedae
 from tiedae.nonlinear.conv import (
     ConvAE,
+    bilinear_upsample,
     checkerboard_energy,
     conv2d,
     conv2d_adjoint,
@@ -19,7 +21,8 @@ from tiedae.nonlinear.conv import (
 from tiedae.nonlinear.layers import count_params
 
 
-@pytest.mark.parametrize("decoder", ["transposed_conv", "upsample_conv", "tied"])
+@pytest.mark.parametrize("decoder", ["transposed_conv", "upsample_conv", "tied",
+                                     "bilinear_conv"])
 @pytest.mark.parametrize("kernel_size", [3, 4])
 def test_shapes_images_and_flat(decoder, kernel_size):
     model = ConvAE((8, 8, 1), (3, 5), kernel_size=kernel_size, decoder=decoder,
@@ -32,11 +35,53 @@ def test_shapes_images_and_flat(decoder, kernel_size):
     np.testing.assert_allclose(model(x.reshape(2, 64)), model(x).reshape(2, 64), rtol=1e-6)
 
 
-def test_uneven_image_size_is_cropped_back():
-    model = ConvAE((7, 9, 2), (4,), kernel_size=3, stride=2, decoder="transposed_conv",
+@pytest.mark.parametrize("decoder", ["transposed_conv", "bilinear_conv"])
+def test_uneven_image_size_is_cropped_back(decoder):
+    model = ConvAE((7, 9, 2), (4,), kernel_size=3, stride=2, decoder=decoder,
                    rngs=nnx.Rngs(0))
     assert model.code_shape == (4, 5, 4)
     assert model(jnp.ones((3, 7, 9, 2), jnp.float32)).shape == (3, 7, 9, 2)
+
+
+_bilinear = jax.jit(bilinear_upsample, static_argnums=1)
+
+
+@pytest.mark.parametrize("s", [2, 3])
+def test_bilinear_upsampling_is_exact_on_constants_and_inside_on_ramps(s):
+    """Output pixel j samples the input at t = (j + 1/2)/s - 1/2: a constant stays exactly
+    constant, an affine ramp is exact wherever t lies inside the grid, and outside it (the
+    first and last row and column for s = 2) the edge value is repeated, not extrapolated."""
+    h, w = 5, 6
+    i, j = np.indices((h, w), dtype=np.float64)
+    ramp = 0.7 * i - 1.3 * j + 2.0
+    x = jnp.asarray(np.stack([ramp, np.full((h, w), 3.5)], -1)[None])
+    y = np.asarray(_bilinear(x, s))
+    assert y.dtype == np.float64 and y.shape == (1, s * h, s * w, 2)
+    np.testing.assert_allclose(y[0, ..., 1], 3.5, rtol=0, atol=1e-14)
+    ti, tj = ((np.arange(s * n) + 0.5) / s - 0.5 for n in (h, w))
+    inside = (((ti >= 0) & (ti <= h - 1))[:, None] & ((tj >= 0) & (tj <= w - 1))[None, :])
+    exact = 0.7 * ti[:, None] - 1.3 * tj[None, :] + 2.0
+    np.testing.assert_allclose(y[0, ..., 0][inside], exact[inside], rtol=0, atol=1e-13)
+    assert inside.sum() == (s * h - 2) * (s * w - 2)  # all but the outer rows and columns
+    edge = 0.7 * np.clip(ti, 0, h - 1)[:, None] - 1.3 * np.clip(tj, 0, w - 1)[None, :] + 2.0
+    np.testing.assert_allclose(y[0, ..., 0], edge, rtol=0, atol=1e-13)
+    assert np.abs(y[0, ..., 0][~inside] - exact[~inside]).min() > 0.1
+
+
+def test_bilinear_x2_is_nearest_then_the_tent_filter():
+    """s = 2: nearest repetition followed by [1, 2, 1]/4 along each axis, edges replicated (so
+    bilinear + conv is upsample + conv with the kernel smoothed once more)."""
+    z = np.random.default_rng(0).normal(size=(2, 4, 5, 3))
+    near = np.pad(np.repeat(np.repeat(z, 2, 1), 2, 2), ((0, 0), (1, 1), (1, 1), (0, 0)),
+                  mode="edge")
+    rows = (near[:, :-2] + 2 * near[:, 1:-1] + near[:, 2:]) / 4
+    tent = (rows[:, :, :-2] + 2 * rows[:, :, 1:-1] + rows[:, :, 2:]) / 4
+    np.testing.assert_allclose(np.asarray(_bilinear(jnp.asarray(z), 2)), tent, rtol=0,
+                               atol=1e-14)
+    with pytest.raises(ValueError, match="shape"):
+        bilinear_upsample(jnp.ones((4, 4)), 2)
+    with pytest.raises(ValueError, match="s must be"):
+        bilinear_upsample(jnp.ones((1, 4, 4, 1)), 0)
 
 
 @pytest.mark.parametrize("k,s,shape", [(3, 2, (2, 8, 8, 3)), (4, 2, (1, 7, 9, 2)),

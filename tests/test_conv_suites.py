@@ -10,9 +10,8 @@ from flax import nnx
 from suite_runs import BY_NAME
 from suite_runs import run_once as _run
 
-from tiedae.bench.records import make_record
 from tiedae.bench.suite import Options
-from tiedae.bench.suites import conv_capacity, conv_decoders
+from tiedae.bench.suites import conv_analysis, conv_capacity, conv_decoders, conv_records
 from tiedae.nonlinear.conv import checkerboard_energy, checkerboard_noise_level
 from tiedae.nonlinear.layers import count_params
 from tiedae.nonlinear.sequential import SequentialAE
@@ -111,51 +110,133 @@ def test_capacity_shrunken_runs_and_paired_summary():
 
 
 def test_conv_decoders_shrunken_runs():
+    """Each run chooses its step size on seed 0's validation error, records convergence and
+    its train / validation / test curves; the seeds share the choice."""
     configs = BY_NAME["conv-decoders"].configs(Options(quick=True))
-    finals, recs = {}, []
     quick = {c["model"]: c for c in configs if c["seed"] == 0}
-    # the quick default runs the posts' models only; ConvAE's decoders are the full runs'
-    for dec in ("tied", "transposed_conv"):
+    for dec in ("tied", "bilinear_conv"):  # the full runs' ConvAE decoders, at quick sizes
         quick[f"{dec}-k3"] = {**quick["matlab_cae"], "model": f"{dec}-k3", "decoder": dec,
                               "kernel_size": 3, "run_id": f"quick-{dec}-k3-s0"}
-    for model in ("tied-k3", "transposed_conv-k3", "matlab_cae", "keras_cae"):
-        config = quick[model]
-        rec = _run("conv-decoders", {**config, "steps": 4, "eval_every": 2, "n_measure": 20})
-        finals[model] = rec["final"]
-        recs.append(rec)
+    shrink = {"steps": 10, "eval_every": 1, "n_measure": 20, "learning_rates": [1e-3, 1e-2]}
+    recs = {}
+    for model in ("tied-k3", "bilinear_conv-k3", "matlab_cae", "keras_cae"):
+        rec = _run("conv-decoders", {**quick[model], **shrink})
+        f, choice = rec["final"], rec["extra"]["learning_rate_selection"]
+        assert isinstance(f["converged"], bool) and f["diverged"] is False
+        assert choice["learning_rate_grid"] == [1e-3, 1e-2]
+        errors = choice["learning_rate_validation"]
+        assert f["learning_rate"] == choice["learning_rate"] == [1e-3, 1e-2][
+            int(np.argmin(errors))]
+        assert f["validation_error"] == pytest.approx(min(errors))  # seed 0 is the choice's run
+        traj = rec["trajectory"]
+        assert traj["step"] == list(range(11))
+        assert all(len(traj[k]) == 11 for k in ("train_loss", "validation_loss", "test_loss"))
         assert len(rec["extra"]["images_init"]) == conv_decoders.N_IMAGES
+        assert np.isfinite(f["test_error"]) and f["test_error"] > 0
+        recs[model] = rec
     # Keras's blog trains on binary cross-entropy; every model reports the squared error
     assert quick["keras_cae"]["loss"] == "binary_cross_entropy"
     assert quick["matlab_cae"]["loss"] == "squared_error"
-    assert all(np.isfinite(f["test_error"]) and f["test_error"] > 0 for f in finals.values())
-    tied, transposed = finals["tied-k3"], finals["transposed_conv-k3"]
-    for p in (2, 4):
-        # the reference share is measured on the same test images whatever the decoder ...
-        assert tied[f"checker_input_p{p}"] == transposed[f"checker_input_p{p}"]
+    tied, bilinear = recs["tied-k3"]["final"], recs["bilinear_conv-k3"]["final"]
+    for p in (2, 4):  # the images' own share is the same whatever the model ...
+        assert tied[f"checker_input_p{p}"] == bilinear[f"checker_input_p{p}"]
         assert tied[f"checker_noise_p{p}"] == pytest.approx((p * p - 1) / 63)
-    # ... while the outputs' shares are the decoders' own (tied reads the encoder kernels)
-    assert tied["checker_out_init_p2"] != transposed["checker_out_init_p2"]
-    second = {**recs[0], "config": {**recs[0]["config"], "seed": 1, "run_id": "again"}}
-    analysis = BY_NAME["conv-decoders"].analyze(
-        [*recs, make_record("conv-decoders", second["config"],
-                            {k: second[k] for k in ("final", "trajectory", "extra")}, 0.0)])
-    table, paired = analysis.tables
-    assert table.rows[-1][0].text.startswith("white noise")
-    assert [row[0].text for row in table.rows] == [
-        "Keras CAE", "MATLAB CAE", "transposed, k=3", "tied (adjoint), k=3", "test images",
-        "white noise (p^2-1)/(HW-1)"]
-    # one seed per pair: a difference without an interval, and no winner named
-    assert [row[0].text for row in paired.rows[::3]] == [
-        "Keras CAE - MATLAB CAE", "transposed, k=3 - tied (adjoint), k=3"]
-    assert {row[3].text for row in paired.rows} == {"-"}  # no interval
-    assert {row[4].text for row in paired.rows} == {"-"}  # no (Holm-adjusted) p-value
-    assert {row[5].text for row in paired.rows} == {"no measurable difference"}
-    # the copied record repeats tied-k3's test error in its second seed: reported as a collapse
-    assert analysis.findings[0].startswith("tied-k3: test error") and "collapsed" in \
-        analysis.findings[0]
-    assert len(analysis.findings) == 1 + 2 * 2
-    assert "Keras CAE" in analysis.numbers["RFindConvPosts"]
+    # ... while the outputs' shares are the decoders' own
+    assert tied["checker_out_init_p2"] != bilinear["checker_out_init_p2"]
+    # seed 1 trains at seed 0's choice (the selection runs are not trained again); no images
+    second = _run("conv-decoders", {**quick["tied-k3"], **shrink, "seed": 1,
+                                    "run_id": "quick-tied-k3-s1"})
+    assert second["extra"]["learning_rate_selection"] == recs["tied-k3"]["extra"][
+        "learning_rate_selection"]
+    assert "images_init" not in second["extra"]
+    assert second["final"]["test_error"] != tied["test_error"]
+    analysis = BY_NAME["conv-decoders"].analyze([*recs.values(), second])
+    assert [t.name for t in analysis.tables] == ["conv", "conv_checker", "conv_paired"]
     assert [f.name for f in analysis.figures] == ["checkerboard", "conv_images"]
+
+
+def _record(model, seed, test_error, c2_out, converged=True, **final):
+    config = {"model": model, "seed": seed, "run_id": f"full-{model}-s{seed}", "steps": 100,
+              "batch_size": 10, "n_train": 1000, "n_test": 100, "stride": 2, "data": "mnist",
+              "validation_fraction": 0.1, "learning_rates": [1e-3, 1e-2], "lr_seed": 0}
+    final = {"params": 100, "test_error": test_error, "checker_input_p2": 1e-4,
+             "checker_input_p4": 1e-3, "checker_out_init_p2": 0.05, "checker_out_p2": c2_out,
+             "checker_grad_p4": 0.02, "checker_noise_p2": 3 / 783, "checker_noise_p4": 15 / 783,
+             "converged": converged, "diverged": False, "learning_rate": 1e-3, **final}
+    return {"suite": "conv-decoders", "run_id": config["run_id"], "config": config,
+            "final": final, "trajectory": {}, "extra": {"image_shape": [28, 28, 1]}}
+
+
+def _synthetic_records():
+    rng = np.random.default_rng(0)
+    recs = []
+    for seed in range(6):
+        noise = 1 + 0.005 * rng.standard_normal(3)
+        sign = (-1) ** seed  # c_2 ratios whose logs alternate around their mean
+        recs += [_record("transposed_conv-k3", seed, 10.0 * noise[0], 1e-3 * 1.05**sign),
+                 _record("upsample_conv-k3", seed, 12.0 * noise[1], 1e-4 * 1.1**sign),
+                 _record("tied-k3", seed, 10.0 * noise[2], 1e-4 * 1.3**sign,
+                         converged=seed != 5)]
+    return recs
+
+
+def test_conv_analysis_compares_converged_runs_against_the_images_own_checkerboard():
+    recs = _synthetic_records()
+    analysis = conv_decoders.SUITE.analyze(recs)
+    conv, checker, paired = analysis.tables
+    assert [row[3].text for row in conv.rows[:3]] == ["6/6", "6/6", "5/6"]
+    # c_2 trained over the images' own 1e-4: transposed x10 (above), tied and upsample x1
+    rows = {row[0].text: row for row in checker.rows}
+    assert rows["transposed, k=3"][1].text == "10"
+    assert rows["transposed, k=3"][4].text == "above the images"
+    assert rows["tied (adjoint), k=3"][4].text == "no measurable difference"
+    assert rows["upsample + conv, k=3"][4].text == "no measurable difference"
+    # the tied run that did not converge is left out: its pairs have 5 seeds, not 6
+    ratios = conv_analysis.checker_ratios(conv_records.models(recs))
+    assert ratios["tied-k3"].n == 5 and ratios["transposed_conv-k3"].n == 6
+    assert ratios["transposed_conv-k3"].family == 3  # Holm over the three models
+    verdicts = {row[0].text: (row[4].text, row[5].text) for row in paired.rows}
+    assert verdicts["transposed, k=3 - upsample + conv, k=3"] == (
+        "transposed, k=3 lower", "not shown equivalent")
+    assert verdicts["transposed, k=3 - tied (adjoint), k=3"] == (
+        "no measurable difference", "equivalent")  # within 5 % of each other
+    checks = analysis.numbers["RConvChecks"]
+    assert checks.startswith("17 of 18 runs converged") and "tied (adjoint), k=3 (seed 5)" in \
+        checks
+    assert analysis.findings[0].startswith("training checks: 17 of 18 runs converged, 0 reached "
+                                           "the Keras blog's 50 epochs unconverged, 1 did not")
+    assert "Evidence: 17 of 18" in analysis.numbers["RAnswerConv"]
+    # an unconverged run that trained the Keras blog's 50 epochs is compared, and said so
+    recs[-1]["final"]["epochs"] = 64.0
+    assert conv_records.status(recs[-1]) == "blog budget"
+    assert conv_analysis.checker_ratios(conv_records.models(recs))["tied-k3"].n == 6
+    analysis = conv_decoders.SUITE.analyze(recs)
+    assert "1 more did not converge by that criterion but trained the Keras blog's budget" in \
+        analysis.numbers["RConvChecks"]
+    assert analysis.tables[0].rows[2][3].text == "5/6 (+1 at 50 epochs)"
+
+
+def test_conv_analysis_reports_old_records_as_not_checked():
+    """Records written before the suite tuned step sizes and checked convergence (no
+    `converged`, one `learning_rate`) are compared but reported as not checked."""
+    recs = []
+    for rec in _synthetic_records():
+        rec["final"] = {k: v for k, v in rec["final"].items()
+                        if k not in ("converged", "diverged", "learning_rate")}
+        rec["config"] = {k: v for k, v in rec["config"].items()
+                         if k not in ("learning_rates", "lr_seed", "validation_fraction")}
+        rec["config"]["learning_rate"] = 3e-3
+        recs.append(rec)
+    analysis = conv_decoders.SUITE.analyze(recs)
+    conv, checker, _ = analysis.tables
+    assert {row[3].text for row in conv.rows[:3]} == {"not checked"}
+    assert conv.rows[0][2].text == "0.003"
+    assert "predate the convergence check" in analysis.numbers["RConvChecks"]
+    assert "one constant step size" in analysis.numbers["RConvRecipe"] and "not tuned" in \
+        analysis.numbers["RConvRecipe"]
+    assert "0 of 18 runs converged" in analysis.findings[0]
+    assert "18 not checked" in analysis.findings[0]
+    assert len(checker.rows) == 3
 
 
 def test_seed_independent_result_is_reported_as_a_collapse():

@@ -1,8 +1,8 @@
 """Nonlinear autoencoders (models only; they train through `tiedae.fit`).
 
 * `mlp`: `MLPAE`, a deep MLP autoencoder with a mirrored, tied, linear or resized decoder.
-* `conv`: `ConvAE`, strided convolutions with a transposed-conv, upsample+conv or tied decoder,
-  and the checkerboard measure.
+* `conv`: `ConvAE`, strided convolutions with a transposed-conv, upsample+conv, bilinear+conv
+  or tied decoder, and the checkerboard measure.
 * `graph`: `GraphAE`, a GCN encoder with the inner-product or an MLP adjacency decoder, its
   loss and link prediction.
 * `sequential`: `SequentialAE`, an autoencoder from layer specs (Keras / MATLAB style: conv,

@@ -1,4 +1,4 @@
-r"""`ConvAE`: strided-convolution autoencoder with a transposed, upsample+conv or tied decoder.
+r"""`ConvAE`: strided-convolution autoencoder with a transposed, upsampling + conv or tied decoder.
 
 Encoder layer l is a strided convolution `h_l = phi(K_l *_s h_{l-1} + b_l)` (NHWC), defined as
 the stride-1 "SAME" convolution sampled every s pixels: `(K *_s x)[i] = (K * x)[s i]`. Every
@@ -13,6 +13,11 @@ decoders differ only in the upsampling and in whose kernel is used:
   (Keras's ``UpSampling2D`` + ``Conv2D``; Odena et al. 2016's "resize-convolution"). Repetition
   = zero insertion followed by an s x s box filter, so this is a transposed convolution whose
   kernel is the own kernel smoothed by the box: the two are not the same layer;
+* ``"bilinear_conv"``: bilinear upsampling (`bilinear_upsample`) then a convolution with an
+  own kernel. For s = 2, bilinear upsampling is nearest repetition followed by the tent filter
+  [1, 2, 1] / 4 along each axis (edge pixels replicated), so this decoder is upsampling +
+  convolution with the own kernel smoothed once more: a further subset of the transposed
+  convolutions, whose every output phase sums each kernel tap once;
 * ``"tied"``: the same transposed convolution with the encoder's own kernel, K_l^T (one
   parameter used twice), so `<K *_s x, y> = <x, K^T y>` holds to round-off; plus own biases.
 
@@ -60,6 +65,7 @@ from tiedae.nonlinear import layers
 __all__ = [
     "CONV_DECODERS",
     "ConvAE",
+    "bilinear_upsample",
     "checkerboard_energy",
     "checkerboard_noise_level",
     "conv2d",
@@ -68,7 +74,7 @@ __all__ = [
     "zero_insert",
 ]
 
-CONV_DECODERS = ("transposed_conv", "upsample_conv", "tied")
+CONV_DECODERS = ("transposed_conv", "upsample_conv", "tied", "bilinear_conv")
 _DIMS = ("NHWC", "HWIO", "NHWC")
 
 
@@ -102,6 +108,36 @@ def _upsample(x: jax.Array, s: int) -> jax.Array:
     return jnp.repeat(jnp.repeat(x, s, axis=1), s, axis=2)
 
 
+def bilinear_upsample(x: jax.Array, s: int) -> jax.Array:
+    r"""Bilinear upsampling of NHWC images by an integer factor s: (n, h, w, c) -> (n, s h, s w, c).
+
+    Output pixel j (along each axis) samples the input at t = (j + 1/2) / s - 1/2 (pixel
+    centres aligned, as in PyTorch's ``align_corners=False``, TensorFlow's ``half_pixel_centers``
+    and `jax.image.resize`, which computes it), interpolating linearly between the two nearest
+    input pixels; a t outside [0, h - 1] takes the edge pixel. So a constant image stays exactly
+    constant, and an affine ramp a i + b j + c is reproduced exactly (value a t_i + b t_j + c) at
+    every output pixel whose t lies inside the input grid, which for s = 2 is all but the first
+    and last row and column (there t = -1/4 and h - 3/4, and the edge value is repeated). For
+    s = 2 the result equals nearest repetition followed by the filter [1, 2, 1] / 4 along each
+    axis with the edge pixels replicated.
+
+    Args:
+      x: (n, h, w, c) array.
+      s: upsampling factor, a positive integer.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> ramp = jnp.arange(3.0).reshape(1, 1, 3, 1) * jnp.ones((1, 2, 1, 1))
+      >>> bilinear_upsample(ramp, 2)[0, 0, :, 0].tolist()
+      [0.0, 0.25, 0.75, 1.25, 1.75, 2.0]
+    """
+    s = check_positive_int(s, "s")
+    if x.ndim != 4:
+        raise ValueError(f"x must be (n, h, w, c); got shape {x.shape}")
+    n, h, w, c = x.shape
+    return jax.image.resize(x, (n, h * s, w * s, c), method="bilinear", antialias=False)
+
+
 def _crop(x: jax.Array, h: int, w: int) -> jax.Array:
     return x[:, :h, :w, :]
 
@@ -115,7 +151,8 @@ class ConvAE(nnx.Module):
         in reverse, ending with C.
       kernel_size: square kernel size k of every layer.
       stride: stride s of every encoder layer (the decoder upsamples by s per layer).
-      decoder: "transposed_conv", "upsample_conv" or "tied" (see the module docstring).
+      decoder: "transposed_conv", "upsample_conv", "tied" or "bilinear_conv" (see the module
+        docstring).
       activation: hidden nonlinearity (a name in `tiedae.nonlinear.layers.ACTIVATIONS` or a
         callable); the code and the output are linear.
       param_dtype: parameter dtype.
@@ -169,7 +206,7 @@ class ConvAE(nnx.Module):
         dec_io = list(zip(channels[::-1], ins[::-1], strict=True))
         if decoder == "transposed_conv":  # shaped like the encoder kernel it would be tied to
             self.decoder_kernels = nnx.List([kernel(b, a) for a, b in dec_io])
-        elif decoder == "upsample_conv":
+        elif decoder in ("upsample_conv", "bilinear_conv"):
             self.decoder_kernels = nnx.List([kernel(a, b) for a, b in dec_io])
         self.decoder_biases = nnx.List(
             [nnx.Param(jnp.zeros((b,), param_dtype)) for _, b in dec_io]
@@ -214,7 +251,8 @@ class ConvAE(nnx.Module):
             elif self.decoder == "transposed_conv":
                 h = conv2d_adjoint(h, self.decoder_kernels[j][...], self.stride, shape)
             else:
-                h = _crop(_upsample(h, self.stride), th, tw)
+                up = _upsample if self.decoder == "upsample_conv" else bilinear_upsample
+                h = _crop(up(h, self.stride), th, tw)
                 K = self.decoder_kernels[j][...].astype(h.dtype)
                 h = jax.lax.conv_general_dilated(h, K, (1, 1), "SAME", dimension_numbers=_DIMS)
             h = h + self.decoder_biases[j][...].reshape(1, 1, 1, -1)
