@@ -113,7 +113,7 @@ def measure(bench_args: list[str], pytest: bool) -> dict:
     """The times of the quick bench (empty cache, then warm) and, with `pytest`, the tests."""
     with tempfile.TemporaryDirectory(prefix="tiedae-times-") as tmp:
         env = {**os.environ, "XDG_CACHE_HOME": str(Path(tmp) / "cache"),
-               "PYTHONPATH": str(REPO)}
+               "PYTHONPATH": str(REPO), "TIEDAE_MEASURING_COMMANDS": "1"}
         env.pop("JAX_COMPILATION_CACHE_DIR", None)
         bench = [sys.executable, "-m", "tiedae.bench", "run", *bench_args]
         res = {}

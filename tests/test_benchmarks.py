@@ -133,7 +133,10 @@ def test_command_times_time_the_readmes_own_test_command(benchmarks, tmp_path):
     readme.write_text("<!-- test command -->\n```bash\nmake test\n```\n", encoding="utf-8")
     with pytest.raises(ValueError, match="does not end in python -m pytest"):
         command_times.readme_pytest_args(readme)
-    # the committed measurement is of the command the README prints now
+    # the committed measurement is of the command the README prints now (not checked while
+    # command_times.py itself runs the tests to measure them: it writes the JSON afterwards)
+    if os.environ.get("TIEDAE_MEASURING_COMMANDS"):
+        return
     committed = json.loads((REPO / "benchmarks" / "results" / "command_times.json").read_text())
     assert committed["pytest_args"] == command_times.readme_pytest_args()
 
